@@ -1,0 +1,1 @@
+"""Readers for survey files, field mapping, CRS handling and import reports."""

@@ -1,0 +1,73 @@
+"""Parking bays and zones (停车泊位/停车区), drawn by planners as polygons."""
+
+from __future__ import annotations
+
+from registry.spec import Attr, AttrType, Choice, LayerSpec, Style
+
+T, INT = AttrType.TEXT, AttrType.INTEGER
+
+PARKING = LayerSpec(
+    name="parking",
+    zh="停车泊位",
+    en="Parking",
+    geometry_types=("Polygon",),
+    code_prefix="TC",
+    statuses=(
+        Choice("planned", "规划", "Planned"),
+        Choice("in_use", "在用", "In use"),
+        Choice("suspended", "暂停使用", "Suspended"),
+    ),
+    attrs=(
+        Attr(
+            "kind",
+            T,
+            "类型",
+            "Kind",
+            required=True,
+            choices=(
+                Choice("on_street_bay", "路内泊位", "On-street bay"),
+                Choice("off_street_lot", "路外停车场", "Off-street lot"),
+                Choice("temporary_zone", "临时停车区", "Temporary zone"),
+            ),
+            aliases=("类型", "泊位类型", "kind", "type"),
+        ),
+        Attr("name", T, "名称", "Name", aliases=("名称", "停车场名称", "name")),
+        Attr("road_name", T, "所在道路", "Road", aliases=("所在道路", "道路名称", "道路", "road")),
+        Attr(
+            "capacity",
+            INT,
+            "泊位数",
+            "Capacity",
+            min=0,
+            max=20000,
+            unit="个",
+            aliases=("泊位数", "车位数", "容量", "capacity"),
+        ),
+        Attr(
+            "vehicle_type",
+            T,
+            "车型",
+            "Vehicle type",
+            choices=(
+                Choice("car", "小型汽车", "Car"),
+                Choice("large", "大型车", "Large vehicle"),
+                Choice("motorcycle", "摩托车/电动车", "Motorcycle / e-bike"),
+                Choice("bicycle", "非机动车", "Bicycle"),
+                Choice("mixed", "混合", "Mixed"),
+            ),
+            aliases=("车型", "车辆类型", "vehicle_type"),
+        ),
+        Attr(
+            "charging_points",
+            INT,
+            "充电桩数",
+            "Charging points",
+            min=0,
+            aliases=("充电桩", "充电桩数", "charging_points"),
+        ),
+        Attr("fee_rule", T, "收费标准", "Fee rule", aliases=("收费标准", "收费", "fee", "fee_rule")),
+        Attr("operator", T, "运营单位", "Operator", aliases=("运营单位", "运营方", "operator")),
+        Attr("area_m2", AttrType.NUMBER, "面积", "Area", unit="m²", computed=True),
+    ),
+    style=Style(by="status", colors={"planned": "#9e9ac8", "in_use": "#3182bd", "suspended": "#bdbdbd"}),
+)

@@ -1,0 +1,47 @@
+"""Deployment settings, read from the environment (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Where the database lives and how the service listens.
+
+    With no ``DATABASE_URL`` the registry runs its own PostgreSQL + PostGIS cluster
+    in ``data_dir``; with one, it never touches a local cluster.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = PROJECT_ROOT / "var"
+    pg_port: int = 54329
+    pg_database: str = "registry"
+    pg_user: str = "registry"
+    # The OS account the embedded cluster runs as when we are root (PostgreSQL
+    # refuses to run as root).
+    pg_os_user: str = "postgres"
+    migrations_dir: Path = PROJECT_ROOT / "sql"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    storage_srid: int = 4490
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_postgres_scheme(cls, value: str | None) -> str | None:
+        # SQLAlchemy-style URLs ("postgresql+psycopg://") are common in deployment
+        # configs; psycopg wants the plain scheme.
+        if value and value.startswith("postgresql+"):
+            return "postgresql://" + value.split("://", 1)[1]
+        return value or None
+
+    @property
+    def embedded(self) -> bool:
+        """True when the registry manages its own cluster."""
+        return self.database_url is None

@@ -1,0 +1,175 @@
+"""What a layer is: the single declaration from which validation, labels, import
+column mapping, API collections and map styling are derived.
+
+The registry core defines the vocabulary; concrete layers live in ``layers/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class AttrType(StrEnum):
+    """Attribute value types and the PostgreSQL types that store them."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "numeric"
+    DATE = "date"
+    BOOLEAN = "boolean"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One allowed value: a stable English code stored, Chinese and English labels shown."""
+
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One typed attribute of a layer.
+
+    ``computed`` attributes are derived by the database (generated columns or
+    triggers): they are read and shown, never written by clients.
+    """
+
+    name: str
+    type: AttrType
+    zh: str
+    en: str
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = None
+    aliases: tuple[str, ...] = ()
+    computed: bool = False
+
+    def choice(self, code: str) -> Choice | None:
+        """The choice with that code, if any."""
+        return next((c for c in self.choices if c.code == code), None)
+
+    def label(self, lang: str = "zh") -> str:
+        """Field label in ``zh`` or ``en``."""
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A rule broken by one field (or the geometry, ``field='geometry'``)."""
+
+    field: str
+    message: str
+    value: Any = None
+    level: str = "error"  # or "warning"
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the map draws a layer: a colour per value of one attribute."""
+
+    by: str
+    colors: Mapping[str, str]
+    default: str = "#666666"
+    radius: int = 5
+    label: str = "code"
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """Records that belong to one asset (e.g. water-quality tests of a site)."""
+
+    name: str
+    zh: str
+    en: str
+    attrs: tuple[Attr, ...]
+
+
+Validator = Callable[[Mapping[str, Any], Any], list[Problem]]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Everything the registry knows about one asset layer.
+
+    ``name`` is the table name, the API collection id and the import target.
+    ``geometry_types`` are OGC simple-feature names (``Point``, ``LineString``,
+    ``Polygon``), the same the database CHECK constraint allows.
+    """
+
+    name: str
+    zh: str
+    en: str
+    geometry_types: tuple[str, ...]
+    code_prefix: str
+    statuses: tuple[Choice, ...]
+    attrs: tuple[Attr, ...]
+    style: Style
+    children: tuple[ChildTable, ...] = ()
+    validate: Validator | None = field(default=None, compare=False)
+
+    @property
+    def common_attrs(self) -> tuple[Attr, ...]:
+        """The shared columns every asset has, with this layer's status values."""
+        return (
+            Attr(
+                "code",
+                AttrType.TEXT,
+                "编号",
+                "Code",
+                required=True,
+                aliases=("编码", "code", "id", "asset_code", "编号", "编码/编号", "bh"),
+            ),
+            Attr(
+                "status",
+                AttrType.TEXT,
+                "状态",
+                "Status",
+                required=True,
+                choices=self.statuses,
+                aliases=("状态", "status", "state"),
+            ),
+            Attr(
+                "responsible_unit",
+                AttrType.TEXT,
+                "责任单位",
+                "Responsible unit",
+                aliases=(
+                    "权属单位",
+                    "责任单位",
+                    "权属/责任单位",
+                    "owner",
+                    "responsible_unit",
+                    "responsible",
+                    "管理单位",
+                ),
+            ),
+            Attr("notes", AttrType.TEXT, "备注", "Notes", aliases=("备注", "notes", "note", "remark")),
+        )
+
+    @property
+    def all_attrs(self) -> tuple[Attr, ...]:
+        """Common then layer-specific attributes."""
+        return self.common_attrs + self.attrs
+
+    def attr(self, name: str) -> Attr:
+        """The attribute of that name (KeyError names the layer when absent)."""
+        for a in self.all_attrs:
+            if a.name == name:
+                return a
+        raise KeyError(f"layer {self.name!r} has no attribute {name!r}")
+
+    @property
+    def writable_attrs(self) -> tuple[Attr, ...]:
+        """Attributes a client may set."""
+        return tuple(a for a in self.all_attrs if not a.computed)
+
+    def labels(self, lang: str = "zh") -> dict[str, str]:
+        """Field name → label, for forms, popups and reports."""
+        return {a.name: a.label(lang) for a in self.all_attrs}

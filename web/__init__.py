@@ -1,0 +1,1 @@
+"""FastAPI app, CLI and the map page: the composition root."""

@@ -1,0 +1,40 @@
+"""Application factory: assembles settings, the layer catalogue and the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from layers import default_catalog
+from registry.catalog import LayerCatalog
+from registry.db import make_pool
+from registry.settings import Settings
+from web.routes import health
+
+
+def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
+    """Build the app; nothing is created at import time, so tests pass their own settings."""
+    settings = settings or Settings()
+    catalog = catalog or default_catalog()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(settings)
+        pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="焦作市城市管理资产登记 Jiaozuo Asset Registry",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,152 @@
+"""The ``registry`` command: database life cycle, migrations, demo data and the server."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import typer
+
+from registry.errors import RegistryError
+from registry.settings import Settings
+
+app = typer.Typer(
+    help="Jiaozuo asset registry (焦作市城市管理资产登记系统).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Run the embedded PostgreSQL + PostGIS database.", no_args_is_help=True)
+app.add_typer(db_app, name="db", help="Start, stop or inspect the embedded database.")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _cluster(settings: Settings):
+    from registry.cluster import Cluster
+
+    if not settings.embedded:
+        typer.echo("DATABASE_URL is set: using that server; no local cluster is managed.")
+        return None
+    return Cluster(settings)
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Create (first time) and start the embedded database."""
+    cluster = _cluster(_settings())
+    if cluster is None:
+        return
+    started = cluster.up()
+    state = "started" if started else "already running"
+    typer.echo(f"database {state} on 127.0.0.1:{cluster.port} (data in {cluster.pgdata})")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded database."""
+    cluster = _cluster(_settings())
+    if cluster is None:
+        return
+    typer.echo("database stopped" if cluster.down() else "database was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show whether the embedded database is running, where and on which port."""
+    cluster = _cluster(_settings())
+    if cluster is None:
+        return
+    st = cluster.status()
+    state = f"running (pid {st.pid})" if st.running else "stopped"
+    typer.echo(f"database {state}; port {st.port}; data {st.data_dir}")
+    if not st.running:
+        raise typer.Exit(3)
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending SQL migrations and load the district boundaries."""
+    settings = _settings()
+    applied, changed = _migrate(settings)
+    typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+    typer.echo(f"district boundaries changed: {changed}")
+
+
+def _migrate(settings: Settings) -> tuple[list[str], int]:
+    from registry.db import connect
+    from registry.districts import load_districts
+    from registry.migrate import migrate
+
+    with connect(settings) as conn:
+        applied = migrate(conn, settings.migrations_dir)
+    with connect(settings) as conn:
+        changed = load_districts(conn)
+    return applied, changed
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Load the deterministic Jiaozuo demo data (idempotent; marked is_demo)."""
+    from layers.demo import seed_demo
+
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        counts = seed_demo(conn, progress=typer.echo)
+    for layer, c in counts.items():
+        typer.echo(f"  {layer}: {dict(c)}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default 8000)."),
+) -> None:
+    """Serve the web API and map."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = _settings()
+    host = host or settings.http_host
+    port = port or settings.http_port
+    typer.echo(f"serving on http://{host}:{port}  (health: http://{host}:{port}/health)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("up")
+def up_cmd(
+    demo: bool = typer.Option(True, help="Load the demo data."),
+    serve: bool = typer.Option(True, help="Serve the web app afterwards."),
+) -> None:
+    """Everything: start the database, migrate, load the demo, serve."""
+    settings = _settings()
+    t0 = time.monotonic()
+    cluster = _cluster(settings)
+    if cluster is not None:
+        cluster.up()
+        typer.echo(f"database running on 127.0.0.1:{cluster.port}")
+    applied, _ = _migrate(settings)
+    typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+    if demo:
+        seed_demo_cmd()
+    typer.echo(f"ready in {time.monotonic() - t0:.1f} s")
+    if serve:
+        serve_cmd(host=None, port=None)  # type: ignore[arg-type]
+
+
+def main() -> None:
+    """Entry point: domain errors become one readable line and exit code 2."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except RegistryError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
