@@ -128,6 +128,11 @@ def ensure_server_software() -> Path:
     return bin_dir
 
 
+def embedded_dsn(settings: Settings) -> str:
+    """Where the embedded cluster listens (loopback TCP, trust auth on loopback only)."""
+    return f"postgresql://{settings.pg_user}@127.0.0.1:{settings.pg_port}/{settings.pg_database}"
+
+
 class Cluster:
     """One embedded cluster: its folders, its port and the OS account it runs as."""
 

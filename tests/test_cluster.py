@@ -3,6 +3,8 @@ restartable, harmless to start twice, recovering from a crash's stale pid file."
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -11,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from registry.cluster import Cluster
+from registry.cluster import FALLBACK_ROOT, Cluster
 from registry.errors import ClusterError
 from registry.settings import PROJECT_ROOT, Settings
 from tests.conftest import free_port
@@ -102,3 +104,20 @@ def test_cli_lists_every_command_with_a_description() -> None:
     ).stdout
     for command in ("db", "migrate", "seed-demo", "serve", "up"):
         assert command in out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the fallback only applies when running as root")
+def test_data_folder_unreachable_by_the_server_account_falls_back_under_var_lib(
+    tmp_path: Path,
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    settings = Settings(_env_file=None, database_url=None, data_dir=private / "var", pg_port=free_port())
+    c = Cluster(settings)
+    assert c.base_dir.is_relative_to(FALLBACK_ROOT)
+    try:
+        assert c.up() is True
+        assert _select_one(c) == 1
+    finally:
+        c.down()
+        shutil.rmtree(c.base_dir, ignore_errors=True)
