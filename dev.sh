@@ -20,6 +20,7 @@ case "$cmd" in
     shift
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    .venv/bin/lint-imports
     exec .venv/bin/pytest "$@"
     ;;
   *)
