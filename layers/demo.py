@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import shapely
+from psycopg import sql
 
 from layers import ALL_LAYERS
 from layers.demo_common import DEMO_MARK, DistrictIndex, Draft
@@ -115,10 +116,25 @@ def seed_demo(
         for name, layer_rows in rows.items():
             t0 = time.perf_counter()
             counts[name] = upsert_assets(conn, specs[name], layer_rows)
-            say(f"{specs[name].zh} {name}: {len(layer_rows)} rows {_fmt(counts[name])} ({time.perf_counter() - t0:.1f} s)")
+            removed = _remove_stale(conn, specs[name], [r.props["code"] for r in layer_rows])
+            if removed:
+                counts[name]["removed"] = removed
+            took = time.perf_counter() - t0
+            say(f"{specs[name].zh} {name}: {len(layer_rows)} rows {_fmt(counts[name])} ({took:.1f} s)")
         counts[WATER_TESTS_KEY] = _seed_water_tests(conn, specs["water_supply"], tests)
         say(f"水质检测 water_tests: {_fmt(counts[WATER_TESTS_KEY])}")
     return counts
+
+
+def _remove_stale(conn: psycopg.Connection, spec: LayerSpec, codes: list[str]) -> int:
+    """Drop demo rows an earlier version of the generator wrote under codes it no longer
+    makes, so the demo in the database is exactly the current one (real rows, with
+    ``is_demo`` false, are never touched)."""
+    cur = conn.execute(
+        sql.SQL("DELETE FROM {} WHERE is_demo AND NOT (code = ANY(%s))").format(sql.Identifier(spec.name)),
+        (codes,),
+    )
+    return cur.rowcount
 
 
 def _seed_water_tests(
@@ -138,4 +154,5 @@ def _seed_water_tests(
 
 
 def _fmt(counter: Counter[str]) -> str:
-    return ", ".join(f"{k} {counter[k]}" for k in ("created", "updated", "unchanged") if k in counter) or "0"
+    keys = ("created", "updated", "unchanged", "removed")
+    return ", ".join(f"{k} {counter[k]}" for k in keys if k in counter) or "0"

@@ -75,7 +75,9 @@ class DistrictIndex:
         self._polys = [(code, prepared.prep(g)) for code, g in rows if code in URBAN_DISTRICTS]
         missing = set(URBAN_DISTRICTS) - {code for code, _ in self._polys}
         if missing:
-            raise RuntimeError(f"districts table lacks urban districts {sorted(missing)}: run `registry migrate`")
+            raise RuntimeError(
+                f"districts table lacks urban districts {sorted(missing)}: run `registry migrate`"
+            )
         self._serials: dict[str, int] = defaultdict(int)
 
     def of(self, geom: BaseGeometry) -> str | None:

@@ -8,6 +8,7 @@ wires and 262 flying wires it cleared (status ``removed`` with a ``removed_on`` 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -26,7 +27,16 @@ from layers.demo_common import (
     people,
     rng_for,
 )
-from layers.demo_streets import STREETS, Street, describe, frame, metric_line, point_lonlat, to_lonlat
+from layers.demo_streets import (
+    STREETS,
+    Street,
+    clear_spot,
+    describe,
+    frame,
+    metric_line,
+    point_lonlat,
+    to_lonlat,
+)
 
 ROAD_VOIDS = 294
 MANHOLES = 2000
@@ -56,7 +66,9 @@ def spread(rng: random.Random, n: int, streets: Sequence[Street] = STREETS) -> l
 def _district(districts: DistrictIndex, geom: Point | LineString, what: str) -> str:
     code = districts.of(geom)
     if code is None:
-        raise RuntimeError(f"demo {what} at {geom.wkt} lies outside the urban districts: fix the street sketch")
+        raise RuntimeError(
+            f"demo {what} at {geom.wkt} lies outside the urban districts: fix the street sketch"
+        )
     return code
 
 
@@ -129,7 +141,10 @@ def road_voids(districts: DistrictIndex) -> list[Draft]:
         reached = steps[: ("found", *steps).index(stage)]
         when = found
         for step, (d0, d1), pool in zip(
-            reached, ((2, 12), (3, _DEADLINE_DAYS[grade]), (5, 20)), (officers, builders, officers), strict=False
+            reached,
+            ((2, 12), (3, _DEADLINE_DAYS[grade]), (5, 20)),
+            (officers, builders, officers),
+            strict=False,
         ):
             when = capped(when + dt.timedelta(days=rng.randint(d0, d1)))
             props[f"{step}_on"] = when
@@ -183,7 +198,9 @@ def manholes(districts: DistrictIndex) -> list[Draft]:
         else:
             status, condition = "in_service", "intact"
         owner = rng.choice(owners)
-        size = rng.choice((600, 700, 700, 700, 800, 1000) if kind in ("power", "telecom") else (700, 700, 800))
+        size = rng.choice(
+            (600, 700, 700, 700, 800, 1000) if kind in ("power", "telecom") else (700, 700, 800)
+        )
         props = {
             "code": districts.component_code(district, cls),
             "status": status,
@@ -251,6 +268,7 @@ def poles_wires(districts: DistrictIndex) -> list[Draft]:
         for k in range(n):
             s = start + k * spacing + rng.uniform(-2.0, 2.0)
             left = side + rng.uniform(-0.3, 0.3)
+            s = clear_spot(street, s, left, besides=street)  # not in the middle of a crossing road
             geom = point_lonlat(street, s, left)
             district = _district(districts, geom, "pole")
             r = rng.random()
@@ -268,7 +286,9 @@ def poles_wires(districts: DistrictIndex) -> list[Draft]:
                 "road_name": street.name,
                 "height_m": round(rng.uniform(h0, h1), 1),
                 "flying_wire": False,
-                "removed_on": day(rng, dt.date(YEAR, 4, 1), dt.date(YEAR, 11, 30)) if fate == "removed" else None,
+                "removed_on": day(rng, dt.date(YEAR, 4, 1), dt.date(YEAR, 11, 30))
+                if fate == "removed"
+                else None,
                 "notes": note(
                     {
                         "removed": "废弃杆已拆除（2025年杆线专项整治）",
@@ -295,9 +315,16 @@ def _wires(
     anchors: list[tuple[Street, float, float, Draft]] = []
     for street, line_kind, side, members in lines:
         standing = [(d, xy) for d, xy in members if d.props["status"] == "in_use"]
-        wired = [d for d, _ in standing if d.props["kind"] == line_kind and line_kind in _WIRED]
-        for a, b in zip(wired, wired[1:], strict=False):
-            spans.append((street, line_kind, LineString([a.geom, b.geom]), b.props["owner_unit"]))
+        # a span joins two standing poles of the line's kind at most one pole apart
+        # (it passes a CCTV or sign pole, never a gap left by a removed one)
+        wired = [
+            (k, d)
+            for k, (d, _) in enumerate(members)
+            if d.props["status"] == "in_use" and d.props["kind"] == line_kind and line_kind in _WIRED
+        ]
+        for (ka, a), (kb, b) in itertools.pairwise(wired):
+            if kb - ka <= 2 and all(members[k][0].props["status"] == "in_use" for k in range(ka, kb + 1)):
+                spans.append((street, line_kind, LineString([a.geom, b.geom]), b.props["owner_unit"]))
         anchors += [(street, side, s, d) for d, s in standing]
     fates = exact_mix(rng, {"removed": CLEARED_WIRES, "abandoned": PENDING_WIRES})
     fates += ["in_use"] * (len(spans) - len(fates))
@@ -351,9 +378,12 @@ def _wires(
             "owner_unit": "沿街商户私拉",
             "road_name": street.name,
             "flying_wire": True,
-            "removed_on": day(rng, dt.date(YEAR, 3, 15), dt.date(YEAR, 11, 30)) if fate == "removed" else None,
-            "notes": note("飞线已清理（2025年杆线专项整治）" if fate == "removed" else "私拉飞线，已告知商户限期整改"),
+            "removed_on": day(rng, dt.date(YEAR, 3, 15), dt.date(YEAR, 11, 30))
+            if fate == "removed"
+            else None,
+            "notes": note(
+                "飞线已清理（2025年杆线专项整治）" if fate == "removed" else "私拉飞线，已告知商户限期整改"
+            ),
         }
         drafts.append(Draft("poles_wires", props, geom))
     return drafts
-

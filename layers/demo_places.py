@@ -19,16 +19,18 @@ from shapely import STRtree
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers.demo_common import YEAR, DistrictIndex, Draft, city_unit, day, exact_mix, note, rng_for
+from layers.demo_common import YEAR, DistrictIndex, Draft, city_unit, day, note, rng_for
 from layers.demo_hazards import spread
 from layers.demo_streets import (
     ALL_STREETS,
     ENZHOUYI,
     STREETS,
     Street,
+    clear_spot,
     describe,
     frame,
     metric_line,
+    on_carriageway,
     point_lonlat,
     rectangle,
     to_lonlat_polygon,
@@ -52,7 +54,9 @@ TEST_MONTHS = (3, 6, 9, 12)
 def _district(districts: DistrictIndex, geom: BaseGeometry, what: str) -> str:
     code = districts.of(geom)
     if code is None:
-        raise RuntimeError(f"demo {what} at {geom.wkt} lies outside the urban districts: fix the street sketch")
+        raise RuntimeError(
+            f"demo {what} at {geom.wkt} lies outside the urban districts: fix the street sketch"
+        )
     return code
 
 
@@ -233,21 +237,31 @@ def markets(districts: DistrictIndex) -> list[Draft]:
     kinds = [k for k, n in MARKET_KINDS.items() for _ in range(n)]
     names: Counter[str] = Counter()
     drafts = []
+    areas: list[Polygon] = []
     for n, (kind, (street, s)) in enumerate(zip(kinds, spread(rng, len(kinds)), strict=True), start=1):
         suffix, polygon_share, (length, depth), (st0, st1), hours, season = _MARKET_RULES[kind]
         side = rng.choice((-1, 1))
         left = side * (street.half_width_m + 3 + depth / 2)
+        area = None
         if rng.random() < polygon_share:
             scale = rng.uniform(1.0, 2.5) if kind == "roadside_market" else rng.uniform(0.8, 1.3)
-            geom: BaseGeometry = to_lonlat_polygon(rectangle(frame(street, s), 0.0, left, length * scale, depth))
+            area, s = _market_area(street, s, left, length * scale, depth, areas)
+        if area is not None:
+            areas.append(area)
+            geom: BaseGeometry = to_lonlat_polygon(area)
         else:
+            s = clear_spot(street, s, left)
             geom = point_lonlat(street, s, left)
         district = _district(districts, geom, "market")
         if kind == "kiosk_station":
             suffix = "城管岗亭" if n % 2 else "环卫驿站"
         names[street.name + suffix] += 1
-        name = f"{street.name}{suffix}" + (f"{names[street.name + suffix]}号" if names[street.name + suffix] > 1 else "")
-        valid_from, valid_to = _SEASONS[season] if season else (day(rng, dt.date(2024, 3, 1), dt.date(YEAR, 6, 30)), None)
+        name = f"{street.name}{suffix}" + (
+            f"{names[street.name + suffix]}号" if names[street.name + suffix] > 1 else ""
+        )
+        valid_from, valid_to = (
+            _SEASONS[season] if season else (day(rng, dt.date(2024, 3, 1), dt.date(YEAR, 6, 30)), None)
+        )
         if kind == "spring_fair":
             status = "closed"  # the 2025 season is over
         elif kind == "flexible_sale_point":
@@ -270,6 +284,20 @@ def markets(districts: DistrictIndex) -> list[Draft]:
         }
         drafts.append(Draft("markets", props, geom))
     return drafts
+
+
+def _market_area(
+    street: Street, s: float, left: float, length: float, depth: float, taken: list[Polygon]
+) -> tuple[Polygon | None, float]:
+    """A market strip on the pavement, off every carriageway and clear of other market
+    areas, searched in 25 m steps along the street (None: draw it as a point)."""
+    line_length = metric_line(street).length
+    for step in (0, 25, -25, 50, -50, 75, -75, 100, -100):
+        t = min(max(s + step, length / 2), line_length - length / 2)
+        area = rectangle(frame(street, t), 0.0, left, length, depth)
+        if not on_carriageway(area, 0.5) and not any(area.intersects(p) for p in taken):
+            return area, t
+    return None, s
 
 
 # --- secondary water supply ----------------------------------------------------------
@@ -301,9 +329,13 @@ def water_supply(districts: DistrictIndex) -> tuple[list[Draft], dict[str, list[
     failing |= {(i, 3) for i in rng.sample(range(WATER_SITES), 12)}
     names = _compound_names(rng, WATER_SITES)
     for i, (street, s) in enumerate(spread(rng, WATER_SITES)):
-        geom = point_lonlat(street, s, rng.choice((-1, 1)) * rng.uniform(40, 180))
+        left = rng.choice((-1, 1)) * rng.uniform(40, 180)
+        s = clear_spot(street, s, left, 10.0)
+        geom = point_lonlat(street, s, left)
         if districts.of(geom) is None:  # the block behind lies across the urban edge
-            geom = point_lonlat(street, s, 0.0)
+            left = -left
+            s = clear_spot(street, s, left, 10.0)
+            geom = point_lonlat(street, s, left)
         district = _district(districts, geom, "water supply site")
         code = f"GS-{YEAR}-{i + 1:04d}"
         supply = rng.choices(("roof_tank", "variable_frequency", "pressure_superposed"), (25, 55, 20))[0]

@@ -16,12 +16,15 @@ the same rows, come out on every run and platform.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
 
 from pyproj import Transformer
+from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 LonLat = tuple[float, float]
 
@@ -40,8 +43,12 @@ class Street:
 # south-east (~113.24–113.31), 马村区 north-east (lon > ~113.31, lat > ~35.22).
 STREETS: tuple[Street, ...] = (
     # east-west
-    Street("解放路", 15, ((113.1500, 35.2445), (113.1850, 35.2440), (113.2350, 35.2430), (113.3000, 35.2410))),
-    Street("人民路", 15, ((113.1760, 35.2230), (113.2400, 35.2225), (113.3050, 35.2230), (113.3350, 35.2290))),
+    Street(
+        "解放路", 15, ((113.1500, 35.2445), (113.1850, 35.2440), (113.2350, 35.2430), (113.3000, 35.2410))
+    ),
+    Street(
+        "人民路", 15, ((113.1760, 35.2230), (113.2400, 35.2225), (113.3050, 35.2230), (113.3350, 35.2290))
+    ),
     Street("建设路", 12, ((113.1900, 35.2330), (113.2500, 35.2326), (113.3000, 35.2320))),
     Street("丰收路", 14, ((113.1400, 35.2060), (113.2000, 35.2065), (113.3000, 35.2070))),
     Street("神州路", 12, ((113.2560, 35.1960), (113.3000, 35.1968), (113.3300, 35.1975))),
@@ -129,7 +136,7 @@ def frame(street: Street, s: float) -> Frame:
     # straight segments and kerb-side objects follow them).
     coords = list(line.coords)
     walked = 0.0
-    for (x0, y0), (x1, y1) in zip(coords, coords[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(coords):
         seg = math.hypot(x1 - x0, y1 - y0)
         if walked + seg >= s or (x1, y1) == coords[-1]:
             return Frame(p.x, p.y, (x1 - x0) / seg, (y1 - y0) / seg)
@@ -203,4 +210,32 @@ def describe(street: Street, s: float, left: float, where: str = "") -> str:
     if abs(offset) < 15:
         return f"{street.name}与{other}交叉口{side}侧{where}"
     direction = fwd if offset > 0 else back
-    return f"{street.name}与{other}交叉口{direction}约{round(abs(offset), -1):.0f}米{side}侧{where}"
+    distance = f"{abs(offset) / 1000:.1f}公里" if abs(offset) >= 1000 else f"{round(abs(offset), -1):.0f}米"
+    return f"{street.name}与{other}交叉口{direction}约{distance}{side}侧{where}"
+
+
+@cache
+def _carriageways() -> tuple[STRtree, tuple[Street, ...]]:
+    polys = [metric_line(s).buffer(s.half_width_m) for s in ALL_STREETS]
+    return STRtree(polys), ALL_STREETS
+
+
+def on_carriageway(geom: BaseGeometry, margin: float = 0.0, *, besides: Street | None = None) -> bool:
+    """Whether a metric geometry comes within ``margin`` m of a carriageway (other than
+    ``besides``'s): poles, stalls and compounds are never placed on a road."""
+    tree, streets = _carriageways()
+    probe = geom.buffer(margin) if margin else geom
+    return any(streets[i] is not besides for i in tree.query(probe, predicate="intersects"))
+
+
+def clear_spot(
+    street: Street, s: float, left: float, margin: float = 1.0, *, besides: Street | None = None
+) -> float:
+    """The nearest ``s`` (in 6 m steps either way) whose spot ``left`` m off the centre
+    line keeps ``margin`` m clear of carriageways (other than ``besides``'s)."""
+    length = metric_line(street).length
+    for step in (0, 6, -6, 12, -12, 18, -18, 24, -24, 30, -30, 36, -36, 42, -42):
+        t = min(max(s + step, 0.0), length)
+        if not on_carriageway(Point(frame(street, t).at(0.0, left)), margin, besides=besides):
+            return t
+    raise RuntimeError(f"no spot clear of the roads near {street.name} at {s:.0f} m: fix the sketch")

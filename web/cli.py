@@ -91,7 +91,6 @@ def _migrate(settings: Settings) -> tuple[list[str], int]:
 def seed_demo_cmd() -> None:
     """Load the deterministic Jiaozuo demo data (idempotent; marked is_demo)."""
     from layers.demo import seed_demo
-
     from registry.db import connect
 
     with connect(_settings()) as conn:
