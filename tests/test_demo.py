@@ -9,6 +9,8 @@ read-only checks share it; each check is its own test.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from psycopg import sql
 from layers.demo import build, seed_demo
 from registry.assets import AssetRow, upsert_assets
 from registry.cluster import Cluster
+from registry.settings import PROJECT_ROOT
 from tests.factories import make_properties, sample_geometry_for
 
 URBAN = {"410802", "410803", "410804", "410811"}
@@ -137,6 +140,38 @@ def test_generated_rows_are_the_same_on_every_build(seeded: Seeded) -> None:
     assert tests_a == tests_b
     for layer in a:
         assert [(r.props, r.geom.wkb) for r in a[layer]] == [(r.props, r.geom.wkb) for r in b[layer]]
+
+
+_DIGEST = """
+import hashlib, sys
+import psycopg
+from layers.demo import build
+with psycopg.connect(sys.argv[1]) as conn:
+    rows, tests = build(conn)
+h = hashlib.sha256()
+for layer, layer_rows in rows.items():
+    for r in layer_rows:
+        h.update(repr((layer, sorted(r.props.items()), r.geom.wkb_hex, sorted(r.extra.items()))).encode())
+h.update(repr(sorted(tests.items())).encode())
+print(h.hexdigest())
+"""
+
+
+def test_generated_rows_do_not_depend_on_the_process(seeded: Seeded) -> None:
+    """Two interpreters with different hash seeds generate byte-identical rows."""
+    dsn = seeded.conn.info.dsn
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _DIGEST, dsn],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 64
 
 
 def test_every_demo_row_is_marked_and_real_rows_are_untouched(seeded: Seeded) -> None:
