@@ -207,6 +207,10 @@ def describe(street: Street, s: float, left: float, where: str = "") -> str:
     if near is None:
         return f"{street.name}{side}侧{where}"
     offset, other = near
+    if abs(offset) > 1500:  # too far from any crossing to count metres from it
+        share = s / metric_line(street).length
+        part = f"{back}段" if share < 1 / 3 else f"{fwd}段" if share > 2 / 3 else "中段"
+        return f"{street.name}{part}{side}侧{where}"
     if abs(offset) < 15:
         return f"{street.name}与{other}交叉口{side}侧{where}"
     direction = fwd if offset > 0 else back
