@@ -42,9 +42,10 @@ def fetch_frame(conn: psycopg.Connection, spec: LayerSpec, ids: list[str] | None
     cols = sql.SQL(", ").join(map(sql.Identifier, [*attrs, "extra", "is_demo"]))
     where = sql.SQL("deleted_at IS NULL") + (sql.SQL(" AND id = ANY(%s::uuid[])") if ids else sql.SQL(""))
     cur = conn.execute(
-        sql.SQL("SELECT {cols}, id::text, district_code, version, updated_at::text, updated_by, "
-                "ST_AsBinary(geom) FROM {table} WHERE {where} ORDER BY code").format(
-            cols=cols, table=sql.Identifier(spec.name), where=where),
+        sql.SQL(
+            "SELECT {cols}, id::text, district_code, version, updated_at::text, updated_by, "
+            "ST_AsBinary(geom) FROM {table} WHERE {where} ORDER BY code"
+        ).format(cols=cols, table=sql.Identifier(spec.name), where=where),
         (ids,) if ids else None,
     )
     rows = cur.fetchall()
@@ -61,7 +62,7 @@ def fetch_frame(conn: psycopg.Connection, spec: LayerSpec, ids: list[str] | None
         d.update({k: v for k, v in extra.items() if k not in names})
         records.append({k: (float(v) if isinstance(v, Decimal) else v) for k, v in d.items()})
         geoms.append(shapely.from_wkb(bytes(r[-1])))
-    frame = pd.DataFrame(records, columns=[*names[:len(attrs)], "is_demo", *META, *extra_keys])
+    frame = pd.DataFrame(records, columns=[*names[: len(attrs)], "is_demo", *META, *extra_keys])
     for a in spec.all_attrs:
         if a.type is AttrType.DATE:
             frame[a.name] = frame[a.name].astype(object)
@@ -78,13 +79,30 @@ def _extra_column(col: pd.Series) -> pd.Series:
         return col.astype("Int64")
     if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return col.astype("float64")
-    return col.map(lambda v: None if v is None or v != v else (v if isinstance(v, str) else
-                                                               json.dumps(v, ensure_ascii=False)
-                                                               if isinstance(v, dict | list) else str(v)))
+    return col.map(
+        lambda v: (
+            None
+            if v is None or v != v
+            else (
+                v
+                if isinstance(v, str)
+                else json.dumps(v, ensure_ascii=False)
+                if isinstance(v, dict | list)
+                else str(v)
+            )
+        )
+    )
 
 
-def export(conn: psycopg.Connection, spec: LayerSpec, fmt: str, out: Path, *, ids: list[str] | None = None,
-           csv_geometry: str = "wkt") -> int:
+def export(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    fmt: str,
+    out: Path,
+    *,
+    ids: list[str] | None = None,
+    csv_geometry: str = "wkt",
+) -> int:
     """Write the export file; return the number of assets written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -95,7 +113,8 @@ def export(conn: psycopg.Connection, spec: LayerSpec, fmt: str, out: Path, *, id
         # CRS84 lon/lat (CGCS2000 equals WGS84 to centimetres: no shift); 17
         # decimals so coordinates re-import bit-identical (RFC7946 mode would round to 7).
         gdf.set_crs("OGC:CRS84", allow_override=True).to_file(
-            out, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": "17"})
+            out, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": "17"}
+        )
     elif fmt == "shp":
         _write_shapefile_zip(gdf, spec, out)
     elif fmt in ("csv", "xlsx"):
@@ -142,7 +161,8 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
         frame.to_file(shp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
         (Path(tmp) / f"{spec.name}.cpg").write_text("UTF-8", encoding="ascii")
         (Path(tmp) / f"{spec.name}.fields.json").write_text(
-            json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False), encoding="utf-8")
+            json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False), encoding="utf-8"
+        )
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(Path(tmp).iterdir()):
                 zf.write(p, p.name)

@@ -87,6 +87,14 @@ def open_ogr(
         chosen = layers
     try:
         infos = [pyogrio.read_info(path, layer=n, encoding=encoding) for n in chosen]
+    except UnicodeDecodeError:
+        # Typically UTF-8 Chinese field names cut mid-character by the DBF 10-byte limit.
+        raise BadEncoding(
+            f"{path.name} 的字段名不是有效的 {encoding or 'UTF-8'} 文本（可能被 DBF 10 字节限制截断）；"
+            "请缩短字段名或用 --encoding 指定编码",
+            f"{path.name} has field names that are not valid {encoding or 'UTF-8'} (probably cut by the DBF "
+            "10-byte limit); shorten them or pass --encoding",
+        ) from None
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise _corrupt(path, exc) from None
     crs = next((i.get("crs") for i in infos if i.get("crs")), None)
@@ -112,15 +120,13 @@ def open_ogr(
                             frame = _expand_kml_description(frame)
                         if not checked and encoding is not None:
                             texts = [
-                                v
-                                for c in frame.columns
-                                for v in frame[c].head(200)
-                                if isinstance(v, str)
+                                v for c in frame.columns for v in frame[c].head(200) if isinstance(v, str)
                             ]
                             if looks_like_mojibake(texts):
                                 raise BadEncoding(
                                     f"{path.name} 按 {encoding} 读取出现乱码；请用 --encoding 指定正确编码",
-                                    f"{path.name} read as {encoding} gives mojibake; pass the right --encoding",
+                                    f"{path.name} read as {encoding} gives mojibake; "
+                                    "pass the right --encoding",
                                 )
                             checked = True
                         rows = np.arange(start, start + len(frame))

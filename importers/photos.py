@@ -87,7 +87,8 @@ def attach(
             src = available[name]
             digest, stored = store(src, settings)
             cur = conn.execute(
-                "INSERT INTO asset_photos (asset_id, layer, sha256, file_name, content_type, size_bytes, import_id) "
+                "INSERT INTO asset_photos (asset_id, layer, sha256, file_name, content_type, size_bytes, "
+                "import_id) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (asset_id, sha256) DO NOTHING",
                 (
                     row[0],

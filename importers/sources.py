@@ -70,7 +70,8 @@ def open_source(
                 ]
                 if len(others) != 1:
                     raise ZipWithoutShapefile(
-                        f"{name} 中没有 .shp 文件（也没有唯一的其他数据文件）；Shapefile 需打包 .shp/.shx/.dbf/.prj",
+                        f"{name} 中没有 .shp 文件（也没有唯一的其他数据文件）；"
+                        "Shapefile 需打包 .shp/.shx/.dbf/.prj",
                         f"{name} contains no .shp (nor a single other data file); a Shapefile zip needs "
                         ".shp/.shx/.dbf/.prj",
                     )

@@ -44,7 +44,8 @@ def geometry_columns(columns: list[str], name: str) -> tuple[str, str] | str:
         if w in by_norm:
             return by_norm[w]
     raise GeometryColumnsMissing(
-        f"{name} 中找不到坐标列：需要 经度/纬度、lon/lat、lng/lat、x/y 或 WKT 列；现有列：{', '.join(columns)}",
+        f"{name} 中找不到坐标列：需要 经度/纬度、lon/lat、lng/lat、x/y 或 WKT 列；"
+        f"现有列：{', '.join(columns)}",
         f"{name} has no coordinate columns: need 经度/纬度, lon/lat, lng/lat, x/y or a WKT column; "
         f"columns are: {', '.join(columns)}",
     )

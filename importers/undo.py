@@ -66,7 +66,8 @@ def undo(
         ]
         restored = conn.execute(
             sql.SQL(
-                "UPDATE {table} t SET ({cols}) = (SELECT {rcols} FROM jsonb_populate_record(NULL::{table}, c.before) r) "
+                "UPDATE {table} t SET ({cols}) = "
+                "(SELECT {rcols} FROM jsonb_populate_record(NULL::{table}, c.before) r) "
                 "FROM import_changes c WHERE c.import_id = %s AND c.action = 'updated' AND t.id = c.asset_id"
             ).format(
                 table=table,
@@ -87,7 +88,8 @@ def get_import(conn: psycopg.Connection, import_id: str) -> dict[str, Any]:
     """The import record (status, progress, counts, report) as a dict."""
     cur = conn.execute(
         "SELECT id::text, actor, started_at, finished_at, file_name, sha256, size_bytes, layer, options, "
-        "status, rows_read, rows_total, counts, error, report, undone_at, undone_by FROM imports WHERE id = %s",
+        "status, rows_read, rows_total, counts, error, report, undone_at, undone_by "
+        "FROM imports WHERE id = %s",
         (import_id,),
     )
     row = cur.fetchone()

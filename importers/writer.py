@@ -95,7 +95,8 @@ def _upsert_from_stage(spec: LayerSpec) -> sql.Composed:
     ident = sql.Identifier
     return sql.SQL(
         "WITH old AS ("
-        "  SELECT t.code, to_jsonb(t) || jsonb_build_object('geom', encode(ST_AsEWKB(t.geom), 'hex')) AS before"
+        "  SELECT t.code,"
+        "         to_jsonb(t) || jsonb_build_object('geom', encode(ST_AsEWKB(t.geom), 'hex')) AS before"
         "  FROM {table} t JOIN {stage} s ON s.code = t.code"
         "), up AS ("
         "  INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage} ORDER BY rownum"

@@ -35,8 +35,9 @@ def manhole_rows(n: int = 5, **over: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def write_vector(path: Path, rows: list[dict[str, Any]], crs: Any = 4490, points: list[Any] | None = None,
-                 **kw: Any) -> Path:
+def write_vector(
+    path: Path, rows: list[dict[str, Any]], crs: Any = 4490, points: list[Any] | None = None, **kw: Any
+) -> Path:
     """Write rows as a vector file with GDAL (the driver follows the suffix)."""
     geoms = [Point(p) if isinstance(p, tuple) else p for p in (points or POINTS)[: len(rows)]]
     gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
@@ -46,9 +47,7 @@ def write_vector(path: Path, rows: list[dict[str, Any]], crs: Any = 4490, points
 
 def assets(conn: psycopg.Connection, spec: LayerSpec) -> dict[str, dict[str, Any]]:
     """code → row (every column, geometry as EWKB hex) of a layer."""
-    cur = conn.execute(
-        f"SELECT *, encode(ST_AsEWKB(geom), 'hex') AS ewkb FROM {spec.name} ORDER BY code"  # noqa: S608
-    )
+    cur = conn.execute(f"SELECT *, encode(ST_AsEWKB(geom), 'hex') AS ewkb FROM {spec.name} ORDER BY code")
     assert cur.description is not None
     names = [d.name for d in cur.description]
     out = {}

@@ -33,6 +33,10 @@ def test_export_then_reimport_is_all_unchanged(fmt, conn, catalog, settings, tmp
     problems = [r for r in again.as_dict("en")["rows"] if r["level"] != "ok"]
     assert again.status == "committed", problems
     after = assets(conn, spec)
-    diff = {k: {c: (before[k][c], after[k][c]) for c in before[k] if before[k][c] != after[k][c]} for k in before if before[k] != after.get(k)}
+    diff = {
+        k: {c: (before[k][c], after[k][c]) for c in before[k] if before[k][c] != after[k][c]}
+        for k in before
+        if before[k] != after.get(k)
+    }
     assert again.summary()["unchanged"] == 6, (again.summary(), diff)
     assert assets(conn, spec) == before

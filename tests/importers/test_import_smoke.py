@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from import_helpers import assets, manhole_rows, write_vector
 
-from importers import ImportOptions, run_import
+from importers import run_import
 
 
 @pytest.fixture
