@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     storage_srid: int = 4490
+    # Imports: the largest upload accepted, and what an archive may expand to (zip bombs).
+    import_max_bytes: int = 2 * 1024**3
+    import_max_unzipped_bytes: int = 8 * 1024**3
+    import_max_zip_ratio: float = 200.0
 
     @field_validator("database_url")
     @classmethod

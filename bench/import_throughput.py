@@ -1,0 +1,163 @@
+"""Import throughput: our importer vs ``ogr2ogr -f PostgreSQL`` into the same database.
+
+Generates N manhole points (GeoPackage, EPSG:4490) with pyogrio in a temp folder, starts
+a throw-away embedded cluster (or uses DATABASE_URL), then times
+1. ``run_import`` (full pipeline: mapping, per-row validation, prefecture check, COPY
+   into staging, one upsert with undo journal), in a child process so its peak RSS is
+   its own (resource.getrusage(RUSAGE_CHILDREN));
+2. ``ogr2ogr -f PostgreSQL`` of the same file into a plain table (no validation).
+Prints rows/s for both and our peak RSS. Never asserts times.
+
+    .venv/bin/python bench/import_throughput.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_file(path: Path, n: int) -> None:
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng(42)
+    lon, lat = rng.uniform(113.15, 113.30, n), rng.uniform(35.18, 35.26, n)
+    gdf = gpd.GeoDataFrame(
+        {
+            "编号": [f"B-{i:08d}" for i in range(n)],
+            "状态": "在用",
+            "井类": "雨水",
+            "井盖状况": "完好",
+            "井盖尺寸": 700,
+            "调查员": "bench",
+        },
+        geometry=shapely.points(lon, lat),
+        crs=4490,
+    )
+    gdf.to_file(path, driver="GPKG", engine="pyogrio")
+
+
+def child(dsn: str, path: str, data_dir: str) -> None:
+    from importers import run_import
+    from layers import default_catalog
+    from registry.db import connect
+    from registry.settings import Settings
+
+    s = Settings(_env_file=None, database_url=dsn, data_dir=Path(data_dir))  # type: ignore[call-arg]
+    t0 = time.perf_counter()
+    with connect(s) as conn:
+        rep = run_import(conn, default_catalog().get("manholes"), Path(path), settings=s, actor="bench")
+    dt = time.perf_counter() - t0
+    print(f"RESULT {rep.status} {rep.summary()} {dt:.2f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--child", nargs=3)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from registry.cluster import Cluster
+    from registry.districts import load_districts
+    from registry.migrate import migrate
+    from registry.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+    cluster = None
+    try:
+        dsn = os.environ.get("DATABASE_URL")
+        if not dsn:
+            import socket
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            settings = Settings(_env_file=None, database_url=None, data_dir=tmp / "pg", pg_port=port)  # type: ignore[call-arg]
+            cluster = Cluster(settings)
+            cluster.up()
+            dsn = cluster.dsn
+        import psycopg
+
+        with psycopg.connect(dsn) as conn:
+            migrate(conn, ROOT / "sql")
+        with psycopg.connect(dsn) as conn:
+            load_districts(conn)
+        f = tmp / "points.gpkg"
+        t0 = time.perf_counter()
+        make_file(f, args.rows)
+        print(
+            f"generated {args.rows} points in {time.perf_counter() - t0:.1f} s "
+            f"({f.stat().st_size / 1e6:.0f} MB)"
+        )
+
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", dsn, str(f), str(tmp / "data")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        wall = time.perf_counter() - t0
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        result = next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
+        secs = float(result.rsplit(" ", 1)[1])
+        print(result)
+        print(
+            f"registry importer: {args.rows / secs:,.0f} rows/s ({secs:.1f} s import, {wall:.1f} s incl. "
+            f"start-up); peak RSS {rss_mb:.0f} MB"
+        )
+
+        if shutil.which("ogr2ogr"):
+            from urllib.parse import urlparse
+
+            u = urlparse(dsn)
+            pg = f"PG:host={u.hostname} port={u.port} dbname={u.path.lstrip('/')} user={u.username}"
+            t0 = time.perf_counter()
+            subprocess.run(
+                [
+                    "ogr2ogr",
+                    "-f",
+                    "PostgreSQL",
+                    pg,
+                    str(f),
+                    "-nln",
+                    "ogr_bench",
+                    "-overwrite",
+                    "-lco",
+                    "GEOMETRY_NAME=geom",
+                    "--config",
+                    "PG_USE_COPY",
+                    "YES",
+                    "-gt",
+                    "65536",
+                ],
+                check=True,
+            )
+            secs = time.perf_counter() - t0
+            print(f"ogr2ogr -f PostgreSQL: {args.rows / secs:,.0f} rows/s ({secs:.1f} s)")
+        else:
+            print("ogr2ogr not found (apt install gdal-bin)")
+    finally:
+        if cluster is not None:
+            cluster.down()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

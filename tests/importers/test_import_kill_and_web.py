@@ -1,0 +1,108 @@
+"""A killed import leaves the registry untouched; the HTTP routes upload, report, undo, export."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from fastapi.testclient import TestClient
+from import_helpers import manhole_rows
+
+from registry.settings import PROJECT_ROOT
+
+
+def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Path) -> None:
+    n = 120_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "编号": [f"K-{i:07d}" for i in range(n)],
+            "状态": "在用",
+            "井类": "雨水",
+            "井盖状况": "完好",
+            "经度": rng.uniform(113.20, 113.28, n),
+            "纬度": rng.uniform(35.19, 35.24, n),
+        }
+    )
+    f = tmp_path / "big.csv"
+    frame.to_csv(f, index=False)
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from layers import default_catalog
+        from importers import run_import
+        from registry.db import connect
+        from registry.settings import Settings
+        s = Settings(_env_file=None, database_url={db.database_url!r}, data_dir=Path({str(tmp_path)!r}))
+        def progress(done, total):
+            print("progress", done, flush=True)
+        with connect(s) as conn:
+            run_import(conn, default_catalog().get("manholes"), Path({str(f)!r}), settings=s, actor="k",
+                       progress=progress)
+        print("finished", flush=True)
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("progress"), line
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+    assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM import_changes").fetchone() == (0,)
+    assert conn.execute("SELECT status FROM imports").fetchall() == [("running",)]
+
+
+def test_http_upload_dry_run_report_undo_export(db, tmp_path: Path) -> None:
+    from web.app import create_app
+
+    settings = db.model_copy(update={"data_dir": tmp_path / "data"})
+    rows = [{**r, "lon": 113.2418 + i * 1e-3, "lat": 35.2155} for i, r in enumerate(manhole_rows(3))]
+    rows[2]["井类"] = "下水道"
+    body = pd.DataFrame(rows).to_csv(index=False).encode("gbk")
+    upload = ("调查.csv", body, "text/csv")
+    with TestClient(create_app(settings)) as client:
+        r = client.post(
+            "/api/imports",
+            data={"layer": "manholes", "dry_run": "true"},
+            files={"file": upload},
+        )
+        assert r.status_code == 200, r.text
+        rep = r.json()
+        assert (
+            rep["status"] == "dry_run" and rep["summary"]["created"] == 2 and rep["summary"]["rejected"] == 1
+        )
+        r = client.post("/api/imports", data={"layer": "manholes"}, files={"file": upload})
+        assert r.status_code == 422 and r.json()["status"] == "rejected"
+        r = client.post(
+            "/api/imports",
+            data={"layer": "manholes", "skip_rejected": "true", "background": "true"},
+            files={"file": upload},
+        )
+        assert r.status_code == 202
+        iid = r.json()["import_id"]
+        for _ in range(100):
+            st = client.get(f"/api/imports/{iid}").json()
+            if st["status"] != "running":
+                break
+            time.sleep(0.1)
+        assert st["status"] == "committed" and st["counts"]["created"] == 2
+        csv_text = client.get(f"/api/imports/{iid}/report.csv").text
+        assert "行号" in csv_text and "不是允许的取值" in csv_text
+        assert client.get(f"/api/imports/{iid}/report.json?lang=en").json()["summary"]["rejected"] == 1
+        exp = client.get("/api/export", params={"layer": "manholes", "format": "geojson"})
+        assert exp.status_code == 200 and exp.json()["features"][0]["properties"]["code"].startswith("JG-")
+        assert client.post(f"/api/imports/{iid}/undo").json()["deleted"] == 2
+        bad = client.post(
+            "/api/imports", data={"layer": "manholes"}, files={"file": ("e.csv", b"", "text/csv")}
+        )
+        assert bad.status_code == 422 and bad.json()["code"] == "import_empty_file"
