@@ -424,3 +424,17 @@ def list_tokens(conn: psycopg.Connection, user: User) -> list[dict[str, Any]]:
             (user.id,),
         )
         return cur.fetchall()
+
+
+def ensure_first_admin(conn: psycopg.Connection, *, password: str | None = None) -> tuple[bool, str | None]:
+    """Create ``admin`` when no account exists yet: (created, generated password or None).
+
+    Run at set-up (``registry up``): the password comes from the caller (the
+    ``REGISTRY_ADMIN_PASSWORD`` variable) or is generated and returned to be shown
+    once; it is never stored in clear.
+    """
+    if count_users(conn) > 0:
+        return False, None
+    secret = password if password is not None else generate_password()
+    create_user(conn, username="admin", password=secret, role=Role.ADMIN, display_name="管理员")
+    return True, (secret if password is None else None)

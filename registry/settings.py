@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     storage_srid: int = 4490
+    # accounts and sessions (issue 3)
+    public_read: bool = False  # REGISTRY_PUBLIC_READ=true lets anyone read without signing in
+    session_ttl_hours: float = 12.0
+    cookie_secure: bool = False  # set true behind HTTPS so cookies never travel in clear
+    login_max_failures: int = 5  # per username and address ...
+    login_window_seconds: int = 300  # ... within this many seconds, then 429
+    token_ttl_days: float = 365.0  # default lifetime of a new API token
 
     @field_validator("database_url")
     @classmethod
