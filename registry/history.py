@@ -54,6 +54,13 @@ class NothingToUndo(RegistryError):
     code = "nothing_to_undo"
 
 
+class NotABatch(RegistryError):
+    """Undo works on one batch (``import:<id>``, ``undo:<id>``...), not a whole channel."""
+
+    status = 422
+    code = "not_a_batch"
+
+
 class UndoConflict(RegistryError):
     """Records touched by the batch were changed later by something else (or it was undone)."""
 
@@ -368,6 +375,11 @@ def undo(
     the records afterwards, UndoConflict lists them unless ``force``. The undo itself
     is recorded with ``via = 'undo:<via>'`` and runs in the caller's transaction.
     """
+    kind, _, batch = via.partition(":")
+    if not kind or not batch:
+        raise NotABatch(
+            f"{via!r} is a channel, not a batch: undo takes a via with an id, such as 'import:42'"
+        )
     undo_via = f"undo:{via}"
     rows = _query(
         conn,

@@ -50,7 +50,7 @@ DECLARE
     j jsonb := to_jsonb(r);
 BEGIN
     IF j ? 'geom' THEN
-        j := jsonb_set(j, '{geom}', ST_AsGeoJSON((r).geom, 15)::jsonb);
+        j := jsonb_set(j, '{geom}', ST_AsGeoJSON((r).geom, 15, 0)::jsonb);
     END IF;
     RETURN j;
 END

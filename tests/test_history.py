@@ -12,6 +12,7 @@ from shapely.geometry import Point, shape
 
 from registry import history, store
 from registry.catalog import LayerCatalog
+from registry.permissions import Role
 from registry.context import set_actor
 from registry.spec import LayerSpec
 from tests.factories import CENTRE, make_properties, sample_geometry_for
@@ -284,3 +285,102 @@ def test_what_one_user_changed(conn: psycopg.Connection, voids: LayerSpec) -> No
     mine = history.changes(conn, actor="carol")
     assert [(str(e.asset_id), e.action) for e in mine] == [(a["id"], "update")]
     assert history.changes(conn, actor="nobody") == []
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture
+def api(db: Any, conn: psycopg.Connection) -> Any:
+    from fastapi.testclient import TestClient
+
+    from tests.authkit import make_accounts
+    from web.app import create_app
+
+    users = make_accounts(conn)
+    with TestClient(create_app(db)) as client:
+        client.headers.update(users[Role.ADMIN].bearer)
+        yield client, users
+
+
+def test_history_endpoint_shows_a_direct_sql_write(
+    api: Any, conn: psycopg.Connection, voids: LayerSpec
+) -> None:
+    client, _ = api
+    record = _create(conn, voids)
+    conn.execute("UPDATE road_voids SET risk_grade = 'III' WHERE id = %s", (record["id"],))
+    conn.commit()
+    body = client.get(f"/api/assets/road_voids/{record['id']}/history").json()
+    last = body["entries"][-1]
+    assert last["via"] == "sql" and last["action"] == "update"
+    assert last["changes"] == [{"field": "risk_grade", "before": record["risk_grade"], "after": "III"}]
+    assert client.get(f"/api/assets/manholes/{record['id']}/history").status_code == 404
+
+
+def test_concurrent_edit_over_http_gets_412_or_409_and_changes_nothing(
+    api: Any, conn: psycopg.Connection, voids: LayerSpec
+) -> None:
+    client, users = api
+    record = _create(conn, voids)
+    url = f"/api/assets/road_voids/{record['id']}"
+    first = client.patch(url, json={"properties": {"road_name": "甲"}}, headers={"If-Match": '"1"'})
+    assert first.status_code == 200 and first.headers["ETag"] == '"2"'
+    stale = client.patch(url, json={"properties": {"road_name": "乙"}}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "version_conflict" and stale.json()["current_version"] == 2
+    stale_body = client.patch(url, json={"properties": {"road_name": "乙"}, "version": 1})
+    assert stale_body.status_code == 409 and stale_body.json()["current_version"] == 2
+    stale_delete = client.delete(url, headers={"If-Match": '"1"'})
+    assert stale_delete.status_code == 412
+    current = store.get_asset(conn, voids, record["id"])
+    assert current["road_name"] == "甲" and current["version"] == 2
+    assert len(history.asset_history(conn, record["id"])) == 2
+
+
+def test_invalid_edit_over_http_names_the_field_and_rolls_back(
+    api: Any, conn: psycopg.Connection, voids: LayerSpec
+) -> None:
+    client, _ = api
+    record = _create(conn, voids)
+    response = client.patch(
+        f"/api/assets/road_voids/{record['id']}", json={"properties": {"road_name": "x", "void_height_m": -2}}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "void_height_m"
+    assert store.get_asset(conn, voids, record["id"])["road_name"] == "测试"
+
+
+def test_delete_asof_restore_and_undo_over_http(api: Any, conn: psycopg.Connection, voids: LayerSpec) -> None:
+    client, users = api
+    record = _create(conn, voids)
+    t_alive = _now(conn).isoformat()
+    conn.rollback()
+    assert (
+        client.delete(f"/api/assets/road_voids/{record['id']}", params={"comment": "误报"}).status_code == 200
+    )
+    asof = client.get("/api/layers/road_voids/asof", params={"t": t_alive})
+    assert [f["id"] for f in asof.json()["features"]] == [record["id"]]
+    assert asof.json()["features"][0]["geometry"]["type"] == "Point"
+    assert "crs" not in asof.json()["features"][0]["geometry"]
+    one = client.get(f"/api/assets/road_voids/{record['id']}/asof", params={"t": t_alive})
+    assert one.status_code == 200 and one.json()["properties"]["deleted_at"] is None
+    assert (
+        client.get("/api/layers/road_voids/asof", params={"t": "2100-01-01T00:00:00"}).json()["features"]
+        == []
+    )
+    restored = client.post(f"/api/assets/road_voids/{record['id']}/restore")
+    assert restored.status_code == 200 and restored.json()["properties"]["version"] == 3
+    assert client.post("/api/undo/api").status_code == 422  # a channel, not a batch
+    # a surveyor's import, undone by the admin once a later edit is out of the way
+    set_actor(conn, "surveyor", via="import:5")
+    conn.execute("UPDATE road_voids SET road_name = '导入改' WHERE id = %s", (record["id"],))
+    conn.commit()
+    later = client.patch(f"/api/assets/road_voids/{record['id']}", json={"properties": {"notes": "复核"}})
+    assert later.status_code == 200
+    conflict = client.post("/api/undo/import:5")
+    assert conflict.status_code == 409 and conflict.json()["errors"][0]["id"] == record["id"]
+    undone = client.post("/api/undo/import:5", params={"force": "true"})
+    assert undone.status_code == 200 and undone.json()["reverted"] == 1
+    back = store.get_asset(conn, voids, record["id"])
+    assert back["road_name"] == "测试" and back["notes"] == "测试"  # the forced undo wins
+    assert client.post("/api/undo/import:404").status_code == 404
