@@ -12,8 +12,8 @@ from shapely.geometry import Point, shape
 
 from registry import history, store
 from registry.catalog import LayerCatalog
-from registry.permissions import Role
 from registry.context import set_actor
+from registry.permissions import Role
 from registry.spec import LayerSpec
 from tests.factories import CENTRE, make_properties, sample_geometry_for
 
@@ -320,7 +320,7 @@ def test_history_endpoint_shows_a_direct_sql_write(
 def test_concurrent_edit_over_http_gets_412_or_409_and_changes_nothing(
     api: Any, conn: psycopg.Connection, voids: LayerSpec
 ) -> None:
-    client, users = api
+    client, _ = api
     record = _create(conn, voids)
     url = f"/api/assets/road_voids/{record['id']}"
     first = client.patch(url, json={"properties": {"road_name": "甲"}}, headers={"If-Match": '"1"'})
@@ -351,7 +351,7 @@ def test_invalid_edit_over_http_names_the_field_and_rolls_back(
 
 
 def test_delete_asof_restore_and_undo_over_http(api: Any, conn: psycopg.Connection, voids: LayerSpec) -> None:
-    client, users = api
+    client, _ = api
     record = _create(conn, voids)
     t_alive = _now(conn).isoformat()
     conn.rollback()
