@@ -32,6 +32,8 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 TOKEN_PREFIX = "jzr_"
 MIN_PASSWORD_LENGTH = 10
+# one address may fail this many times the per-username limit, over all usernames
+IP_FACTOR = 10
 
 
 class AuthenticationRequired(RegistryError):
@@ -258,6 +260,18 @@ def _failures(conn: psycopg.Connection, username: str, ip: str, window: int) -> 
     return int(row[0]), max(1, int(row[1]))
 
 
+def _failures_from(conn: psycopg.Connection, ip: str, window: int) -> tuple[int, int]:
+    """Failed attempts from one address for any username in the window."""
+    row = conn.execute(
+        "SELECT count(*), COALESCE(ceil(extract(epoch FROM min(at) + make_interval(secs => %s) "
+        "- clock_timestamp())), 0) FROM login_attempts "
+        "WHERE ip = %s AND NOT success AND at > clock_timestamp() - make_interval(secs => %s)",
+        (window, ip, window),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), max(1, int(row[1]))
+
+
 def authenticate(
     conn: psycopg.Connection,
     *,
@@ -270,11 +284,16 @@ def authenticate(
     """Check a username and password, counting failures per username and address.
 
     After ``max_failures`` failures within ``window_seconds`` further attempts are
-    refused with TooManyAttempts (429) before the password is even checked. Every
+    refused with TooManyAttempts (429) before the password is even checked; an
+    address with ``IP_FACTOR`` times as many failures over all usernames too. Every
     attempt is recorded (committed even when the login fails).
     """
     failures, retry_after = _failures(conn, username, ip, window_seconds)
-    if failures >= max_failures:
+    from_ip, ip_retry = _failures_from(conn, ip, window_seconds)
+    if from_ip >= max_failures * IP_FACTOR:
+        # one address trying many usernames (password spraying)
+        failures, retry_after = from_ip, ip_retry
+    if failures >= max_failures or from_ip >= max_failures * IP_FACTOR:
         logger.warning("login rate limit hit for user %r from %s", username, ip)
         raise TooManyAttempts(
             f"too many failed logins; try again in {retry_after} s", retry_after=retry_after

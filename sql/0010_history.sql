@@ -37,31 +37,28 @@ CREATE INDEX asset_history_at_idx ON asset_history (at);
 CREATE INDEX asset_history_actor_idx ON asset_history (actor, id);
 CREATE INDEX asset_history_via_idx ON asset_history (via, id);
 
--- The fields a write always touches; never reported as a change.
-CREATE FUNCTION registry_history_bookkeeping() RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['version', 'updated_at', 'updated_by', 'created_at', 'created_by']
-$$;
-
+-- The fields every write touches (version, updated_*, created_*) are never
+-- reported as changed.
 -- A row as JSON with the geometry as GeoJSON (15 decimals: exact round trip).
+-- to_jsonb's own geometry conversion costs ~0.1 ms a row, ten times the rest of
+-- the row, so the geometry is blanked in a copy and converted directly.
 CREATE FUNCTION registry_history_snapshot(r anyelement) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    j jsonb := to_jsonb(r);
+    copy record := r;
+    g geometry := r.geom;
 BEGIN
-    IF j ? 'geom' THEN
-        j := jsonb_set(j, '{geom}', ST_AsGeoJSON((r).geom, 15, 0)::jsonb);
-    END IF;
-    RETURN j;
+    copy.geom := NULL;
+    RETURN to_jsonb(copy) || jsonb_build_object('geom', ST_AsGeoJSON(g, 15, 0)::jsonb);
 END
 $$;
 
 -- Field names whose values differ between two snapshots (either may be NULL).
 CREATE FUNCTION registry_history_diff(old jsonb, new jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT COALESCE(array_agg(k ORDER BY k), '{}')
     FROM (SELECT jsonb_object_keys(COALESCE(old, '{}') || COALESCE(new, '{}')) AS k) keys
-    WHERE k <> ALL (registry_history_bookkeeping())
+    WHERE k NOT IN ('version', 'updated_at', 'updated_by', 'created_at', 'created_by')
       AND (old -> k) IS DISTINCT FROM (new -> k)
 $$;
 

@@ -56,3 +56,4 @@ CREATE TABLE login_attempts (
     success  boolean NOT NULL
 );
 CREATE INDEX login_attempts_lookup_idx ON login_attempts (lower(username), ip, at DESC);
+CREATE INDEX login_attempts_ip_idx ON login_attempts (ip, at DESC) WHERE NOT success;

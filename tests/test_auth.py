@@ -242,6 +242,12 @@ def test_passwords_never_appear_in_responses_or_logs(
     )
     texts.append(client.patch("/auth/users/li.si", json={"password": new_password + "x"}, headers=csrf).text)
     texts.append(client.get("/auth/users", headers=csrf).text)
+    bad = client.post(
+        "/auth/users", json={"username": "x2", "password": new_password, "role": "boss"}, headers=csrf
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "role"
+    texts.append(bad.text)
+    texts.append(client.post("/auth/login", json={"password": new_password}).text)
     texts.append(client.get("/auth/me").text)
     texts.append(client.post("/auth/login", json={"username": "li.si", "password": new_password + "x"}).text)
     everything = "\n".join([*texts, caplog.text])
@@ -290,3 +296,24 @@ def test_first_admin_is_created_once(conn: psycopg.Connection) -> None:
     assert accounts.authenticate(conn, username="admin", password=password, ip="x").role is Role.ADMIN
     assert accounts.ensure_first_admin(conn) == (False, None)
     assert accounts.count_users(conn) == 1
+
+
+def test_one_address_spraying_many_usernames_is_rate_limited(
+    conn: psycopg.Connection, users: dict[Role, Account]
+) -> None:
+    for i in range(accounts.IP_FACTOR):
+        with pytest.raises(accounts.AuthenticationRequired):
+            accounts.authenticate(
+                conn, username=f"guess{i}", password="x" * 12, ip="10.0.0.9", max_failures=1
+            )
+    with pytest.raises(accounts.TooManyAttempts):
+        accounts.authenticate(
+            conn, username="viewer", password=PASSWORDS[Role.VIEWER], ip="10.0.0.9", max_failures=1
+        )
+    # another address is not affected
+    assert (
+        accounts.authenticate(
+            conn, username="viewer", password=PASSWORDS[Role.VIEWER], ip="10.0.0.10", max_failures=1
+        ).username
+        == "viewer"
+    )

@@ -35,21 +35,36 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-async def _login_body(request: Request) -> LoginBody:
-    """Accept JSON or an HTML form post (urlencoded) without extra dependencies."""
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if content_type == "application/x-www-form-urlencoded":
-            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
-            return LoginBody.model_validate(form)
-        return LoginBody.model_validate(json.loads(raw or b"{}"))
-    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-        fields = exc.errors(include_input=False) if isinstance(exc, ValidationError) else []
-        raise InvalidFeature(
-            "send username and password as JSON or a form",
-            errors=[{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in fields],
-        ) from None
+def _secret_body(model: type[BaseModel]) -> Any:
+    """A body dependency for models that carry a password.
+
+    FastAPI's own 422 response echoes the submitted input, which would put the
+    password in the response; this one names the fields and never the values.
+    JSON and HTML form posts (urlencoded) are both accepted.
+    """
+
+    async def parse(request: Request) -> BaseModel:
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if content_type == "application/x-www-form-urlencoded":
+                data: Any = {
+                    k: v[0] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()
+                }
+            else:
+                data = json.loads(raw or b"{}")
+            return model.model_validate(data)
+        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+            fields = exc.errors(include_input=False) if isinstance(exc, ValidationError) else []
+            raise InvalidFeature(
+                f"invalid request body: {', '.join(str(e['loc'][-1]) for e in fields) or 'not JSON'}",
+                errors=[
+                    {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "value": None}
+                    for e in fields
+                ],
+            ) from None
+
+    return parse
 
 
 def _set_session_cookies(
@@ -92,7 +107,7 @@ def login(
     response: Response,
     conn: ConnDep,
     catalog: CatalogDep,
-    body: Annotated[LoginBody, Depends(_login_body)],
+    body: Annotated[LoginBody, Depends(_secret_body(LoginBody))],
 ) -> dict[str, Any]:
     """Check the password (rate-limited per username and address) and open a session."""
     settings = request.app.state.settings
@@ -188,7 +203,9 @@ def list_users(conn: ConnDep, _: ManageUsers) -> list[dict[str, Any]]:
 
 
 @router.post("/users", status_code=201, summary="Create an account (admin)")
-def add_user(conn: ConnDep, _: ManageUsers, body: NewUserBody) -> dict[str, Any]:
+def add_user(
+    conn: ConnDep, _: ManageUsers, body: Annotated[NewUserBody, Depends(_secret_body(NewUserBody))]
+) -> dict[str, Any]:
     """Create an account with a role."""
     user = accounts.create_user(
         conn, username=body.username, password=body.password, role=body.role, display_name=body.display_name
@@ -197,7 +214,12 @@ def add_user(conn: ConnDep, _: ManageUsers, body: NewUserBody) -> dict[str, Any]
 
 
 @router.patch("/users/{username}", summary="Change role, disable or reset the password (admin)")
-def change_user(conn: ConnDep, admin: ManageUsers, username: str, body: UserPatch) -> dict[str, Any]:
+def change_user(
+    conn: ConnDep,
+    admin: ManageUsers,
+    username: str,
+    body: Annotated[UserPatch, Depends(_secret_body(UserPatch))],
+) -> dict[str, Any]:
     """Role and disabled flag take effect on the account's next request."""
     if body.disabled and username.lower() == admin.username.lower():
         raise PermissionDenied("you cannot disable your own account")
