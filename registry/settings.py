@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     import_max_bytes: int = 2 * 1024**3
     import_max_unzipped_bytes: int = 8 * 1024**3
     import_max_zip_ratio: float = 200.0
+    # accounts and sessions (issue 3)
+    public_read: bool = False  # REGISTRY_PUBLIC_READ=true lets anyone read without signing in
+    session_ttl_hours: float = 12.0
+    cookie_secure: bool = False  # set true behind HTTPS so cookies never travel in clear
+    login_max_failures: int = 5  # per username and address ...
+    login_window_seconds: int = 300  # ... within this many seconds, then 429
+    token_ttl_days: float = 365.0  # default lifetime of a new API token
 
     @field_validator("database_url")
     @classmethod

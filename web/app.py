@@ -11,7 +11,10 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
+from web.auth import add_registry_error_handler
+from web.routes import auth as auth_routes
 from web.routes import health, imports
+from web.routes import history as history_routes
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -38,4 +41,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.catalog = catalog
     app.include_router(health.router)
     app.include_router(imports.router)
+    # accounts, history, time travel and undo (issue 3)
+    add_registry_error_handler(app)
+    app.include_router(auth_routes.router)
+    app.include_router(history_routes.router)
     return app
