@@ -11,7 +11,8 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
-from web.routes import health
+from web.errors import add_exception_handlers
+from web.routes import features, health, search, tiles, transactions
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -37,4 +38,9 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     app.include_router(health.router)
+    add_exception_handlers(app)
+    app.include_router(features.router)
+    app.include_router(transactions.router)
+    app.include_router(tiles.router)
+    app.include_router(search.router)
     return app
