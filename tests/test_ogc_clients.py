@@ -15,8 +15,8 @@ import pytest
 
 from registry.catalog import LayerCatalog
 from registry.settings import Settings
-from tests.ogc_support import seed_layer
 from tests.live_server import live_server
+from tests.ogc_support import seed_layer
 
 # Different counts per layer so a client reading the wrong collection is caught.
 COUNTS = {"road_voids": 7, "manholes": 12, "poles_wires": 3, "parking": 4, "markets": 5, "water_supply": 2}

@@ -12,10 +12,12 @@ from fastapi.testclient import TestClient
 from registry.catalog import LayerCatalog
 from registry.settings import Settings
 from tests.factories import CENTRE
-from tests.ogc_support import STEP, seed_layer
+from tests.ogc_support import seed_layer
 from web.app import create_app
 
 ITEMS = "/ogc/collections/road_voids/items"
+# a box around the first two assets
+X0, Y0, X1, Y1 = CENTRE[0] - 0.0005, CENTRE[1] - 0.0005, CENTRE[0] + 0.0015, CENTRE[1] + 0.0005
 
 
 @pytest.fixture
@@ -24,10 +26,12 @@ def client(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Ite
     seed_layer(conn, spec, 4)
     # vary attributes so filters have something to tell apart
     conn.execute(
-        "UPDATE road_voids SET risk_grade = 'I', road_name = '人民路', length_m = 5 WHERE code = 'KD-TEST-0001'"
+        "UPDATE road_voids SET risk_grade = 'I', road_name = '人民路', length_m = 5 "
+        "WHERE code = 'KD-TEST-0001'"
     )
     conn.execute(
-        "UPDATE road_voids SET risk_grade = 'II', road_name = '民主路', notes = NULL WHERE code = 'KD-TEST-0002'"
+        "UPDATE road_voids SET risk_grade = 'II', road_name = '民主路', notes = NULL "
+        "WHERE code = 'KD-TEST-0002'"
     )
     conn.execute(
         "UPDATE road_voids SET risk_grade = 'III', notes = 'x'' OR 1=1 --' WHERE code = 'KD-TEST-0003'"
@@ -62,9 +66,7 @@ def codes(client: TestClient, **params: str) -> list[str]:
         ("detected_on >= DATE('2025-01-01')", ["1", "2", "3", "4"]),
         ("casei(road_name) = casei('人民路')", ["1"]),
         (
-            f"S_INTERSECTS(geometry, POLYGON(({CENTRE[0] - 0.0005} {CENTRE[1] - 0.0005}, {CENTRE[0] + 0.0015} "
-            f"{CENTRE[1] - 0.0005}, {CENTRE[0] + 0.0015} {CENTRE[1] + 0.0005}, {CENTRE[0] - 0.0005} {CENTRE[1] + 0.0005}, "
-            f"{CENTRE[0] - 0.0005} {CENTRE[1] - 0.0005})))",
+            f"S_INTERSECTS(geometry, POLYGON(({X0} {Y0}, {X1} {Y0}, {X1} {Y1}, {X0} {Y1}, {X0} {Y0})))",
             ["1", "2"],
         ),
         (
