@@ -25,7 +25,9 @@ def client(db: Settings, catalog: LayerCatalog) -> Iterator[TestClient]:
         yield c
 
 
-def _feature(catalog: LayerCatalog, n: int = 1, lon: float = CENTRE[0], lat: float = CENTRE[1], **kw: Any) -> dict:
+def _feature(
+    catalog: LayerCatalog, n: int = 1, lon: float = CENTRE[0], lat: float = CENTRE[1], **kw: Any
+) -> dict:
     props = make_properties(catalog.get("manholes"), n, **kw)
     props = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in props.items()}
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
@@ -37,14 +39,18 @@ def _create(client: TestClient, catalog: LayerCatalog, **kw: Any) -> tuple[str, 
     return r.headers["location"], r.headers["etag"]
 
 
-def test_create_returns_location_and_etag_and_is_readable(client: TestClient, catalog: LayerCatalog,
-                                                          conn: psycopg.Connection) -> None:
+def test_create_returns_location_and_etag_and_is_readable(
+    client: TestClient, catalog: LayerCatalog, conn: psycopg.Connection
+) -> None:
     location, etag = _create(client, catalog)
     assert etag == '"1"'
     path = location.replace("http://testserver", "")
     got = client.get(path)
     assert got.status_code == 200 and got.json()["properties"]["code"] == "JG-TEST-0001"
-    assert conn.execute("SELECT created_by, district_code FROM manholes").fetchone() == ("anonymous", "410802")
+    assert conn.execute("SELECT created_by, district_code FROM manholes").fetchone() == (
+        "anonymous",
+        "410802",
+    )
 
 
 def test_create_invalid_feature_is_422_naming_fields(client: TestClient, catalog: LayerCatalog) -> None:
@@ -54,7 +60,9 @@ def test_create_invalid_feature_is_422_naming_fields(client: TestClient, catalog
     assert {"kind", "cover_size_mm"} <= fields
 
 
-def test_create_outside_jiaozuo_is_422_and_duplicate_code_is_409(client: TestClient, catalog: LayerCatalog) -> None:
+def test_create_outside_jiaozuo_is_422_and_duplicate_code_is_409(
+    client: TestClient, catalog: LayerCatalog
+) -> None:
     r = client.post(ITEMS, json=_feature(catalog, lon=35.2, lat=113.2))  # swapped
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "geometry"
     _create(client, catalog)
@@ -74,8 +82,9 @@ def test_patch_with_current_etag_changes_one_attribute_and_bumps_version(
     client: TestClient, catalog: LayerCatalog
 ) -> None:
     location, etag = _create(client, catalog)
-    r = client.patch(location, json={"type": "Feature", "properties": {"condition": "damaged"}},
-                     headers={"If-Match": etag})
+    r = client.patch(
+        location, json={"type": "Feature", "properties": {"condition": "damaged"}}, headers={"If-Match": etag}
+    )
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == '"2"'
     props = client.get(location).json()["properties"]
@@ -86,11 +95,13 @@ def test_second_editor_with_stale_etag_gets_412_with_current_version(
     client: TestClient, catalog: LayerCatalog
 ) -> None:
     location, etag = _create(client, catalog)
-    first = client.patch(location, json={"type": "Feature", "properties": {"condition": "damaged"}},
-                         headers={"If-Match": etag})
+    first = client.patch(
+        location, json={"type": "Feature", "properties": {"condition": "damaged"}}, headers={"If-Match": etag}
+    )
     assert first.status_code == 200
-    second = client.patch(location, json={"type": "Feature", "properties": {"condition": "sunken"}},
-                          headers={"If-Match": etag})
+    second = client.patch(
+        location, json={"type": "Feature", "properties": {"condition": "sunken"}}, headers={"If-Match": etag}
+    )
     assert second.status_code == 412
     assert second.json()["current_version"] == 2 and second.json()["code"] == "version_mismatch"
     assert client.get(location).json()["properties"]["condition"] == "damaged"
@@ -116,8 +127,9 @@ def test_put_replaces_and_validates_the_whole_feature(client: TestClient, catalo
     assert r.status_code == 422
 
 
-def test_delete_is_soft_and_hides_the_feature(client: TestClient, catalog: LayerCatalog,
-                                              conn: psycopg.Connection) -> None:
+def test_delete_is_soft_and_hides_the_feature(
+    client: TestClient, catalog: LayerCatalog, conn: psycopg.Connection
+) -> None:
     location, etag = _create(client, catalog)
     assert client.delete(location, headers={"If-Match": etag}).status_code == 204
     assert client.get(location).status_code == 404
@@ -126,8 +138,11 @@ def test_delete_is_soft_and_hides_the_feature(client: TestClient, catalog: Layer
 
 
 def test_writes_to_unknown_feature_or_with_bad_body(client: TestClient, catalog: LayerCatalog) -> None:
-    r = client.patch(f"{ITEMS}/00000000-0000-0000-0000-000000000000", json={"type": "Feature", "properties": {}},
-                     headers={"If-Match": '"1"'})
+    r = client.patch(
+        f"{ITEMS}/00000000-0000-0000-0000-000000000000",
+        json={"type": "Feature", "properties": {}},
+        headers={"If-Match": '"1"'},
+    )
     assert r.status_code == 404
     r = client.post(ITEMS, content=b"{not json", headers={"Content-Type": "application/geo+json"})
     assert r.status_code in (400, 422) and r.headers["content-type"] == "application/problem+json"
