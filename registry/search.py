@@ -210,7 +210,8 @@ def search(conn: psycopg.Connection, catalog: LayerCatalog, q: SearchQuery) -> S
         # KNN: the index-assisted `<->` order finds the k nearest without sorting everything.
         statement = sql.SQL(
             "SELECT *, count(*) OVER () AS total FROM (SELECT u.id, u.layer, u.code, u.status, "
-            "u.district_code, u.responsible_unit, u.updated_at, u.version, ST_AsGeoJSON(u.geom, 8) AS geometry, u.props, "
+            "u.district_code, u.responsible_unit, u.updated_at, u.version, "
+            "ST_AsGeoJSON(u.geom, 8) AS geometry, u.props, "
             "{dist} AS distance_m FROM ({union}) u ORDER BY u.geom <-> {pt} LIMIT {k}) n "
             "ORDER BY distance_m, code OFFSET {off} LIMIT {lim}"
         ).format(
