@@ -42,6 +42,10 @@ class AuthenticationRequired(RegistryError):
     status = 401
     code = "authentication_required"
 
+    def headers(self) -> dict[str, str]:
+        """Tell clients how to authenticate (RFC 9110)."""
+        return {"WWW-Authenticate": 'Bearer realm="registry"'}
+
 
 class CsrfFailed(RegistryError):
     """A cookie-authenticated write without the matching ``X-CSRF-Token`` header."""
@@ -59,6 +63,10 @@ class TooManyAttempts(RegistryError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """When the client may try again."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UserNotFound(RegistryError):

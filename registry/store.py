@@ -22,16 +22,12 @@ from shapely.geometry.base import BaseGeometry
 
 from registry.assets import STORAGE_SRID
 from registry.context import set_actor
-from registry.errors import InvalidFeature, RegistryError
+from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, RegistryError
 from registry.spec import LayerSpec
 from registry.validation import validate_asset
 
-
-class AssetNotFound(RegistryError):
-    """No asset with that id in the layer (or it is deleted, for writes that need it live)."""
-
-    status = 404
-    code = "asset_not_found"
+# No asset with that id in the layer (or it is deleted, for writes that need it live).
+AssetNotFound = FeatureNotFound
 
 
 class VersionConflict(RegistryError):
@@ -44,13 +40,6 @@ class VersionConflict(RegistryError):
         super().__init__(message)
         self.current_version = current_version
         self.expected_version = expected_version
-
-
-class DuplicateAsset(RegistryError):
-    """Another asset of the layer has that code."""
-
-    status = 409
-    code = "duplicate_asset"
 
 
 class NotDeleted(RegistryError):
@@ -109,15 +98,29 @@ def _check_version(spec: LayerSpec, current: Mapping[str, Any], expected: int | 
         )
 
 
+def _field_of(spec: LayerSpec, constraint: str) -> str:
+    """The field a named constraint guards (``manholes_condition_allowed`` → condition)."""
+    if "geom" in constraint or constraint == "assets_inside_jiaozuo":
+        return "geometry"
+    rest = constraint.removeprefix(f"{spec.name}_")
+    names = sorted((a.name for a in spec.all_attrs), key=len, reverse=True)
+    return next((n for n in names if rest.startswith(n)), constraint)
+
+
 def _translate(spec: LayerSpec, exc: psycopg.Error) -> RegistryError:
-    """A database refusal as a domain error naming the rule (never the raw text)."""
+    """A database refusal as a domain error naming the field and rule (never raw SQL text)."""
     diag = exc.diag
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return DuplicateAsset(f"another {spec.name} asset has that code")
     constraint = diag.constraint_name or "a database rule"
+    message = diag.message_primary or ""
+    if diag.message_hint:
+        message = f"{message} ({diag.message_hint})"
     return InvalidFeature(
         f"{spec.name} asset breaks {constraint}",
-        errors=[{"field": constraint, "message": diag.message_primary or "", "value": None}],
+        errors=[
+            {"field": _field_of(spec, constraint), "message": message, "rule": constraint, "value": None}
+        ],
     )
 
 

@@ -13,6 +13,7 @@ import psycopg
 from registry import accounts, store
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
+from registry.settings import Settings
 from tests.factories import make_properties, sample_geometry_for
 
 PASSWORDS = {role: f"pw-{role.value}-Secret-123" for role in Role}
@@ -53,6 +54,13 @@ def make_accounts(conn: psycopg.Connection) -> dict[Role, Account]:
         result[role] = Account(role.value, PASSWORDS[role], token.token, role)
     conn.commit()
     return result
+
+
+def reader_headers(db: Settings, role: Role = Role.VIEWER) -> dict[str, str]:
+    """Accounts in the test database; the API-token header of ``role``."""
+    assert db.database_url
+    with psycopg.connect(db.database_url) as conn:
+        return make_accounts(conn)[role].bearer
 
 
 def make_asset(

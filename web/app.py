@@ -11,9 +11,9 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
-from web.auth import add_registry_error_handler
+from web.errors import add_exception_handlers
 from web.routes import auth as auth_routes
-from web.routes import health, imports
+from web.routes import features, health, imports, search, tiles, transactions
 from web.routes import history as history_routes
 
 
@@ -39,10 +39,13 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     )
     app.state.settings = settings
     app.state.catalog = catalog
+    add_exception_handlers(app)
     app.include_router(health.router)
-    app.include_router(imports.router)
-    # accounts, history, time travel and undo (issue 3)
-    add_registry_error_handler(app)
     app.include_router(auth_routes.router)
     app.include_router(history_routes.router)
+    app.include_router(imports.router)
+    app.include_router(features.router)
+    app.include_router(transactions.router)
+    app.include_router(tiles.router)
+    app.include_router(search.router)
     return app

@@ -15,25 +15,21 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request
 
 from registry import permissions
 from registry.accounts import (
     AuthenticationRequired,
     CsrfFailed,
-    TooManyAttempts,
     User,
     sha256,
     user_for_session,
     user_for_token,
 )
-from registry.errors import RegistryError
 from registry.permissions import Action
 from registry.settings import Settings
-from registry.store import VersionConflict
 from web.deps import ConnDep
 
 logger = logging.getLogger(__name__)
@@ -124,7 +120,7 @@ def require(action: Action | str, layer: str | None = None) -> Callable[..., Use
     act = Action(action)
 
     def dependency(request: Request, principal: PrincipalDep) -> User | None:
-        target = layer or request.path_params.get("layer")
+        target = layer or request.path_params.get("layer") or request.path_params.get("collection_id")
         if principal is None:
             if act is Action.READ and _settings(request).public_read:
                 return None
@@ -134,33 +130,3 @@ def require(action: Action | str, layer: str | None = None) -> Callable[..., Use
 
     dependency.__name__ = f"require_{act.value}"
     return dependency
-
-
-def error_body(exc: RegistryError) -> dict[str, Any]:
-    """The JSON every domain error becomes: stable ``code``, readable ``detail``, ``errors``."""
-    body: dict[str, Any] = {"code": exc.code, "detail": exc.message, "errors": exc.errors}
-    if isinstance(exc, VersionConflict):
-        body["current_version"] = exc.current_version
-    return body
-
-
-def registry_error_response(exc: RegistryError) -> JSONResponse:
-    """A RegistryError as an HTTP response with the headers its status calls for."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, AuthenticationRequired):
-        headers["WWW-Authenticate"] = 'Bearer realm="registry"'
-    if isinstance(exc, TooManyAttempts):
-        headers["Retry-After"] = str(exc.retry_after)
-    if exc.status >= 500:
-        logger.error("registry error %s: %s", exc.code, exc.message)
-    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
-
-
-def add_registry_error_handler(app: FastAPI) -> None:
-    """Turn every RegistryError raised by a route or dependency into its JSON response."""
-
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RegistryError)
-        return registry_error_response(exc)
-
-    app.add_exception_handler(RegistryError, handler)
