@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from registry.errors import RegistryError
+from registry.spec import LayerSpec
 
 
 class Role(StrEnum):
@@ -83,26 +84,6 @@ POLICY: Mapping[Role, _Grant] = {
     },
 }
 
-# The fields a LIFECYCLE permission lets a role change (an UPDATE that touches
-# only these needs LIFECYCLE or UPDATE); see :func:`action_for_update`.
-LIFECYCLE_FIELDS: Mapping[str, frozenset[str]] = {
-    "road_voids": frozenset(
-        {
-            "status",
-            "found_on",
-            "found_by",
-            "assigned_on",
-            "assigned_by",
-            "remediated_on",
-            "remediated_by",
-            "closed_on",
-            "closed_by",
-            "remediation_deadline",
-            "notes",
-        }
-    ),
-}
-
 
 class PermissionDenied(RegistryError):
     """The signed-in user's role does not allow this action (on this layer)."""
@@ -152,23 +133,23 @@ def check(role: str | Role, action: str | Action, layer: str | None = None) -> N
         raise PermissionDenied(f"role {role!s} may not {Action(action).value}{where}")
 
 
-def action_for_update(layer: str, fields: set[str] | frozenset[str]) -> Action:
-    """LIFECYCLE when every changed field is a lifecycle field of the layer, else UPDATE.
+def action_for_update(spec: LayerSpec, fields: set[str] | frozenset[str]) -> Action:
+    """LIFECYCLE when every changed field is one of the layer's lifecycle fields, else UPDATE.
 
     A route that changes attributes asks for this action, so an officer may close a
-    hazard without being able to move or rename it.
+    hazard without being able to move or rename it. Which fields those are is part of
+    the layer's declaration (``LayerSpec.lifecycle_fields``).
     """
-    lifecycle = LIFECYCLE_FIELDS.get(layer)
-    if lifecycle and fields and fields <= lifecycle:
+    if spec.lifecycle_fields and fields and fields <= spec.lifecycle_fields:
         return Action.LIFECYCLE
     return Action.UPDATE
 
 
-def can_update(role: str | Role, layer: str, fields: set[str] | frozenset[str]) -> bool:
+def can_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[str]) -> bool:
     """UPDATE allows any change; LIFECYCLE allows changes to lifecycle fields only."""
-    if allowed(role, Action.UPDATE, layer):
+    if allowed(role, Action.UPDATE, spec.name):
         return True
-    return action_for_update(layer, fields) is Action.LIFECYCLE and allowed(role, Action.LIFECYCLE, layer)
+    return action_for_update(spec, fields) is Action.LIFECYCLE and allowed(role, Action.LIFECYCLE, spec.name)
 
 
 def permissions_of(role: str | Role, layers: list[str]) -> dict[str, list[str]]:

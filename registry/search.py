@@ -25,9 +25,9 @@ from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
 from registry.catalog import LayerCatalog
+from registry.coords import bd09_to_wgs84, gcj02_to_wgs84
 from registry.errors import InvalidParameter
 from registry.features import properties_json
-from registry.offsets import bd09_to_wgs84, gcj02_to_wgs84
 from registry.spec import AttrType, LayerSpec
 from registry.sqlparams import Params
 
@@ -64,11 +64,11 @@ class SearchQuery:
 
 def to_wgs84(lon: float, lat: float, coord_sys: str) -> tuple[float, float]:
     """Undo a Chinese map offset (GCJ-02, BD-09); WGS84 and CGCS2000 pass through."""
-    if coord_sys == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if coord_sys == "bd09":
-        return bd09_to_wgs84(lon, lat)
-    return lon, lat
+    convert = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}.get(coord_sys)
+    if convert is None:
+        return lon, lat
+    x, y = convert(lon, lat)
+    return float(x), float(y)
 
 
 def check_coord_sys(value: str | None) -> str:

@@ -210,7 +210,7 @@ def patch_asset(
     fields = set(body.properties) | ({"geom"} if body.geometry is not None else set())
     if not fields:
         raise InvalidFeature("nothing to change: send properties and/or geometry")
-    if not can_update(user.role, spec.name, frozenset(fields)):
+    if not can_update(user.role, spec, frozenset(fields)):
         raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
     geom = None
     if body.geometry is not None:

@@ -113,7 +113,7 @@ def _written(request: Request, spec: LayerSpec, record: dict[str, Any], status: 
 
 
 def _may_update(user: User, spec: LayerSpec, fields: set[str]) -> None:
-    if not can_update(user.role, spec.name, frozenset(fields)):
+    if not can_update(user.role, spec, frozenset(fields)):
         raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
 
 
