@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
-from web.routes import health
+from web.routes import health, map, parking
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -37,4 +40,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     app.include_router(health.router)
+    app.include_router(map.router)
+    app.include_router(parking.router)
+    # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
