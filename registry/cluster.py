@@ -128,6 +128,11 @@ def ensure_server_software() -> Path:
     return bin_dir
 
 
+def embedded_dsn(settings: Settings) -> str:
+    """Where the embedded cluster listens (loopback TCP, trust auth on loopback only)."""
+    return f"postgresql://{settings.pg_user}@127.0.0.1:{settings.pg_port}/{settings.pg_database}"
+
+
 class Cluster:
     """One embedded cluster: its folders, its port and the OS account it runs as."""
 
@@ -256,10 +261,22 @@ class Cluster:
 
     def _port_free(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR as the server itself uses: only a *listening* socket makes the
+            # port unavailable, not connections lingering in TIME_WAIT.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", self.port))
             except OSError:
                 return False
+        return True
+
+    def _wait_for_free_port(self, seconds: float) -> bool:
+        # After a crash, the dead server's children may hold the port for a moment.
+        deadline = time.monotonic() + seconds
+        while not self._port_free():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
         return True
 
     def _clear_stale_pid(self) -> None:
@@ -279,7 +296,7 @@ class Cluster:
         if self.status().running:
             return False
         self._clear_stale_pid()
-        if not self._port_free():
+        if not self._wait_for_free_port(seconds=5):
             raise ClusterError(
                 f"port {self.port} on 127.0.0.1 is already in use by another program, so the "
                 f"embedded database cannot start there. Choose another port, e.g. "

@@ -15,9 +15,9 @@ def dsn_for(settings: Settings) -> str:
     """The server URL, or the embedded cluster's when DATABASE_URL is unset."""
     if settings.database_url:
         return settings.database_url
-    from registry.cluster import Cluster
+    from registry.cluster import embedded_dsn
 
-    return Cluster(settings).dsn
+    return embedded_dsn(settings)
 
 
 @contextmanager

@@ -83,6 +83,8 @@ def migrate(conn: psycopg.Connection, directory: Path) -> list[str]:
     migrating at once.
     """
     migrations = discover(directory)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise MigrationError("migrate() needs a connection that is not inside a transaction")
     conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:

@@ -75,7 +75,7 @@ class Style:
     """How the map draws a layer: a colour per value of one attribute."""
 
     by: str
-    colors: Mapping[str, str]
+    colors: Mapping[str, str] = field(hash=False)
     default: str = "#666666"
     radius: int = 5
     label: str = "code"

@@ -70,7 +70,10 @@ BEGIN
     END IF;
     NEW.updated_at := now();
     NEW.updated_by := registry_actor();
-    IF TG_OP = 'INSERT' OR ST_AsEWKB(NEW.geom) IS DISTINCT FROM ST_AsEWKB(OLD.geom) THEN
+    -- (also when someone tries to set district_code by hand: it is never typed)
+    IF TG_OP = 'INSERT'
+       OR ST_AsEWKB(NEW.geom) IS DISTINCT FROM ST_AsEWKB(OLD.geom)
+       OR NEW.district_code IS DISTINCT FROM OLD.district_code THEN
         NEW.district_code := registry_district_of(NEW.geom);
         IF NEW.district_code IS NULL THEN
             RAISE EXCEPTION 'geometry of % asset % lies outside Jiaozuo (no district within 2 km)',

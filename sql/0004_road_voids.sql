@@ -26,9 +26,11 @@ CREATE TABLE road_voids (
     -- a lifecycle stage needs the date of every step up to it, in order
     CONSTRAINT road_voids_stage_dates CHECK (
         found_on IS NOT NULL
-        AND (status NOT IN ('assigned', 'remediated', 'closed') OR assigned_on >= found_on)
-        AND (status NOT IN ('remediated', 'closed') OR remediated_on >= assigned_on)
-        AND (status <> 'closed' OR closed_on >= remediated_on)
+        AND (status NOT IN ('assigned', 'remediated', 'closed')
+             OR (assigned_on IS NOT NULL AND assigned_on >= found_on))
+        AND (status NOT IN ('remediated', 'closed')
+             OR (remediated_on IS NOT NULL AND remediated_on >= assigned_on))
+        AND (status <> 'closed' OR (closed_on IS NOT NULL AND closed_on >= remediated_on))
     )
 ) INHERITS (assets);
 SELECT registry_attach_layer('road_voids', ARRAY['POINT']);
