@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -91,9 +89,9 @@ def seed_assets(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, An
                 child,
                 "site_id",
                 [
-                    {"tested_on": dt.date(2025, 3, 1), "turbidity_ntu": 0.4, "free_chlorine_mg_l": 0.3,
+                    {"site_id": site, "tested_on": dt.date(2025, 3, 1), "turbidity_ntu": 0.4, "free_chlorine_mg_l": 0.3,
                      "total_coliforms_mpn": 0, "total_bacteria_cfu_ml": 20, "ph": 7.2, "lab": "焦作市疾控中心"},
-                    {"tested_on": dt.date(2025, 6, 1), "turbidity_ntu": 2.5, "free_chlorine_mg_l": 0.3,
+                    {"site_id": site, "tested_on": dt.date(2025, 6, 1), "turbidity_ntu": 2.5, "free_chlorine_mg_l": 0.3,
                      "total_coliforms_mpn": 0, "total_bacteria_cfu_ml": 20, "ph": 7.2, "lab": "焦作市疾控中心"},
                 ],
             )
@@ -134,17 +132,20 @@ def live_server(db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, with a fresh profile; fails (never skips) if absent."""
+    """Debian's Chromium, headless; fails (never skips) if absent.
+
+    playwright's ``launch`` gives Chromium a fresh temporary user-data-dir of its own
+    (it refuses a ``--user-data-dir`` argument), and every test opens a new isolated
+    context, so no profile state leaks between runs or tests.
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
-    profile = tempfile.mkdtemp(prefix="registry-chromium-")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"])
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @dataclass
