@@ -14,7 +14,9 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
-from web.routes import health, map, parking
+from web.errors import add_exception_handlers
+from web.routes import features, health, parking, search, tiles, transactions
+from web.routes import map as map_routes
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -40,7 +42,12 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     app.include_router(health.router)
-    app.include_router(map.router)
+    add_exception_handlers(app)
+    app.include_router(features.router)
+    app.include_router(transactions.router)
+    app.include_router(tiles.router)
+    app.include_router(search.router)
+    app.include_router(map_routes.router)
     app.include_router(parking.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -24,3 +24,17 @@ def get_catalog(request: Request) -> LayerCatalog:
 
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 CatalogDep = Annotated[LayerCatalog, Depends(get_catalog)]
+
+
+def current_actor(request: Request) -> str:
+    """Who is writing.
+
+    PLACEHOLDER until the auth work lands: every write is attributed to
+    "anonymous". At merge, the lead replaces this with the auth helper's
+    ``require(action, layer)`` dependency; every write route already takes its
+    actor from here, so that is the only place to change.
+    """
+    return "anonymous"
+
+
+ActorDep = Annotated[str, Depends(current_actor)]

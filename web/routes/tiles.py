@@ -1,0 +1,5 @@
+"""Vector tiles (placeholder replaced below)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
