@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 import uvicorn
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
@@ -89,10 +89,26 @@ def seed_assets(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, An
                 child,
                 "site_id",
                 [
-                    {"site_id": site, "tested_on": dt.date(2025, 3, 1), "turbidity_ntu": 0.4, "free_chlorine_mg_l": 0.3,
-                     "total_coliforms_mpn": 0, "total_bacteria_cfu_ml": 20, "ph": 7.2, "lab": "焦作市疾控中心"},
-                    {"site_id": site, "tested_on": dt.date(2025, 6, 1), "turbidity_ntu": 2.5, "free_chlorine_mg_l": 0.3,
-                     "total_coliforms_mpn": 0, "total_bacteria_cfu_ml": 20, "ph": 7.2, "lab": "焦作市疾控中心"},
+                    {
+                        "site_id": site,
+                        "tested_on": dt.date(2025, 3, 1),
+                        "turbidity_ntu": 0.4,
+                        "free_chlorine_mg_l": 0.3,
+                        "total_coliforms_mpn": 0,
+                        "total_bacteria_cfu_ml": 20,
+                        "ph": 7.2,
+                        "lab": "焦作市疾控中心",
+                    },
+                    {
+                        "site_id": site,
+                        "tested_on": dt.date(2025, 6, 1),
+                        "turbidity_ntu": 2.5,
+                        "free_chlorine_mg_l": 0.3,
+                        "total_coliforms_mpn": 0,
+                        "total_bacteria_cfu_ml": 20,
+                        "ph": 7.2,
+                        "lab": "焦作市疾控中心",
+                    },
                 ],
             )
     conn.commit()
@@ -161,9 +177,7 @@ class MapPage:
         """Requested URLs on any host other than the app's own."""
         own = urlparse(self.base).netloc
         return [
-            u
-            for u in self.requests
-            if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != own
+            u for u in self.requests if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != own
         ]
 
     def shot(self, name: str) -> Path:
@@ -174,8 +188,9 @@ class MapPage:
         return path
 
 
-def open_page(browser: Any, base: str, path: str = "/", *, width: int = 1280, height: int = 800,
-              lang: str | None = None) -> MapPage:
+def open_page(
+    browser: Any, base: str, path: str = "/", *, width: int = 1280, height: int = 800, lang: str | None = None
+) -> MapPage:
     """A fresh context (no shared storage) on ``base + path``, waiting until the map is ready."""
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
     page = context.new_page()

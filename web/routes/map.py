@@ -76,9 +76,7 @@ def districts(conn: ConnDep) -> JSONResponse:
         """,
         (DISTRICT_TOLERANCE_DEG,),
     ).fetchone()
-    return JSONResponse(
-        row[0], media_type="application/geo+json", headers={"Cache-Control": "max-age=3600"}
-    )
+    return JSONResponse(row[0], media_type="application/geo+json", headers={"Cache-Control": "max-age=3600"})
 
 
 def _parent_key(conn: ConnDep, child_table: str, parent_table: str) -> str:
@@ -118,8 +116,10 @@ def children(layer: str, asset_id: UUID, child: str, conn: ConnDep, catalog: Cat
     )
     cur = conn.execute(query, (asset_id,))
     rows = [
-        {c: (v.isoformat() if hasattr(v, "isoformat") else (float(v) if _is_decimal(v) else v))
-         for c, v in zip(columns, r, strict=True)}
+        {
+            c: (v.isoformat() if hasattr(v, "isoformat") else (float(v) if _is_decimal(v) else v))
+            for c, v in zip(columns, r, strict=True)
+        }
         for r in cur
     ]
     return {"child": table.name, "rows": rows}

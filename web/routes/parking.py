@@ -45,7 +45,9 @@ def check_parking(body: ParkingCheck, conn: ConnDep) -> dict[str, Any]:
     if geom.geom_type != "Polygon":
         return {
             "ok": False,
-            "problems": [{"code": "not_polygon", "message": f"parking must be a Polygon, got {geom.geom_type}"}],
+            "problems": [
+                {"code": "not_polygon", "message": f"parking must be a Polygon, got {geom.geom_type}"}
+            ],
         }
     reason = is_valid_reason(geom)
     if reason != "Valid Geometry":
