@@ -212,7 +212,9 @@ def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
 
 def fly(mp: MapPage, lon: float, lat: float, zoom: int) -> None:
     """Set the view without animation and wait for the map to settle."""
-    mp.page.evaluate("([lon, lat, z]) => App.map.setView(App.toMap(lon, lat), z, {animate: false})", [lon, lat, zoom])
+    mp.page.evaluate(
+        "([lon, lat, z]) => App.map.setView(App.toMap(lon, lat), z, {animate: false})", [lon, lat, zoom]
+    )
     mp.page.wait_for_timeout(200)
 
 

@@ -142,8 +142,23 @@
     map.on("moveend zoomend", () => { shiftAssetPane(); writeHash(); });
     map.on("click", (e) => {
       if (App.clickHandler) return App.clickHandler(e);
-      if (map.pm.globalDrawModeEnabled() || App.suppressClick) return;
+      if (map.pm.globalDrawModeEnabled()) return;
       radiusSearch(App.fromMap(e.latlng));
+    });
+    // VectorGrid's canvas tiles swallow map clicks (Leaflet hands a click on an
+    // interactive canvas to its renderer only): a click that hit no asset is passed on
+    // to the map, so radius search and drawing work everywhere.
+    map.getContainer().addEventListener("click", (e) => {
+      const onTile = e.target.tagName === "CANVAS" && map.getPane("assets").contains(e.target);
+      if (onTile && !App.featureClicked) {
+        map.fire("click", { latlng: map.mouseEventToLatLng(e), layerPoint: map.mouseEventToLayerPoint(e),
+          containerPoint: map.mouseEventToContainerPoint(e), originalEvent: e });
+      }
+      App.featureClicked = false;
+    });
+    map.on("pm:globaldrawmodetoggled", (e) => {
+      // while drawing, asset tiles must not take the clicks meant for vertices
+      map.getPane("assets").style.pointerEvents = e.enabled ? "none" : "";
     });
     // Long press (touch) = click for the radius search.
     let pressTimer = null;
@@ -247,7 +262,7 @@
     });
     layer.on("click", (e) => {
       L.DomEvent.stop(e);
-      App.suppressClick = true; setTimeout(() => (App.suppressClick = false), 50);
+      App.featureClicked = true;
       const p = e.layer.properties;
       if (p && p.id && App.openFile) App.openFile(spec.name, p.id);
     });
