@@ -77,6 +77,7 @@ def test_collections_list_every_layer_with_extent_and_crs(
     assert "http://www.opengis.net/def/crs/EPSG/0/4547" in road["crs"]
     minx, miny, maxx, maxy = road["extent"]["spatial"]["bbox"][0]
     assert minx == pytest.approx(CENTRE[0]) and miny == pytest.approx(CENTRE[1])
+    assert maxx > minx and maxy >= miny
     assert client.get("/ogc/collections/manholes").json()["id"] == "manholes"
 
 

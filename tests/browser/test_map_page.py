@@ -65,8 +65,9 @@ def test_keyboard_reaches_search_and_controls_have_labels(map_page: MapPage) -> 
     for _ in range(6):
         page.keyboard.press("Tab")
         label = page.evaluate(
-            "(() => { const el = document.activeElement; return el.getAttribute('aria-label') || el.textContent"
-            " || el.placeholder || (el.labels && el.labels[0] && el.labels[0].textContent) || ''; })()"
+            "(() => { const el = document.activeElement;"
+            " return el.getAttribute('aria-label') || el.textContent || el.placeholder"
+            " || (el.labels && el.labels[0] && el.labels[0].textContent) || ''; })()"
         )
         assert label.strip(), page.evaluate("document.activeElement.outerHTML")
 

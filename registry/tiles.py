@@ -1,0 +1,80 @@
+"""Mapbox vector tiles (WebMercatorQuad) of any layer, built by PostGIS.
+
+The tile envelope is moved to the storage CRS (EPSG:4490) for the ``&&`` test, so
+the GiST index on ``geom`` selects the rows; only those rows are projected to Web
+Mercator and clipped by ``ST_AsMVTGeom``. A Mercator tile is a lon/lat rectangle, so
+the transformed envelope is exact.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from registry.catalog import LayerCatalog
+from registry.errors import InvalidParameter
+from registry.spec import LayerSpec
+
+EXTENT = 4096
+BUFFER = 64
+MAX_ZOOM = 24
+# Bound the work a single tile can cause at low zoom on a million assets; the map
+# clusters or uses higher zooms there.
+MAX_FEATURES_PER_LAYER = 50_000
+# Attributes that style and label a feature on any layer, when the layer has them.
+_STYLE_ATTRS = ("kind", "element", "risk_grade", "condition", "name", "road_name")
+
+
+def tile_attributes(spec: LayerSpec) -> list[str]:
+    """Properties written into the tile for this layer (beyond ``id``)."""
+    names = {a.name for a in spec.all_attrs}
+    wanted = ["code", "status", *(a for a in _STYLE_ATTRS if a in names)]
+    if spec.style.by in names and spec.style.by not in wanted:
+        wanted.append(spec.style.by)
+    return wanted
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """Refuse tiles that do not exist in WebMercatorQuad (a 404, like a missing file)."""
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidParameter("z", f"zoom must be between 0 and {MAX_ZOOM}, got {z}")
+    size = 1 << z
+    if not (0 <= x < size and 0 <= y < size):
+        raise InvalidParameter("x/y", f"tile {z}/{x}/{y} does not exist: x and y must be below {size}")
+
+
+def _layer_mvt(spec: LayerSpec) -> sql.Composable:
+    cols = sql.SQL(", ").join(
+        [sql.SQL("t.id::text AS id")]
+        + [sql.SQL("t.{0} AS {0}").format(sql.Identifier(a)) for a in tile_attributes(spec)]
+    )
+    return sql.SQL(
+        "(SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
+        " SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
+        "{extent}, {buffer}, true) AS geom, {cols}"
+        " FROM {table} t"
+        " WHERE t.deleted_at IS NULL"
+        " AND t.geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4490)"
+        " LIMIT {cap}) m WHERE m.geom IS NOT NULL)"
+    ).format(
+        name=sql.Literal(spec.name),
+        extent=sql.Literal(EXTENT),
+        buffer=sql.Literal(BUFFER),
+        margin=sql.Literal(BUFFER / EXTENT),
+        cols=cols,
+        table=sql.Identifier(spec.name),
+        cap=sql.Literal(MAX_FEATURES_PER_LAYER),
+    )
+
+
+def tile(conn: psycopg.Connection, specs: list[LayerSpec], z: int, x: int, y: int) -> bytes:
+    """One MVT with one MVT layer per spec (empty bytes when nothing is there)."""
+    check_tile(z, x, y)
+    statement = sql.SQL("SELECT {}").format(sql.SQL(" || ").join(_layer_mvt(s) for s in specs))
+    row = conn.execute(statement, {"z": z, "x": x, "y": y}).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def all_layers(catalog: LayerCatalog) -> list[LayerSpec]:
+    """Every layer, in catalogue order (the order they are drawn)."""
+    return list(catalog)
