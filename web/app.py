@@ -14,7 +14,7 @@ from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
 from web.errors import add_exception_handlers
-from web.routes import features, health, parking, search, tiles, transactions
+from web.routes import features, health, parking, printmap, search, tiles, transactions
 from web.routes import map as map_routes
 
 
@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(features.router)
     app.include_router(transactions.router)
     app.include_router(tiles.router)
+    # before the search router, so /api/search/map.html is never taken for a search path
+    app.include_router(printmap.router)
     app.include_router(search.router)
     app.include_router(map_routes.router)
     app.include_router(parking.router)
