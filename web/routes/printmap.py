@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import folium
 from fastapi import APIRouter, HTTPException, Request
@@ -25,8 +25,8 @@ router = APIRouter(tags=["map"])
 class OfflineMap(folium.Map):
     """folium.Map with only Leaflet, served by this app (no jQuery/Bootstrap/CDN)."""
 
-    default_js: list[tuple[str, str]] = []
-    default_css: list[tuple[str, str]] = []
+    default_js: ClassVar[list[tuple[str, str]]] = []
+    default_css: ClassVar[list[tuple[str, str]]] = []
 
 
 async def _internal_get(request: Request, path: str, query: bytes) -> tuple[int, bytes]:
