@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # REGISTRY_BASEMAPS='[{"name": ..., "url": ..., "crs": "gcj02"}]'. Empty by default:
     # the map must work offline, showing district boundaries on a plain background.
     basemaps: list[Basemap] = Field(default_factory=list)
+    # Imports: the largest upload accepted, and what an archive may expand to (zip bombs).
+    import_max_bytes: int = 2 * 1024**3
+    import_max_unzipped_bytes: int = 8 * 1024**3
+    import_max_zip_ratio: float = 200.0
 
     @field_validator("database_url")
     @classmethod

@@ -14,7 +14,7 @@ from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
 from web.errors import add_exception_handlers
-from web.routes import features, health, parking, printmap, search, tiles, transactions
+from web.routes import features, health, imports, parking, printmap, search, tiles, transactions
 from web.routes import map as map_routes
 
 
@@ -51,5 +51,6 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(map_routes.router)
     app.include_router(parking.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
+    app.include_router(imports.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -138,6 +138,112 @@ def up_cmd(
         serve_cmd(host=None, port=None)  # type: ignore[arg-type]
 
 
+@app.command("import")
+def import_cmd(
+    file: str = typer.Argument(..., help="Survey file: zip(Shapefile), gpkg, geojson, kml/kmz, csv, xlsx."),
+    layer: str = typer.Option(..., "--layer", help="Target layer, e.g. manholes."),
+    crs: str = typer.Option(None, "--crs", help="EPSG code, WKT, gcj02 or bd09 (overrides the file's)."),
+    encoding: str = typer.Option(None, "--encoding", help="Force the text encoding (utf-8, gbk, gb18030)."),
+    mapping: str = typer.Option(
+        None, "--mapping", help='JSON {"source column": "attribute"} or a JSON file.'
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; write nothing."),
+    skip_rejected: bool = typer.Option(False, "--skip-rejected", help="Write the good rows despite errors."),
+    gpkg_layer: str = typer.Option(None, "--gpkg-layer", help="Layer (GeoPackage/KML), sheet or shapefile."),
+    repair: bool = typer.Option(False, "--repair-geometry", help="Repair invalid geometries (make_valid)."),
+    photos: str = typer.Option(None, "--photos", help="Zip of photos named in a 照片/photo column."),
+    report: str = typer.Option(None, "--report", help="Write the report to this .csv or .json file."),
+    lang: str = typer.Option("zh", "--lang", help="Report language: zh or en."),
+    actor: str = typer.Option("cli", "--actor", help="Who is importing (recorded)."),
+) -> None:
+    """Import a survey file into a layer, with a per-row report (progress bar on stderr)."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from importers import ImportOptions, run_import
+    from importers.mapping import load_mapping
+    from layers import default_catalog
+    from registry.db import connect
+
+    spec = default_catalog().get(layer)
+    options = ImportOptions(
+        crs=crs,
+        encoding=encoding,
+        mapping=load_mapping(mapping),
+        dry_run=dry_run,
+        skip_rejected=skip_rejected,
+        layer_name=gpkg_layer,
+        repair_geometry=repair,
+        photos=photos,
+    )
+    settings = _settings()
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar,
+        connect(settings) as conn,
+    ):
+        task = bar.add_task(f"导入 {Path(file).name}", total=None)
+        rep = run_import(
+            conn,
+            spec,
+            Path(file),
+            settings=settings,
+            actor=actor,
+            options=options,
+            progress=lambda n, total: bar.update(task, completed=n, total=total),
+        )
+    for r in rep.as_dict(lang)["rows"]:
+        if r["level"] != "ok":
+            typer.echo(f"  {r['row']}\t{r['level']}\t{r['field']}\t{r['value']}\t{r['reason']}")
+    typer.echo(f"import {rep.import_id}: {rep.status} {rep.summary()}")
+    if report:
+        text = rep.to_json(lang) if report.endswith(".json") else rep.to_csv(lang)
+        Path(report).write_text(text, encoding="utf-8")
+    if rep.status == "rejected":
+        raise typer.Exit(1)
+
+
+@app.command("import-undo")
+def import_undo_cmd(
+    import_id: str = typer.Argument(..., help="The import id printed by `registry import`."),
+    force: bool = typer.Option(False, "--force", help="Undo even if assets changed since."),
+    actor: str = typer.Option("cli", "--actor"),
+) -> None:
+    """Undo a committed import: restore what it updated, remove what it created."""
+    from importers import undo
+    from layers import default_catalog
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        result = undo(conn, default_catalog(), import_id, actor=actor, force=force)
+    typer.echo(f"undone: {result}")
+
+
+@app.command("export")
+def export_cmd(
+    layer: str = typer.Option(..., "--layer"),
+    fmt: str = typer.Option("gpkg", "--format", help="gpkg, geojson, shp, csv or xlsx."),
+    out: str = typer.Option(..., "-o", "--output"),
+    csv_geometry: str = typer.Option("wkt", "--csv-geometry", help="wkt or lonlat (point layers)."),
+) -> None:
+    """Export a layer to a file the importer reads back unchanged."""
+    from pathlib import Path
+
+    from importers.export import export
+    from layers import default_catalog
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        n = export(conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry)
+    typer.echo(f"exported {n} assets to {out}")
+
+
 def main() -> None:
     """Entry point: domain errors become one readable line and exit code 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

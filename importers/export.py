@@ -1,0 +1,168 @@
+"""Export a layer (or chosen assets) to GeoPackage, GeoJSON, zipped Shapefile, CSV or
+XLSX, in a form the importer reads back to the very same records.
+
+Attributes use their registry names; ``extra`` keys become their own columns; the
+bookkeeping columns (id, district, version, who/when) are included for reading and
+ignored on re-import. Shapefile field names are cut to 10 characters, so the zip
+carries ``<layer>.fields.json`` mapping short names back, and a ``.cpg`` (UTF-8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from registry.spec import AttrType, LayerSpec
+
+FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
+SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "shp": ".zip", "csv": ".csv", "xlsx": ".xlsx"}
+MEDIA_TYPE = {
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "shp": "application/zip",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+META = ["id", "district_code", "version", "updated_at", "updated_by"]
+
+
+def fetch_frame(conn: psycopg.Connection, spec: LayerSpec, ids: list[str] | None = None) -> gpd.GeoDataFrame:
+    """The layer's live assets (or the given ids) as a GeoDataFrame in EPSG:4490."""
+    attrs = [a.name for a in spec.all_attrs]
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*attrs, "extra", "is_demo"]))
+    where = sql.SQL("deleted_at IS NULL") + (sql.SQL(" AND id = ANY(%s::uuid[])") if ids else sql.SQL(""))
+    cur = conn.execute(
+        sql.SQL(
+            "SELECT {cols}, id::text, district_code, version, updated_at::text, updated_by, "
+            "ST_AsBinary(geom) FROM {table} WHERE {where} ORDER BY code"
+        ).format(cols=cols, table=sql.Identifier(spec.name), where=where),
+        (ids,) if ids else None,
+    )
+    rows = cur.fetchall()
+    names = [*attrs, "extra", "is_demo", *META]
+    records: list[dict[str, Any]] = []
+    geoms = []
+    extra_keys: list[str] = []
+    for r in rows:
+        d = dict(zip(names, r[:-1], strict=True))
+        extra = d.pop("extra") or {}
+        for k in extra:
+            if k not in extra_keys and k not in names:
+                extra_keys.append(k)
+        d.update({k: v for k, v in extra.items() if k not in names})
+        records.append({k: (float(v) if isinstance(v, Decimal) else v) for k, v in d.items()})
+        geoms.append(shapely.from_wkb(bytes(r[-1])))
+    frame = pd.DataFrame(records, columns=[*names[: len(attrs)], "is_demo", *META, *extra_keys])
+    for a in spec.all_attrs:
+        if a.type is AttrType.DATE:
+            frame[a.name] = frame[a.name].astype(object)
+        elif a.type is AttrType.BOOLEAN:
+            frame[a.name] = frame[a.name].astype(object)
+    for k in extra_keys:
+        frame[k] = _extra_column(frame[k])
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4490")
+
+
+def _extra_column(col: pd.Series) -> pd.Series:
+    values = [v for v in col if v is not None and v == v]
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return col.astype("Int64")
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return col.astype("float64")
+    return col.map(
+        lambda v: (
+            None
+            if v is None or v != v
+            else (
+                v
+                if isinstance(v, str)
+                else json.dumps(v, ensure_ascii=False)
+                if isinstance(v, dict | list)
+                else str(v)
+            )
+        )
+    )
+
+
+def export(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    fmt: str,
+    out: Path,
+    *,
+    ids: list[str] | None = None,
+    csv_geometry: str = "wkt",
+) -> int:
+    """Write the export file; return the number of assets written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    gdf = fetch_frame(conn, spec, ids)
+    if fmt == "gpkg":
+        gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio")
+    elif fmt == "geojson":
+        # CRS84 lon/lat (CGCS2000 equals WGS84 to centimetres: no shift); 17
+        # decimals so coordinates re-import bit-identical (RFC7946 mode would round to 7).
+        gdf.set_crs("OGC:CRS84", allow_override=True).to_file(
+            out, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": "17"}
+        )
+    elif fmt == "shp":
+        _write_shapefile_zip(gdf, spec, out)
+    elif fmt in ("csv", "xlsx"):
+        frame = pd.DataFrame(gdf.drop(columns="geometry"))
+        if csv_geometry == "lonlat" and all(t == "Point" for t in spec.geometry_types):
+            frame["经度"] = [g.x for g in gdf.geometry]
+            frame["纬度"] = [g.y for g in gdf.geometry]
+        else:
+            frame["wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)
+        if fmt == "csv":
+            frame.to_csv(out, index=False, encoding="utf-8-sig")
+        else:
+            frame = frame.astype(object).where(frame.notna(), None)
+            frame.to_excel(out, index=False, engine="openpyxl")
+    return len(gdf)
+
+
+def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> None:
+    import tempfile
+
+    short: dict[str, str] = {}
+    used: set[str] = set()
+    for col in gdf.columns:
+        if col == "geometry":
+            continue
+        name = col.encode("utf-8")[:10].decode("utf-8", "ignore") or "f"
+        base, n = name, 1
+        while name.lower() in used:
+            suffix = f"_{n}"
+            name = base.encode("utf-8")[: 10 - len(suffix)].decode("utf-8", "ignore") + suffix
+            n += 1
+        used.add(name.lower())
+        short[col] = name
+    frame = gdf.rename(columns=short)
+    for col in frame.columns:
+        if frame[col].dtype == object and col != "geometry":
+            vals = [v for v in frame[col] if v is not None]
+            if vals and all(isinstance(v, bool) for v in vals):
+                frame[col] = frame[col].map(lambda v: None if v is None else ("true" if v else "false"))
+            elif vals and all(isinstance(v, dt.date) for v in vals):
+                frame[col] = pd.to_datetime(frame[col]).dt.date
+    with tempfile.TemporaryDirectory() as tmp:
+        shp = Path(tmp) / f"{spec.name}.shp"
+        frame.to_file(shp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        (Path(tmp) / f"{spec.name}.cpg").write_text("UTF-8", encoding="ascii")
+        (Path(tmp) / f"{spec.name}.fields.json").write_text(
+            json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False), encoding="utf-8"
+        )
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(Path(tmp).iterdir()):
+                zf.write(p, p.name)

@@ -1,0 +1,117 @@
+"""Pick the reader for a file (by its name and, for archives, its contents) after the
+safety checks; archives are extracted into a private work folder first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from importers.base import Source
+from importers.errors import ImportFileError, UnsupportedFormat, ZipWithoutShapefile
+from importers.ogr import open_ogr, read_field_sidecar, shapefile_encoding
+from importers.safety import check_xml_safe, safe_extract
+from importers.tabular import open_csv, open_xlsx
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".bmp", ".tif", ".tiff"}
+DATA_SUFFIXES = (
+    ".shp",
+    ".gpkg",
+    ".geojson",
+    ".json",
+    ".geojsonl",
+    ".geojsons",
+    ".ndjson",
+    ".kml",
+    ".csv",
+    ".xlsx",
+)
+SEQ_SUFFIXES = {".geojsonl", ".geojsons", ".ndjson", ".jsonl"}
+
+
+def open_source(
+    path: Path,
+    workdir: Path,
+    *,
+    encoding: str | None = None,
+    layer_name: str | None = None,
+    max_unzipped: int,
+    max_ratio: float,
+    display_name: str | None = None,
+) -> Source:
+    """Open ``path`` with the right reader; ``workdir`` receives extracted archives."""
+    name = display_name or path.name
+    suffix = Path(name).suffix.lower()
+    photos: dict[str, Path] = {}
+    if suffix in (".zip", ".kmz"):
+        folder = workdir / "unzipped"
+        files = safe_extract(path, folder, max_total=max_unzipped, max_ratio=max_ratio)
+        photos = {f.name: f for f in files if f.suffix.lower() in IMAGE_SUFFIXES}
+        if suffix == ".kmz":
+            kmls = [f for f in files if f.suffix.lower() == ".kml"]
+            if not kmls:
+                raise ImportFileError(f"{name} 中没有 KML 文件", f"{name} holds no KML file")
+            doc = next((f for f in kmls if f.name.lower() == "doc.kml"), kmls[0])
+            src = _open_one(doc, encoding=encoding, layer_name=layer_name)
+        else:
+            shps = [f for f in files if f.suffix.lower() == ".shp"]
+            if layer_name and len(shps) > 1:
+                shps = [f for f in shps if f.stem == layer_name] or shps
+            if len(shps) > 1:
+                raise ImportFileError(
+                    f"{name} 含有多个 Shapefile，请用 --gpkg-layer 选择：{', '.join(f.stem for f in shps)}",
+                    f"{name} holds several shapefiles; choose one: {', '.join(f.stem for f in shps)}",
+                )
+            if shps:
+                src = _open_one(shps[0], encoding=encoding, layer_name=None)
+                src.field_names = read_field_sidecar(folder)
+            else:
+                others = [
+                    f for f in files if f.suffix.lower() in DATA_SUFFIXES and f.suffix.lower() != ".shp"
+                ]
+                if len(others) != 1:
+                    raise ZipWithoutShapefile(
+                        f"{name} 中没有 .shp 文件（也没有唯一的其他数据文件）；"
+                        "Shapefile 需打包 .shp/.shx/.dbf/.prj",
+                        f"{name} contains no .shp (nor a single other data file); a Shapefile zip needs "
+                        ".shp/.shx/.dbf/.prj",
+                    )
+                src = _open_one(others[0], encoding=encoding, layer_name=layer_name)
+        src.name = name
+        src.photos = photos
+        return src
+    if suffix in SEQ_SUFFIXES and suffix != ".geojsonl":
+        link = workdir / (Path(name).stem + ".geojsonl")
+        os.symlink(path.resolve(), link)
+        path = link
+    elif suffix != path.suffix.lower():
+        link = workdir / Path(name).name
+        os.symlink(path.resolve(), link)
+        path = link
+    src = _open_one(path, encoding=encoding, layer_name=layer_name)
+    src.name = name
+    return src
+
+
+def _open_one(path: Path, *, encoding: str | None, layer_name: str | None) -> Source:
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        enc = shapefile_encoding(path, encoding)
+        return open_ogr(path, fmt="shp", encoding=enc)
+    if suffix == ".gpkg":
+        return open_ogr(path, fmt="gpkg", layer=layer_name)
+    if suffix in (".geojson", ".json"):
+        return open_ogr(path, fmt="geojson")
+    if suffix in SEQ_SUFFIXES:
+        return open_ogr(path, fmt="geojsonseq")
+    if suffix == ".kml":
+        check_xml_safe(path)
+        return open_ogr(path, fmt="kml", all_layers=layer_name is None, layer=layer_name)
+    if suffix in (".csv", ".txt"):
+        return open_csv(path, encoding=encoding)
+    if suffix == ".xlsx":
+        return open_xlsx(path, sheet=layer_name)
+    raise UnsupportedFormat(
+        f"不支持的文件类型 {path.name}；支持：zip(Shapefile)、GeoPackage、GeoJSON、KML/KMZ、CSV、XLSX",
+        f"unsupported file type {path.name}; supported: zipped Shapefile, GeoPackage, GeoJSON, KML/KMZ, "
+        "CSV, XLSX",
+    )
