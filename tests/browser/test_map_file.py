@@ -17,7 +17,7 @@ def _id(live: LiveServer, layer: str, code: str) -> str:
 
 
 def test_water_site_file_shows_chinese_labels_and_failed_test(browser, live_server: LiveServer) -> None:
-    needs(live_server, "GET", "/ogc/collections", "api")
+    needs(live_server, "GET", "/ogc/collections/{collection_id}/items/{feature_id}", "api")
     site = _id(live_server, "water_supply", "GS-TEST-0001")
     mp = open_page(browser, live_server.url, f"/#asset=water_supply/{site}")
     page = mp.page
@@ -36,7 +36,7 @@ def test_water_site_file_shows_chinese_labels_and_failed_test(browser, live_serv
 
 
 def test_road_void_file_shows_lifecycle_timeline(browser, live_server: LiveServer) -> None:
-    needs(live_server, "GET", "/ogc/collections", "api")
+    needs(live_server, "GET", "/ogc/collections/{collection_id}/items/{feature_id}", "api")
     void = _id(live_server, "road_voids", "KD-TEST-0001")
     mp = open_page(browser, live_server.url, f"/#asset=road_voids/{void}")
     page = mp.page
@@ -49,9 +49,9 @@ def test_road_void_file_shows_lifecycle_timeline(browser, live_server: LiveServe
 
 
 def test_file_shows_change_history_after_an_edit(browser, live_server: LiveServer) -> None:
-    needs(live_server, "GET", "/ogc/collections", "api")
+    needs(live_server, "GET", "/ogc/collections/{collection_id}/items/{feature_id}", "api")
     void = _id(live_server, "road_voids", "KD-TEST-0002")
-    needs(live_server, "GET", f"/api/assets/road_voids/{void}/history", "auth")
+    needs(live_server, "GET", "/api/assets/{layer}/{asset_id}/history", "auth")
     mp = open_page(browser, live_server.url, f"/#asset=road_voids/{void}")
     page = mp.page
     page.wait_for_selector("#file-edit")
@@ -66,7 +66,7 @@ def test_file_shows_change_history_after_an_edit(browser, live_server: LiveServe
 
 
 def test_second_save_of_a_changed_asset_shows_the_difference(browser, live_server: LiveServer) -> None:
-    needs(live_server, "GET", "/ogc/collections", "api")
+    needs(live_server, "GET", "/ogc/collections/{collection_id}/items/{feature_id}", "api")
     void = _id(live_server, "road_voids", "KD-TEST-0003")
     mp = open_page(browser, live_server.url, f"/#asset=road_voids/{void}")
     page = mp.page
