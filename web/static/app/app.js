@@ -587,6 +587,9 @@
     App.hashState = readHash();
     buildMap();
     wireUI();
+    // Districts first (in parallel with the catalogue): they are the map's context and
+    // must not queue behind dozens of tile requests.
+    const districtsLoaded = loadDistricts();
     const { data } = await App.fetchJSON("/api/layers");
     App.catalog = data;
     for (const spec of data.layers) App.layers[spec.name] = spec;
@@ -598,6 +601,7 @@
       if (!Number.isNaN(z)) App.map.setView(L.latLng(lat, lon), z, { animate: false });
     }
     buildBasemaps();
+    await districtsLoaded;
     if (App.hashState.map) {
       const [z, lat, lon] = App.hashState.map.split("/").map(Number);
       App.map.setView(App.toMap(lon, lat), z, { animate: false });
@@ -606,7 +610,6 @@
     buildLayerList();
     buildFilters();
     App._restoring = false;
-    await loadDistricts();
     if (App.hashState.search) {
       const params = Object.fromEntries(new URLSearchParams(App.hashState.search));
       if (params.lon && params.lat) App.searchShape = { type: "circle", center: [Number(params.lon), Number(params.lat)], radius: Number(params.radius || 200) };
