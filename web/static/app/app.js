@@ -374,7 +374,7 @@
 
   function polygonSearch(geometry) {
     App.searchShape = { type: "polygon", geometry };
-    runSearch({ kind: "polygon", method: "POST", body: { type: "Feature", properties: {}, geometry }, params: {} });
+    runSearch({ kind: "polygon", method: "POST", body: { geometry }, params: {} });
   }
   App.polygonSearch = polygonSearch;
 
