@@ -24,7 +24,7 @@ from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json.parser import walk_cql_json
 from pygeofilter.parsers.cql2_text import parser as text_parser
 
-from registry.crs import STORAGE_SRID, ApiCrs
+from registry.crs import ApiCrs, to_storage
 from registry.errors import InvalidParameter
 from registry.properties import Prop, coerce, lookup
 from registry.spec import LayerSpec
@@ -247,9 +247,7 @@ class FilterCompiler:
             raise InvalidParameter("filter", "spatial operators compare the geometry with a geometry literal")
         if self.crs.swap_axes:
             literal = sql.SQL("ST_FlipCoordinates({})").format(literal)
-        if self.crs.srid != STORAGE_SRID:
-            literal = sql.SQL("ST_Transform({}, {})").format(literal, sql.Literal(STORAGE_SRID))
-        return literal
+        return to_storage(literal, self.crs.srid)
 
     def _dwithin(self, node: ast.DistanceWithin) -> sql.Composable:
         try:

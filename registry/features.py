@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from registry.crs import STORAGE_SRID, ApiCrs
+from registry.crs import ApiCrs, from_storage, to_storage
 from registry.errors import InvalidParameter
 from registry.properties import Prop, lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
@@ -113,9 +113,8 @@ def _where(spec: LayerSpec, q: ItemQuery) -> sql.Composable:
         env: sql.Composable = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(
             *(p.add(v) for v in q.bbox), p.add(q.bbox_crs.srid)
         )
-        if q.bbox_crs.srid != STORAGE_SRID:
-            # Compare in the storage CRS so the GiST index on geom is used.
-            env = sql.SQL("ST_Transform({}, {})").format(env, sql.Literal(STORAGE_SRID))
+        # Compare in the storage CRS so the GiST index on geom is used.
+        env = to_storage(env, q.bbox_crs.srid)
         clauses.append(sql.SQL("ST_Intersects(t.geom, {})").format(env))
     if q.interval is not None:
         start, end = q.interval
@@ -136,9 +135,7 @@ def _where(spec: LayerSpec, q: ItemQuery) -> sql.Composable:
 
 def geometry_expr(crs: ApiCrs, column: str = "geom") -> sql.Composable:
     """The stored geometry in the output CRS and axis order."""
-    expr: sql.Composable = sql.SQL("t.{}").format(sql.Identifier(column))
-    if crs.srid != STORAGE_SRID:
-        expr = sql.SQL("ST_Transform({}, {})").format(expr, sql.Literal(crs.srid))
+    expr: sql.Composable = from_storage(sql.SQL("t.{}").format(sql.Identifier(column)), crs.srid)
     if crs.swap_axes:
         expr = sql.SQL("ST_FlipCoordinates({})").format(expr)
     return expr

@@ -80,5 +80,13 @@ def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
 
 
 def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
-    """BD-09 → GCJ-02 → WGS84."""
-    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    """BD-09 → GCJ-02 → WGS84; the closed-form BD-09 inverse is refined by iterating
+    the forward formula, so the whole chain stays at millimetre level."""
+    glon, glat = bd09_to_gcj02(lon, lat)
+    for _ in range(10):
+        blon, blat = gcj02_to_bd09(glon, glat)
+        dlon, dlat = blon - lon, blat - lat
+        glon, glat = glon - dlon, glat - dlat
+        if abs(dlon) < 1e-10 and abs(dlat) < 1e-10:
+            break
+    return gcj02_to_wgs84(glon, glat)

@@ -75,8 +75,6 @@ class Style:
     """How the map draws a layer: a colour per value of one attribute."""
 
     by: str
-    # A dict is unhashable; leaving it out of the hash keeps LayerSpec usable as a
-    # functools.cache key (registry.assets caches statements per spec).
     colors: Mapping[str, str] = field(hash=False)
     default: str = "#666666"
     radius: int = 5

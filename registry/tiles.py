@@ -48,14 +48,18 @@ def _layer_mvt(spec: LayerSpec) -> sql.Composable:
         [sql.SQL("t.id::text AS id")]
         + [sql.SQL("t.{0} AS {0}").format(sql.Identifier(a)) for a in tile_attributes(spec)]
     )
+    # The row selection is a separate subquery (OFFSET 0 keeps it from being
+    # flattened) so its plan is costed without the expensive per-row MVT functions;
+    # otherwise PostGIS' high function costs push the planner to a parallel seq scan.
+    # Storage 4490 is relabelled 4326 (identical here) before projecting to 3857.
     return sql.SQL(
         "(SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
-        " SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
-        "{extent}, {buffer}, true) AS geom, {cols}"
-        " FROM {table} t"
-        " WHERE t.deleted_at IS NULL"
-        " AND t.geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4490)"
-        " LIMIT {cap}) m WHERE m.geom IS NOT NULL)"
+        " SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(t.geom, 4326), 3857),"
+        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true) AS geom, {cols}"
+        " FROM (SELECT * FROM {table} r WHERE r.deleted_at IS NULL"
+        " AND r.geom && ST_SetSRID(ST_Transform("
+        "ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490)"
+        " LIMIT {cap} OFFSET 0) t) m WHERE m.geom IS NOT NULL)"
     ).format(
         name=sql.Literal(spec.name),
         extent=sql.Literal(EXTENT),
