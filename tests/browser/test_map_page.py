@@ -24,7 +24,7 @@ def test_page_loads_in_chinese_with_layers_legend_and_districts(map_page: MapPag
     assert "解放区" in labels and "孟州市" in labels and len(labels) == 10
     assert page.locator("#basemap").input_value() == "0"  # no basemap configured: plain background
     map_page.page.wait_for_timeout(800)
-    map_page.shot("map")
+    map_page.shot("map-city")
     assert not map_page.errors
 
 
