@@ -102,3 +102,28 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_unshifts_clicks(browser, live_se
     assert abs(back[0] - 113.24) < 1e-7 and abs(back[1] - 35.21) < 1e-7
     assert mp.off_host() == []
     page.context.close()
+
+
+def test_text_search_suggests_and_lists_matches(map_page: MapPage, live_server) -> None:
+    needs(live_server, "GET", "/api/search", "api")
+    page = map_page.page
+    page.fill("#q", "KD-TEST-000")
+    page.wait_for_function("document.querySelectorAll('#q-suggest option').length > 0", timeout=5000)
+    suggestions = page.evaluate("[...document.querySelectorAll('#q-suggest option')].map(o => o.value)")
+    assert "KD-TEST-0001" in suggestions
+    page.fill("#q", "KD-TEST-0004")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#result-list li")
+    assert page.locator("#result-list li .code").all_inner_texts() == ["KD-TEST-0004"]
+
+
+def test_status_filter_narrows_the_results(map_page: MapPage, live_server) -> None:
+    needs(live_server, "GET", "/api/search", "api")
+    page = map_page.page
+    page.select_option("#filter-grade", "I")
+    page.fill("#radius", "1000")
+    page.fill("#coord", f"{CENTRE[0]}, {CENTRE[1]}")
+    page.click("#coord-form button[type='submit']")
+    page.wait_for_selector("#result-list li")
+    codes = page.locator("#result-list li .code").all_inner_texts()
+    assert "KD-TEST-0001" in codes and "KD-TEST-0002" not in codes  # grade I only among voids
