@@ -27,10 +27,24 @@
       return;
     }
     App.openAsset = { layer, id, feature, etag };
+    showOnMap(feature);
     App.writeHash();
     render(spec, feature);
     panel.scrollIntoView({ block: "nearest" });
   };
+
+  /** Ring the open asset, and bring it into view when it is off-screen or too small. */
+  function showOnMap(feature) {
+    if (App.fileLayer) App.map.removeLayer(App.fileLayer);
+    if (!feature.geometry) return;
+    App.fileLayer = App.geoJSON(feature, {
+      pane: "results", interactive: false,
+      pointToLayer: (f, ll) => L.circleMarker(ll, { pane: "results", radius: 12, color: "#f9a825", weight: 3, fill: false }),
+      style: { color: "#f9a825", weight: 3, fill: false },
+    }).addTo(App.map);
+    const b = App.fileLayer.getBounds();
+    if (!App.map.getBounds().contains(b) || App.map.getZoom() < 14) App.map.fitBounds(b, { maxZoom: 17, animate: false });
+  }
 
   function render(spec, feature) {
     const p = feature.properties || {};
@@ -231,7 +245,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("#file-close").addEventListener("click", () => { $("#file").hidden = true; App.openAsset = null; App.writeHash(); });
+    $("#file-close").addEventListener("click", () => {
+      $("#file").hidden = true; App.openAsset = null; App.writeHash();
+      if (App.fileLayer) { App.map.removeLayer(App.fileLayer); App.fileLayer = null; }
+    });
   });
   App.onRelabel = ((prev) => () => { if (prev) prev(); if (App.openAsset) render(App.layers[App.openAsset.layer], App.openAsset.feature); })(App.onRelabel);
 })();
