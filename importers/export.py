@@ -166,3 +166,53 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(Path(tmp).iterdir()):
                 zf.write(p, p.name)
+
+
+def export_selection(
+    conn: psycopg.Connection,
+    selection: list[tuple[LayerSpec, list[str]]],
+    fmt: str,
+    out: Path,
+    *,
+    csv_geometry: str = "wkt",
+) -> int:
+    """Write chosen assets of several layers to one file (a map's search result).
+
+    One layer is an ordinary :func:`export`. Several: GeoPackage gets a table per
+    layer, XLSX a sheet per layer, GeoJSON one collection and CSV one table, both
+    with a ``layer`` column first (columns are the union of the layers').
+    Shapefile cannot mix geometry types, so it takes one layer only.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if len(selection) == 1:
+        spec, ids = selection[0]
+        return export(conn, spec, fmt, out, ids=ids, csv_geometry=csv_geometry)
+    if fmt == "shp":
+        raise ValueError("a Shapefile holds one layer: export each layer separately or choose gpkg")
+    frames = [(spec, fetch_frame(conn, spec, ids)) for spec, ids in selection if ids]
+    total = sum(len(f) for _, f in frames)
+    if fmt == "gpkg":
+        for spec, gdf in frames:
+            gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio")
+    elif fmt == "xlsx":
+        with pd.ExcelWriter(out, engine="openpyxl") as xl:
+            for spec, gdf in frames:
+                frame = pd.DataFrame(gdf.drop(columns="geometry"))
+                frame["wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)
+                frame = frame.astype(object).where(frame.notna(), None)
+                frame.to_excel(xl, sheet_name=spec.name[:31], index=False)
+    else:
+        merged = pd.concat(
+            [gdf.assign(layer=spec.name)[["layer", *gdf.columns]] for spec, gdf in frames], ignore_index=True
+        )
+        gdf_all = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4490")
+        if fmt == "geojson":
+            gdf_all.set_crs("OGC:CRS84", allow_override=True).to_file(
+                out, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": "17"}
+            )
+        else:
+            frame = pd.DataFrame(gdf_all.drop(columns="geometry"))
+            frame["wkt"] = shapely.to_wkt(gdf_all.geometry.values, rounding_precision=-1)
+            frame.to_csv(out, index=False, encoding="utf-8-sig")
+    return total

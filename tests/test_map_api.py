@@ -12,6 +12,7 @@ from shapely.geometry import mapping
 from layers import ALL_LAYERS
 from registry.assets import AssetRow, upsert_assets
 from registry.settings import Basemap, Settings
+from tests.authkit import reader_headers
 from tests.browser.conftest import bay
 from tests.factories import make_properties
 from web.app import create_app
@@ -21,7 +22,8 @@ PARKING = next(s for s in ALL_LAYERS if s.name == "parking")
 
 @pytest.fixture
 def client(db: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(db)) as c:
+    """A viewer's client: the map's data routes need READ (tests/test_map_auth.py)."""
+    with TestClient(create_app(db), headers=reader_headers(db)) as c:
         yield c
 
 

@@ -15,7 +15,7 @@ from registry.db import make_pool
 from registry.settings import Settings
 from web.errors import add_exception_handlers
 from web.routes import auth as auth_routes
-from web.routes import features, health, imports, parking, printmap, search, tiles, transactions
+from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
 from web.routes import map as map_routes
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(search.router)
     app.include_router(map_routes.router)
     app.include_router(parking.router)
+    app.include_router(photos.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -22,7 +22,7 @@ from starlette.background import BackgroundTask
 
 from importers import ImportOptions, get_import, run_import, undo
 from importers.errors import ImportFileError
-from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export
+from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
 from importers.mapping import load_mapping
 from importers.report import rows_to_csv, translate
 from importers.safety import sha256_of
@@ -218,29 +218,90 @@ def undo_import(
         return _error(exc, lang)
 
 
+MAX_EXPORT_IDS = 5000
+
+
+def _parse_ids(ids: str) -> list[str]:
+    """Comma-separated asset ids, each a UUID; a bad one is named in the 422."""
+    out: list[str] = []
+    for raw in ids.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            out.append(str(uuid.UUID(raw)))
+        except ValueError:
+            raise HTTPException(422, f"ids: {raw!r} is not an asset id (UUID)") from None
+    if len(out) > MAX_EXPORT_IDS:
+        raise HTTPException(422, f"ids: at most {MAX_EXPORT_IDS} assets per export, got {len(out)}")
+    return list(dict.fromkeys(out))
+
+
 @router.get("/export", dependencies=[Reader])
 def export_layer(
+    request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
-    layer: str,
+    layer: str | None = None,
     format: str = "gpkg",
     ids: str | None = None,
     csv_geometry: str = "wkt",
 ) -> Any:
-    """Download a layer (or ``ids=uuid,uuid``) as gpkg, geojson, shp (zip), csv or xlsx."""
+    """Download a layer, or exactly the assets ``ids=uuid,uuid`` (e.g. a map search result,
+    of one or several layers; ``layer`` may then be left out), as gpkg, geojson, shp (zip),
+    csv or xlsx. Ids that are not live assets (of ``layer``, when given) are a 404 naming
+    them, so an export never silently holds less than was asked for."""
     if format not in FORMATS:
         raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
+    if layer is None and not ids:
+        raise HTTPException(422, "give layer=, or ids= with the assets to export")
+    id_list = _parse_ids(ids) if ids else None
+    if ids is not None and not id_list:
+        raise HTTPException(422, "ids: no asset ids given")
     try:
-        spec = catalog.get(layer)
+        spec = catalog.get(layer) if layer else None
     except RegistryError as exc:
         return _error(exc, "zh")
+    selection: list[tuple[Any, list[str] | None]]
+    if id_list is None:
+        assert spec is not None
+        selection = [(spec, None)]
+        name = spec.name
+    else:
+        found: dict[str, list[str]] = {}
+        for asset_id, asset_layer in conn.execute(
+            "SELECT id::text, layer FROM assets WHERE id = ANY(%s::uuid[]) AND deleted_at IS NULL",
+            (id_list,),
+        ):
+            if spec is None or asset_layer == spec.name:
+                found.setdefault(asset_layer, []).append(asset_id)
+        missing = sorted(set(id_list) - {i for v in found.values() for i in v})
+        if missing:
+            where = f" of layer {spec.name}" if spec else ""
+            raise HTTPException(
+                404, f"not live assets{where}: {', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
+            )
+        for asset_layer in found:
+            permissions_check_read(request, asset_layer)
+        selection = [(catalog.get(n), found[n]) for n in catalog.names() if n in found]
+        name = spec.name if spec else (selection[0][0].name if len(selection) == 1 else "search")
     tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
-    out = tmp / f"{spec.name}{SUFFIX[format]}"
-    id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
-    export(conn, spec, format, out, ids=id_list, csv_geometry=csv_geometry)
+    out = tmp / f"{name}{SUFFIX[format]}"
+    try:
+        export_selection(conn, selection, format, out, csv_geometry=csv_geometry)
+    except ValueError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HTTPException(422, str(exc)) from None
     return FileResponse(
         out,
         media_type=MEDIA_TYPE[format],
         filename=out.name,
         background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
     )
+
+
+def permissions_check_read(request: Request, layer: str) -> None:
+    """READ on every layer in the export (anonymous callers only reach here with public read)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        permissions.check(principal.user.role, Action.READ, layer)

@@ -9,17 +9,23 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from psycopg import sql
 
+from registry.permissions import Action
+from web.auth import require
 from web.catalog_view import catalog_json
 from web.deps import CatalogDep, ConnDep
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 router = APIRouter(tags=["map"])
+
+# The page, its scripts, /api/config and /api/layers (the schema, no asset data) stay
+# public so the sign-in form can render; everything that shows data needs READ.
+Reader = Depends(require(Action.READ))
 
 # About 100 m at Jiaozuo: districts are context, not survey data, and the simplified
 # outline of all ten is ~60 kB instead of ~1 MB.
@@ -59,7 +65,11 @@ def config(request: Request) -> dict[str, Any]:
     return _page_config(request)
 
 
-@router.get("/api/districts", summary="District and county boundaries (simplified GeoJSON)")
+@router.get(
+    "/api/districts",
+    summary="District and county boundaries (simplified GeoJSON)",
+    dependencies=[Reader],
+)
 def districts(conn: ConnDep) -> JSONResponse:
     """The ten districts/counties, simplified for display; the map always shows them,
     so it is usable with no basemap at all."""
@@ -98,6 +108,7 @@ def _parent_key(conn: ConnDep, child_table: str, parent_table: str) -> str:
 @router.get(
     "/api/assets/{layer}/{asset_id}/children/{child}",
     summary="Child records of an asset (e.g. water-quality tests), newest first",
+    dependencies=[Reader],
 )
 def children(layer: str, asset_id: UUID, child: str, conn: ConnDep, catalog: CatalogDep) -> dict[str, Any]:
     """Rows of one child table of the asset, with the columns the spec declares."""

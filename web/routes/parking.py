@@ -10,11 +10,13 @@ import re
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from shapely import is_valid_reason
 from shapely.geometry import shape
 
+from registry.permissions import Action
+from web.auth import require
 from web.deps import ConnDep
 
 router = APIRouter(tags=["parking"])
@@ -34,7 +36,12 @@ class ParkingCheck(BaseModel):
     status: str | None = Field(default=None, description="the status the planner intends to save")
 
 
-@router.post("/api/parking/check", summary="Check a parking polygon: validity, overlaps, area, capacity")
+@router.post(
+    "/api/parking/check",
+    summary="Check a parking polygon: validity, overlaps, area, capacity",
+    # a preview of what a write would meet: it reads the parking layer, so READ on it
+    dependencies=[Depends(require(Action.READ, "parking"))],
+)
 def check_parking(body: ParkingCheck, conn: ConnDep) -> dict[str, Any]:
     """Problems are listed with a location where one exists, so the map can mark it."""
     problems: list[dict[str, Any]] = []

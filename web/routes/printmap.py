@@ -13,11 +13,13 @@ import json
 from typing import Any, ClassVar
 
 import folium
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from registry.catalog import LayerCatalog
-from web.deps import CatalogDep
+from registry.permissions import Action
+from web.auth import require
+from web.deps import CatalogDep, ConnDep
 
 router = APIRouter(tags=["map"])
 
@@ -49,9 +51,11 @@ async def _internal_get(request: Request, path: str, query: bytes) -> tuple[int,
         "server": (request.url.hostname or "127.0.0.1", request.url.port or 80),
         "app": request.app,
     }
-    # Cookies carry the user's session, so the search sees what the user may see.
-    if "cookie" in request.headers:
-        scope["headers"].append((b"cookie", request.headers["cookie"].encode()))
+    # The caller's credentials (session cookie or API token) go along, so the search
+    # sees what the user may see.
+    for name in ("cookie", "authorization"):
+        if name in request.headers:
+            scope["headers"].append((name.encode(), request.headers[name].encode()))
     status = 500
     body = bytearray()
 
@@ -169,10 +173,17 @@ def _all_coords(features: list[dict[str, Any]]) -> list[list[float]]:
 
 
 @router.get(
-    "/api/search/map.html", response_class=HTMLResponse, summary="Printable HTML map of a search result"
+    "/api/search/map.html",
+    response_class=HTMLResponse,
+    summary="Printable HTML map of a search result",
+    dependencies=[Depends(require(Action.READ))],
 )
-async def search_map(request: Request, catalog: CatalogDep, lang: str = "zh") -> HTMLResponse:
+async def search_map(request: Request, catalog: CatalogDep, conn: ConnDep, lang: str = "zh") -> HTMLResponse:
     """Runs ``GET /api/search`` with the same parameters and draws the result."""
+    # Signing in touched the caller's session/token row in this request's transaction;
+    # end it before the inner request authenticates the same caller, or that waits on
+    # our row lock for ever.
+    conn.commit()
     query = request.url.query.encode()
     status, body = await _internal_get(request, "/api/search", query)
     if status != 200:

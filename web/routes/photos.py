@@ -1,0 +1,120 @@
+"""Photos of an asset (一患一档): the list for the file panel, and the image files.
+
+The importers keep each photo once, by SHA-256, under ``<data_dir>/photos/<2 hex>/``
+and record which asset it belongs to in ``asset_photos`` (sql/0020). A photo is
+served only by its hex digest, and only when ``asset_photos`` knows it: no file name
+or path from the request ever reaches the file system.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+
+from registry import permissions
+from registry.errors import RegistryError
+from registry.permissions import Action
+from web.auth import PrincipalDep, require
+from web.deps import CatalogDep, ConnDep
+
+router = APIRouter(prefix="/api", tags=["photos"])
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PhotoNotFound(RegistryError):
+    """No photo with that digest is recorded (or its file is missing from the store)."""
+
+    status = 404
+    code = "photo_not_found"
+
+
+def photo_path(data_dir: Path, sha256: str) -> Path | None:
+    """The stored file of a digest (any image suffix), or None.
+
+    ``sha256`` must already be 64 lowercase hex characters, so the glob below can
+    only look inside ``photos/<first two hex>/``.
+    """
+    folder = data_dir / "photos" / sha256[:2]
+    found = sorted(folder.glob(f"{sha256}.*")) if folder.is_dir() else []
+    return next((p for p in found if not p.name.endswith(".tmp")), None)
+
+
+def _url(sha256: str) -> str:
+    return f"/api/photos/{sha256}"
+
+
+@router.get("/assets/{layer}/{asset_id}/photos", summary="An asset's photos (newest first)")
+def list_photos(
+    layer: str,
+    asset_id: UUID,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    _: Annotated[Any, Depends(require(Action.READ))],
+) -> dict[str, Any]:
+    """File name, type, size, who added them and when, and the URL of each image."""
+    spec = catalog.get(layer)
+    rows = conn.execute(
+        """
+        SELECT sha256, file_name, content_type, size_bytes, created_at, created_by, import_id
+        FROM asset_photos WHERE asset_id = %s AND layer = %s
+        ORDER BY created_at DESC, file_name
+        """,
+        (asset_id, spec.name),
+    ).fetchall()
+    return {
+        "asset_id": str(asset_id),
+        "layer": spec.name,
+        "photos": [
+            {
+                "sha256": r[0],
+                "file_name": r[1],
+                "content_type": r[2],
+                "size_bytes": r[3],
+                "created_at": r[4].isoformat(),
+                "created_by": r[5],
+                "import_id": str(r[6]) if r[6] else None,
+                "url": _url(r[0]),
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/photos/{sha256}", summary="A photo file, by its SHA-256 (hex)")
+def get_photo(
+    sha256: str,
+    request: Request,
+    conn: ConnDep,
+    principal: PrincipalDep,
+    _: Annotated[Any, Depends(require(Action.READ))],
+) -> FileResponse:
+    """The image as stored; READ on a layer the photo belongs to is required."""
+    digest = sha256.lower()
+    if not _HEX64.match(digest):
+        raise PhotoNotFound("a photo is named by its SHA-256: 64 hexadecimal characters")
+    rows = conn.execute(
+        "SELECT layer, content_type, file_name FROM asset_photos WHERE sha256 = %s ORDER BY created_at",
+        (digest,),
+    ).fetchall()
+    if principal is not None:
+        rows = [r for r in rows if permissions.allowed(principal.user.role, Action.READ, r[0])]
+    if not rows:
+        raise PhotoNotFound(f"no photo {digest}")
+    path = photo_path(request.app.state.settings.data_dir, digest)
+    if path is None:
+        raise PhotoNotFound(f"photo {digest} is recorded but its file is missing from the store")
+    # content-addressed: the bytes behind a digest never change
+    return FileResponse(
+        path,
+        media_type=rows[0][1],
+        headers={
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
