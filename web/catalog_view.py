@@ -38,6 +38,8 @@ def layer_json(spec: LayerSpec) -> dict[str, Any]:
         "geometry_types": list(spec.geometry_types),
         "code_prefix": spec.code_prefix,
         "statuses": [_choice(c) for c in spec.statuses],
+        # what a role with only the LIFECYCLE right may change (the map's edit form)
+        "lifecycle_fields": sorted(spec.lifecycle_fields),
         "attrs": [_attr(a) for a in spec.all_attrs],
         "style": {
             "by": style.by,

@@ -13,20 +13,26 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import psycopg
 import pytest
 import uvicorn
+from psycopg import sql
 from shapely.geometry import Polygon
 
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
+from registry.cluster import Cluster
+from registry.permissions import Role
 from registry.settings import PROJECT_ROOT, Settings
-from tests.conftest import free_port
+from tests.authkit import Account, make_accounts
+from tests.conftest import _counter, _dsn, free_port
 from tests.factories import CENTRE, make_properties, sample_geometry_for
 from web.app import create_app
 
@@ -104,20 +110,59 @@ def seed_assets(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, An
 
 @dataclass
 class LiveServer:
-    """The running app: its base URL and the seeded assets."""
+    """The running app: its base URL, the seeded assets and an account per role."""
 
     url: str
     settings: Settings
     seeded: dict[str, Any] = field(default_factory=dict)
     app: Any = None
+    accounts: dict[Role, Account] = field(default_factory=dict)
+
+    def headers(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        """API-token headers of the ``role`` account (for the tests' own HTTP calls)."""
+        return self.accounts[role].bearer
+
+    def asset_id(self, layer: str, code: str) -> str:
+        """The id of a seeded asset, looked up through the API as an admin."""
+        res = httpx.get(
+            f"{self.url}/ogc/collections/{layer}/items", params={"limit": 100}, headers=self.headers()
+        )
+        res.raise_for_status()
+        return next(f["id"] for f in res.json()["features"] if f["properties"]["code"] == code)
 
 
-@pytest.fixture
-def live_server(db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
-    """uvicorn on a free port, in a thread, against the seeded test database."""
+@pytest.fixture(scope="module")
+def module_db(
+    cluster: Cluster, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """A copy of the migrated template for one test module (its server's database),
+    with a data folder of its own (photos)."""
+    name = f"browser_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    yield Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=_dsn(cluster, name), data_dir=tmp_path_factory.mktemp("data")
+    )
+    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def live_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
+    """uvicorn on a free port, in a thread, against the module's seeded database.
+
+    One server per test module: the tests of a module use different assets, so they
+    can share it; a test that changes the app's settings puts them back.
+    """
+    db = module_db
     assert db.database_url
     with psycopg.connect(db.database_url) as conn:
         seeded = seed_assets(conn, catalog)
+        accounts = make_accounts(conn)
     port = free_port()
     app = create_app(db, catalog)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -128,9 +173,20 @@ def live_server(db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start within 20 s")
         time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=db, seeded=seeded, app=app)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=db, seeded=seeded, app=app, accounts=accounts)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@contextmanager
+def app_settings(live: LiveServer, **changes: Any) -> Iterator[None]:
+    """Run with some of the app's settings changed (e.g. public_read), then restore them."""
+    before = live.app.state.settings
+    live.app.state.settings = before.model_copy(update=changes)
+    try:
+        yield
+    finally:
+        live.app.state.settings = before
 
 
 @pytest.fixture(scope="session")
@@ -175,11 +231,35 @@ class MapPage:
         return path
 
 
+def sign_in(context: Any, live: LiveServer, role: Role) -> None:
+    """Open a session in the browser context through ``POST /auth/login`` (the
+    context's request client shares its cookie jar), skipping the form for speed."""
+    account = live.accounts[role]
+    res = context.request.post(
+        live.url + "/auth/login", data={"username": account.username, "password": account.password}
+    )
+    assert res.ok, res.text()
+
+
 def open_page(
-    browser: Any, base: str, path: str = "/", *, width: int = 1280, height: int = 800, lang: str | None = None
+    browser: Any,
+    live: LiveServer | str,
+    path: str = "/",
+    *,
+    width: int = 1280,
+    height: int = 800,
+    lang: str | None = None,
+    role: Role | None = Role.ADMIN,
+    wait: bool = True,
 ) -> MapPage:
-    """A fresh context (no shared storage) on ``base + path``, waiting until the map is ready."""
+    """A fresh context (no shared storage) on ``path``, signed in as ``role`` (None:
+    anonymous), waiting until the page is ready."""
+    # (duck-typed: pytest may load this conftest under a second module name)
+    base = live if isinstance(live, str) else live.url
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    if role is not None:
+        assert not isinstance(live, str), "signing in needs the LiveServer"
+        sign_in(context, live, role)
     page = context.new_page()
     requests: list[str] = []
     errors: list[str] = []
@@ -188,15 +268,15 @@ def open_page(
     if lang:
         page.add_init_script(f"localStorage.setItem('registry.lang', '{lang}')")
     page.goto(base + path)
-    if path.split("#")[0] in ("/", ""):
+    if wait:
         page.wait_for_selector("body[data-ready='1']", timeout=15000)
     return MapPage(page=page, requests=requests, errors=errors, base=base)
 
 
 @pytest.fixture
 def map_page(browser: Any, live_server: LiveServer) -> Iterator[MapPage]:
-    """The map at the default view, in Chinese."""
-    mp = open_page(browser, live_server.url)
+    """The map at the default view, in Chinese, signed in as an admin."""
+    mp = open_page(browser, live_server)
     yield mp
     mp.page.context.close()
 
@@ -217,15 +297,3 @@ def fly(mp: MapPage, lon: float, lat: float, zoom: int) -> None:
         "([lon, lat, z]) => App.map.setView(App.toMap(lon, lat), z, {animate: false})", [lon, lat, zoom]
     )
     mp.page.wait_for_timeout(200)
-
-
-def endpoint_available(live: LiveServer, method: str, path: str) -> bool:
-    """Whether another branch's route (a path template, e.g. ``/api/imports/{import_id}``)
-    is part of the app yet."""
-    return method.lower() in live.app.openapi()["paths"].get(path, {})
-
-
-def needs(live: LiveServer, method: str, path: str, branch: str) -> None:
-    """Skip, naming the branch, when the endpoint this test drives is not merged yet."""
-    if not endpoint_available(live, method, path):
-        pytest.skip(f"needs {method} {path} from branch {branch!r}, not merged yet")

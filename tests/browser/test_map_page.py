@@ -46,7 +46,7 @@ def test_english_toggle_relabels_ui_and_catalogue_labels(map_page: MapPage) -> N
 
 
 def test_phone_width_hides_the_sidebar_behind_a_menu_button(browser, live_server: LiveServer) -> None:
-    mp = open_page(browser, live_server.url, width=390, height=844)
+    mp = open_page(browser, live_server, width=390, height=844)
     page = mp.page
     assert page.locator("#menu-btn").is_visible()
     assert not page.locator("#draw-rect").is_visible() or page.locator("#sidebar").bounding_box()["x"] < 0
@@ -79,7 +79,7 @@ def test_view_state_is_kept_in_the_url_hash(map_page: MapPage, browser, live_ser
     page.wait_for_timeout(200)
     url = page.url
     assert "map=15%2F35.22000%2F113.25000" in url and "manholes" not in url.split("layers=")[1].split("&")[0]
-    again = open_page(browser, live_server.url, "/" + url.split("/", 3)[3].lstrip("/"))
+    again = open_page(browser, live_server, "/" + url.split("/", 3)[3].lstrip("/"))
     assert again.page.evaluate("App.map.getZoom()") == 15
     assert not again.page.is_checked("#lyr-manholes")
     assert again.page.is_checked("#lyr-road_voids")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, needs, screen_xy
+from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, screen_xy
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +25,13 @@ def _draw(mp: MapPage, ring_m: list[tuple[float, float]]) -> None:
 
 
 def _zone(live, code_prefix="TC") -> list[dict]:
-    res = httpx.get(f"{live.url}/ogc/collections/parking/items", params={"limit": 100}).json()
+    res = httpx.get(
+        f"{live.url}/ogc/collections/parking/items", params={"limit": 100}, headers=live.headers()
+    ).json()
     return res["features"]
 
 
 def test_drawing_and_saving_a_parking_polygon(map_page: MapPage, live_server) -> None:
-    needs(live_server, "POST", "/ogc/collections/{collection_id}/items", "api")
     page = map_page.page
     fly(map_page, BAY_ORIGIN[0] + 20 * M_LON, BAY_ORIGIN[1] + 30 * M_LAT, 19)
     _draw(map_page, [(0, 20), (30, 20), (30, 40), (0, 40)])  # 30 m × 20 m, north of the bays
@@ -51,7 +52,6 @@ def test_drawing_and_saving_a_parking_polygon(map_page: MapPage, live_server) ->
 def test_overlap_with_an_existing_bay_is_refused_then_saved_as_planned(
     map_page: MapPage, live_server
 ) -> None:
-    needs(live_server, "POST", "/ogc/collections/{collection_id}/items", "api")
     page = map_page.page
     fly(map_page, BAY_ORIGIN[0] + 15 * M_LON, BAY_ORIGIN[1], 19)
     # straddles bays 0 and 1 (each 11 m × 5 m), sticking out north

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import M_LAT, M_LON, MapPage, fly, needs, screen_xy
+from tests.browser.conftest import M_LAT, M_LON, MapPage, fly, screen_xy
 from tests.factories import CENTRE
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,6 @@ def _gcj02(lon: float, lat: float, mp: MapPage) -> tuple[float, float]:
 
 
 def test_click_radius_search_lists_results_by_distance_with_circle(map_page: MapPage, live_server) -> None:
-    needs(live_server, "GET", "/api/search", "api")
     page = map_page.page
     fly(map_page, CENTRE[0] + 40 * M_LON, VOID_Y, 18)
     page.fill("#radius", "30")
@@ -41,7 +40,6 @@ def test_click_radius_search_lists_results_by_distance_with_circle(map_page: Map
 
 
 def test_polygon_search_returns_the_assets_inside(map_page: MapPage, live_server) -> None:
-    needs(live_server, "POST", "/api/search", "api")
     page = map_page.page
     fly(map_page, CENTRE[0] + 80 * M_LON, CENTRE[1] + 40 * M_LAT, 18)
     page.click("#draw-rect")
@@ -56,7 +54,6 @@ def test_polygon_search_returns_the_assets_inside(map_page: MapPage, live_server
 
 
 def test_gcj02_coordinates_land_on_the_true_spot(map_page: MapPage, live_server) -> None:
-    needs(live_server, "GET", "/api/search", "api")
     page = map_page.page
     true = (CENTRE[0] + 80 * M_LON, VOID_Y)  # KD-TEST-0003
     gx, gy = _gcj02(*true, map_page)
@@ -87,13 +84,12 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_unshifts_clicks(browser, live_se
     """With a GCJ-02 basemap, the districts are drawn shifted, and a click on the shifted
     spot reads back the true position."""
     from registry.settings import Basemap
-    from tests.browser.conftest import open_page
+    from tests.browser.conftest import app_settings, open_page
 
     tile = "/static/vendor/leaflet/images/layers.png?{z}/{x}/{y}"  # a local image: no network
-    live_server.app.state.settings = live_server.settings.model_copy(
-        update={"basemaps": [Basemap(name="高德（测试）", url=live_server.url + tile, crs="gcj02")]}
-    )
-    mp = open_page(browser, live_server.url)
+    basemaps = [Basemap(name="高德（测试）", url=live_server.url + tile, crs="gcj02")]
+    with app_settings(live_server, basemaps=basemaps):
+        mp = open_page(browser, live_server)
     page = mp.page
     assert page.evaluate("App.crs") == "gcj02"
     shifted = page.evaluate("[App.toMap(113.24, 35.21).lng, App.toMap(113.24, 35.21).lat]")
@@ -105,7 +101,6 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_unshifts_clicks(browser, live_se
 
 
 def test_text_search_suggests_and_lists_matches(map_page: MapPage, live_server) -> None:
-    needs(live_server, "GET", "/api/search", "api")
     page = map_page.page
     page.fill("#q", "KD-TEST-000")
     page.wait_for_function("document.querySelectorAll('#q-suggest option').length > 0", timeout=5000)
@@ -118,7 +113,6 @@ def test_text_search_suggests_and_lists_matches(map_page: MapPage, live_server) 
 
 
 def test_status_filter_narrows_the_results(map_page: MapPage, live_server) -> None:
-    needs(live_server, "GET", "/api/search", "api")
     page = map_page.page
     page.select_option("#filter-grade", "I")
     page.fill("#radius", "1000")

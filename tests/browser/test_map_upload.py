@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from layers import default_catalog
-from tests.browser.conftest import LiveServer, needs, open_page
+from registry.permissions import Role
+from tests.browser.conftest import LiveServer, open_page
 from tests.factories import CENTRE, make_properties
 
 pytestmark = pytest.mark.browser
@@ -37,8 +38,7 @@ def _survey_file(tmp_path: Path) -> Path:
 
 
 def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveServer, tmp_path: Path) -> None:
-    needs(live_server, "GET", "/api/imports/{import_id}", "importers")
-    mp = open_page(browser, live_server.url, "/upload")
+    mp = open_page(browser, live_server, "/upload", role=Role.SURVEYOR)
     page = mp.page
     page.wait_for_selector("body[data-ready='1']")
     assert page.locator("h1").inner_text() == "数据上传"
@@ -59,11 +59,11 @@ def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveSe
     page.click("#report-table th[data-key='row']")
     assert page.locator("#report-table th[data-key='row']").get_attribute("aria-sort") == "descending"
     mp.shot("upload-dry-run")
-    before = httpx.get(f"{live_server.url}/health").json()["total"]
+    before = httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
     page.click("#up-confirm")
     page.wait_for_selector("#up-undo", timeout=30000)
     mp.shot("upload-summary")
-    after = httpx.get(f"{live_server.url}/health").json()["total"]
+    after = httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
     assert after in (before, before + 3)  # all-or-nothing unless rejected rows are skipped
     page.click("#up-undo")
     page.wait_for_selector("#up-undone")

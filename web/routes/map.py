@@ -34,7 +34,8 @@ DISTRICT_TOLERANCE_DEG = 0.001
 
 def _page_config(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
-    return {"basemaps": [b.model_dump() for b in settings.basemaps]}
+    # public_read tells the page whether to ask for a sign-in before showing data
+    return {"basemaps": [b.model_dump() for b in settings.basemaps], "public_read": settings.public_read}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -59,7 +60,7 @@ def layers(catalog: CatalogDep) -> JSONResponse:
     return JSONResponse(catalog_json(catalog), headers={"Cache-Control": "max-age=300"})
 
 
-@router.get("/api/config", summary="Map configuration: basemaps")
+@router.get("/api/config", summary="Map configuration: basemaps, whether reading is public")
 def config(request: Request) -> dict[str, Any]:
     """Deployment choices the page needs (basemaps and their datum)."""
     return _page_config(request)

@@ -41,11 +41,10 @@
     clearTimeout(App._toastTimer);
     App._toastTimer = setTimeout(() => el.classList.remove("show"), ms || 3000);
   };
-  /** Cookie the auth branch sets for CSRF protection, echoed on every state change. */
-  App.csrf = function () {
-    const m = document.cookie.match(/(?:^|;\s*)(?:csrf_token|csrftoken|XSRF-TOKEN)=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  };
+  /** The session's CSRF token (cookie ``registry_csrf``), echoed on every state change. */
+  App.csrf = () => Auth.csrf();
+  /** May the signed-in role do ``action`` on ``layer``? Only decides which controls show. */
+  App.can = (action, layer) => Auth.can(action, layer);
   App.fetchJSON = async function (url, opts) {
     opts = Object.assign({ headers: {} }, opts || {});
     opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
@@ -62,6 +61,8 @@
     const text = await res.text();
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
     if (!res.ok) {
+      // the session ended (expired or signed out elsewhere): ask to sign in again
+      if (res.status === 401 && Auth.user) Auth.expired();
       const err = new Error((data && (data.detail || data.message)) || res.statusText);
       err.status = res.status; err.data = data; err.response = res;
       throw err;
@@ -69,6 +70,9 @@
     return { data, res };
   };
   App.errorText = function (err) {
+    const d0 = err && err.data;
+    if (err && err.status === 403) return t("forbidden") + "：" + ((d0 && d0.detail) || "");
+    if (err && err.status === 401) return t("session_expired");
     if (err && err.status === 404) return t("not_available") + " (" + (err.response ? new URL(err.response.url).pathname : "") + ")";
     const d = err && err.data;
     if (d && Array.isArray(d.errors) && d.errors.length) return d.errors.map((e) => (e.field ? e.field + ": " : "") + (e.message || e.msg)).join("; ");
@@ -448,24 +452,17 @@
     pm.hidden = !(App.lastSearch && App.lastSearch.method !== "POST");
   }
 
+  /** Export exactly the listed results: their ids go to /api/export, which writes one
+   * file (a table or sheet per layer where the format has them) or names any id it
+   * could not find. */
   function exportResults(format) {
     if (!format || !App.results.length) return;
-    if (format === "geojson") {
-      const blob = new Blob([JSON.stringify({ type: "FeatureCollection", features: App.results })], { type: "application/geo+json" });
-      return download(URL.createObjectURL(blob), "search.geojson");
-    }
-    if (format === "csv" && App.lastSearch && App.lastSearch.method !== "POST") {
-      const q = commonParams(App.lastSearch.params);
-      q.set("f", "csv");
-      return download("/api/search?" + q, "search.csv");
-    }
-    // XLSX/GPKG (and CSV of a polygon search): the export endpoint, per layer, by ids.
-    const byLayer = {};
-    for (const f of App.results) (byLayer[f.properties.layer] = byLayer[f.properties.layer] || []).push(f.id || f.properties.id);
-    for (const layer in byLayer) {
-      const q = new URLSearchParams({ layer, format, ids: byLayer[layer].join(",") });
-      download("/api/export?" + q, `${layer}.${format}`);
-    }
+    const ids = App.results.map((f) => f.id || f.properties.id);
+    const layers = [...new Set(App.results.map((f) => f.properties.layer))];
+    const q = new URLSearchParams({ format, ids: ids.join(",") });
+    if (layers.length === 1) q.set("layer", layers[0]);
+    const ext = { csv: "csv", xlsx: "xlsx", geojson: "geojson", gpkg: "gpkg" }[format];
+    download("/api/export?" + q, `${layers.length === 1 ? layers[0] : "search"}.${ext}`);
   }
   function download(href, name) {
     const a = h("a", { href, download: name });
@@ -566,8 +563,19 @@
     $("#export-format").addEventListener("change", (e) => { exportResults(e.target.value); e.target.value = ""; });
   }
 
+  /** Show only what the role may do; the server still checks every request. */
+  function applyPermissions() {
+    const dp = $("#draw-parking");
+    if (dp) dp.closest("section").hidden = !(App.layers.parking && App.can("create", "parking"));
+    const up = document.querySelector('a[href="/upload"]');
+    if (up) up.hidden = !Auth.canAny("import");
+    if (App.openAsset && App.layers[App.openAsset.layer] && App.onRelabel) App.onRelabel();
+  }
+  App.applyPermissions = applyPermissions;
+
   function relabel() {
     I18n.apply();
+    Auth.relabel();
     buildLayerList();
     buildFilters();
     buildBasemaps();
@@ -587,6 +595,10 @@
     App.hashState = readHash();
     buildMap();
     wireUI();
+    Auth.onLang = () => (App.catalog ? relabel() : I18n.apply());
+    // Nothing but the page and the catalogue is public: sign in first (unless reading is open).
+    await Auth.ensure();
+    Auth.onChange(() => { applyPermissions(); App.refreshTiles(); if (!App.districts) loadDistricts(); rerunSearch(); });
     // Districts first (in parallel with the catalogue): they are the map's context and
     // must not queue behind dozens of tile requests.
     const districtsLoaded = loadDistricts();
@@ -609,6 +621,7 @@
     for (const n of wanted) setLayerVisible(n, true);
     buildLayerList();
     buildFilters();
+    applyPermissions();
     App._restoring = false;
     if (App.hashState.search) {
       const params = Object.fromEntries(new URLSearchParams(App.hashState.search));

@@ -58,23 +58,31 @@
       ["updated_at", I18n.lang === "en" ? "Last changed" : "最后修改", [p.updated_at, p.updated_by].filter(Boolean).join(" · ")]];
     for (const [k, label, v] of meta) if (v !== undefined && v !== null && v !== "") rows.push(h("tr", {}, h("th", { scope: "row", text: label }), h("td", { "data-attr": k, text: v })));
     body.append(h("h3", { text: t("attributes") }), h("table", { class: "attrs" }, h("tbody", {}, rows)));
-    // actions
+    // actions: only what the role may do (the server checks again)
+    const layer = spec.name;
+    const canUpdate = App.can("update", layer);
+    const canEdit = canUpdate || (App.can("lifecycle", layer) && (spec.lifecycle_fields || []).length);
     const actions = h("div", { class: "row" },
-      h("button", { type: "button", id: "file-edit", onclick: () => editForm(spec, feature) }, t("edit")),
-      spec.geometry_types.includes("Point") && feature.geometry && feature.geometry.type === "Point"
+      canEdit ? h("button", { type: "button", id: "file-edit", onclick: () => editForm(spec, feature) }, t("edit")) : null,
+      canUpdate && spec.geometry_types.includes("Point") && feature.geometry && feature.geometry.type === "Point"
         ? h("button", { type: "button", id: "file-move", onclick: () => startMove(spec, feature) }, t("move")) : null,
-      spec.geometry_types.includes("Polygon") && App.editParkingShape
+      canUpdate && spec.geometry_types.includes("Polygon") && App.editParkingShape
         ? h("button", { type: "button", id: "file-edit-shape", onclick: () => App.editParkingShape(spec, feature, App.openAsset.etag) }, t("edit_shape")) : null);
     body.append(actions);
-    // photos
-    const photos = p.photos || [];
-    if (photos.length) {
-      body.append(h("h3", { text: t("photos") }), h("div", { class: "photos" }, photos.map((ph) => {
-        const url = typeof ph === "string" ? ph : ph.url;
-        const thumb = typeof ph === "string" ? ph : ph.thumb || ph.url;
-        return h("a", { href: url, target: "_blank" }, h("img", { src: thumb, alt: t("photos"), loading: "lazy" }));
-      })));
-    }
+    // photos: thumbnails, full size on click
+    const photoBox = h("div", { class: "photos", id: "file-photos" });
+    body.append(h("h3", { text: t("photos") }), photoBox);
+    App.fetchJSON(`/api/assets/${spec.name}/${feature.id}/photos`).then(({ data }) => {
+      const photos = data.photos || [];
+      if (!photos.length) return photoBox.append(h("p", { class: "hint", text: "—" }));
+      for (const ph of photos) {
+        const title = `${ph.file_name} · ${(ph.created_at || "").slice(0, 10)} · ${ph.created_by || ""}`;
+        const a = h("a", { href: ph.url, target: "_blank", title, "aria-label": t("photo_open") + "：" + ph.file_name },
+          h("img", { src: ph.url, alt: ph.file_name, loading: "lazy" }));
+        a.addEventListener("click", (e) => { e.preventDefault(); showPhoto(ph); });
+        photoBox.append(a);
+      }
+    }).catch((err) => photoBox.append(h("p", { class: "hint", text: App.errorText(err) })));
     // lifecycle: every status that has a "<status>_on" date attribute is a step
     const steps = spec.statuses.filter((s) => spec.attrs.some((a) => a.name === s.code + "_on"));
     if (steps.length) {
@@ -108,7 +116,7 @@
     body.append(h("h3", { text: t("history") }), hist);
     App.fetchJSON(`/api/assets/${spec.name}/${feature.id}/history`).then(({ data }) => {
       hist.innerHTML = "";
-      const entries = Array.isArray(data) ? data : data.entries || data.history || data.items || [];
+      const entries = (data.entries || []).slice().reverse(); // newest first
       if (!entries.length) return hist.append(h("p", { text: t("history_none") }));
       hist.append(h("ol", { class: "history" }, entries.map((e) => historyEntry(spec, e))));
     }).catch((err) => { hist.innerHTML = ""; hist.append(h("p", { class: "hint", text: t("history_unavailable") + "：" + App.errorText(err) })); });
@@ -122,24 +130,53 @@
     const a = spec.attrs.find((x) => x.name === name);
     return a ? I18n.label(a) : name;
   }
+  function showPhoto(ph) {
+    const close = () => { box.remove(); document.removeEventListener("keydown", onKey); };
+    const onKey = (e) => { if (e.key === "Escape") close(); };
+    const box = h("div", { class: "photo-full", id: "photo-full", role: "dialog", "aria-label": ph.file_name, tabindex: "-1", onclick: close },
+      h("img", { src: ph.url, alt: ph.file_name }));
+    document.addEventListener("keydown", onKey);
+    document.body.append(box);
+    box.focus();
+  }
+
+  // Bookkeeping every write touches: not "what changed".
+  const BOOKKEEPING = new Set(["version", "updated_at", "updated_by", "created_at", "created_by", "id", "layer", "is_demo"]);
+  const fmtTime = (iso) => {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    return d.toLocaleString(I18n.lang === "en" ? "en-GB" : "zh-CN", { timeZone: "Asia/Shanghai", hour12: false,
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  };
+  /** One entry of GET /api/assets/{layer}/{id}/history (web/routes/history.py):
+   * {action, actor, via, at, comment, child_table, changes: [{field, before, after}]}. */
   function historyEntry(spec, e) {
-    const when = e.at || e.changed_at || e.ts || e.created_at || "";
-    const who = e.actor || e.by || e.changed_by || e.user || "";
-    const action = e.action || e.op || e.operation || "";
-    let changes = [];
-    if (e.changes && !Array.isArray(e.changes)) changes = Object.entries(e.changes).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v && v.old, Array.isArray(v) ? v[1] : v && v.new]);
-    else if (Array.isArray(e.changes)) changes = e.changes.map((c) => [c.field, c.old ?? c.before, c.new ?? c.after]);
-    else if (e.before || e.after) {
-      const b = e.before || {}, a = e.after || {};
-      changes = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]) && !["version", "updated_at", "updated_by"].includes(k)).map((k) => [k, b[k], a[k]]);
-    }
+    const child = e.child_table && spec.children.find((c) => c.name === e.child_table);
+    const attrs = child ? child.attrs : spec.attrs;
+    const actionText = t("action_" + e.action) !== "action_" + e.action ? t("action_" + e.action) : e.action;
+    const what = child ? `${actionText}${I18n.label(child)}` : actionText;
+    const changes = (e.changes || []).filter((c) => !BOOKKEEPING.has(c.field) && !(child && c.field.endsWith("_id")));
     const fmt = (k, v) => {
-      if (v === null || v === undefined) return "—";
-      const attr = spec.attrs.find((x) => x.name === k);
+      if (v === null || v === undefined || v === "") return "—";
+      if (k === "status") return App.choiceLabel(spec, "status", v);
+      const attr = attrs.find((x) => x.name === k);
       return attr ? App.formatValue(spec, attr, v) : typeof v === "object" ? JSON.stringify(v).slice(0, 60) : String(v);
     };
-    return h("li", {}, h("strong", { text: [when.replace("T", " ").slice(0, 19), who, action].filter(Boolean).join(" · ") }),
-      changes.length ? h("ul", {}, changes.map(([k, o, n]) => h("li", { text: `${attrLabel(spec, k)}: ${fmt(k, o)} → ${fmt(k, n)}` }))) : null,
+    const label = (k) => {
+      if (k === "geom") return t("geometry");
+      if (k === "status") return t("status");
+      if (k === "deleted_at") return t("deleted_flag");
+      if (k === "district_code") return I18n.lang === "en" ? "District" : "所属区县";
+      const a = attrs.find((x) => x.name === k);
+      return a ? I18n.label(a) : k;
+    };
+    const line = ([k, o, n]) => (k === "geom" ? `${label(k)}: ${o ? (I18n.lang === "en" ? "changed" : "已改变") : (I18n.lang === "en" ? "set" : "已设定")}`
+      : `${label(k)}: ${fmt(k, o)} → ${fmt(k, n)}`);
+    const shown = e.action === "create" ? changes.filter((c) => c.after !== null && c.after !== undefined && c.field !== "geom") : changes;
+    return h("li", { "data-action": e.action },
+      h("strong", { text: [fmtTime(e.at), e.actor, what].filter(Boolean).join(" · ") }),
+      e.via && e.via !== "api" ? h("span", { class: "hint", text: ` (${e.via})` }) : null,
+      shown.length ? h("ul", {}, shown.slice(0, 40).map((c) => h("li", { "data-field": c.field, text: line([c.field, c.before, c.after]) }))) : null,
       e.comment ? h("div", { class: "hint", text: e.comment }) : null);
   }
 
@@ -147,8 +184,9 @@
    * attributes left out. Shared with the parking planner. */
   App.attrForm = function (spec, props, opts) {
     const form = h("form", { class: "attr-form", id: (opts && opts.id) || null });
+    const only = opts && opts.only;
     for (const a of spec.attrs) {
-      if (a.computed) continue;
+      if (a.computed || (only && !only.includes(a.name))) continue;
       const name = a.name;
       const id = "f-" + spec.name + "-" + name;
       let input;
@@ -203,13 +241,20 @@
   function editForm(spec, feature) {
     const body = $("#file-body");
     body.innerHTML = "";
-    const form = App.attrForm(spec, feature.properties || {}, { id: "edit-form" });
+    // a role that may only move a hazard through its lifecycle gets only those fields
+    const only = App.can("update", spec.name) ? null : spec.lifecycle_fields;
+    const form = App.attrForm(spec, feature.properties || {}, { id: "edit-form", only });
     const msg = h("div", { class: "problems" });
     form.append(h("div", { class: "row" }, h("button", { type: "submit" }, t("save")),
       h("button", { type: "button", onclick: () => render(spec, feature) }, t("cancel"))), msg);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const props = App.readForm(spec, form);
+      // send only what the user changed (a merge patch), so the server judges just that
+      const all = App.readForm(spec, form);
+      const before = feature.properties || {};
+      const props = {};
+      for (const k in all) if (JSON.stringify(all[k] ?? null) !== JSON.stringify(before[k] ?? null)) props[k] = all[k];
+      if (!Object.keys(props).length) return render(spec, feature);
       await save(spec, feature, { type: "Feature", properties: props }, msg);
     });
     body.append(form);

@@ -9,7 +9,7 @@
   let catalog = null, map = null, badLayer = null, lastReport = null, sortKey = "row", sortDir = 1;
   let fileFeatures = null; // row number → [lon, lat] or GeoJSON geometry, read from the file itself
 
-  function csrf() { const m = document.cookie.match(/(?:^|;\s*)(?:csrf_token|csrftoken|XSRF-TOKEN)=([^;]+)/); return m ? decodeURIComponent(m[1]) : ""; }
+  const csrf = () => Auth.csrf();
   function toast(msg) { const el = $("#toast"); el.textContent = msg; el.classList.add("show"); setTimeout(() => el.classList.remove("show"), 4000); }
   function esc(s) { return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
 
@@ -17,6 +17,8 @@
     const res = await fetch(url, { method: "POST", body, headers: { "X-CSRF-Token": csrf(), Accept: "application/json" }, credentials: "same-origin" });
     let data = null;
     try { data = await res.json(); } catch (e) { data = { detail: res.statusText }; }
+    if (res.status === 401) Auth.expired();
+    if (res.status === 403) data = Object.assign({}, data, { detail: t("forbidden") + "：" + ((data && data.detail) || "") });
     return { res, data };
   }
 
@@ -144,10 +146,14 @@
 
   async function start() {
     I18n.apply();
-    $("#lang-btn").addEventListener("click", () => { I18n.set(I18n.lang === "zh" ? "en" : "zh"); I18n.apply(); fillLayers(); if (lastReport) renderReport(lastReport); });
+    const relabel = () => { I18n.apply(); Auth.relabel(); if (catalog) fillLayers(); if (lastReport) renderReport(lastReport); };
+    $("#lang-btn").addEventListener("click", () => { I18n.set(I18n.lang === "zh" ? "en" : "zh"); relabel(); });
+    Auth.onLang = relabel;
     map = L.map("map").setView([35.215, 113.24], 10);
     map.attributionControl.setPrefix(false);
-    const d = await (await fetch("/api/districts")).json();
+    await Auth.ensure();
+    Auth.onChange(() => fillLayers());
+    const d = await (await fetch("/api/districts", { credentials: "same-origin" })).json();
     L.geoJSON(d, { style: { color: "#546e7a", weight: 1, fillOpacity: 0.1 }, interactive: false }).addTo(map);
     catalog = await (await fetch("/api/layers")).json();
     fillLayers();
@@ -155,9 +161,13 @@
     $("#up-confirm").addEventListener("click", confirmImport);
     document.body.dataset.ready = "1";
   }
+  /** Only the layers the role may import into; none → say so instead of a form that fails. */
   function fillLayers() {
     const sel = $("#up-layer"), v = sel.value;
-    sel.innerHTML = catalog.layers.map((l) => `<option value="${l.name}">${esc(I18n.lang === "en" ? l.en : l.zh)}</option>`).join("");
+    const layers = catalog.layers.filter((l) => Auth.can("import", l.name));
+    $("#up-dry").disabled = !layers.length;
+    $("#up-summary").textContent = layers.length ? "" : t("forbidden") + "：" + (I18n.lang === "en" ? "your role may not import data" : "您的角色不能导入数据");
+    sel.innerHTML = layers.map((l) => `<option value="${l.name}">${esc(I18n.lang === "en" ? l.en : l.zh)}</option>`).join("");
     if (v) sel.value = v;
   }
   document.addEventListener("DOMContentLoaded", start);
