@@ -136,3 +136,14 @@ def test_water_tests_of_a_site_are_listed_newest_first(client: TestClient, conn)
     assert [r["tested_on"] for r in rows] == ["2025-06-01", "2025-03-01"]
     assert [r["passed"] for r in rows] == [False, True]
     assert client.get(f"/api/assets/water_supply/{site}/children/nope").status_code == 404
+
+
+def test_upserting_a_bay_again_by_its_code_is_not_an_overlap_with_itself(conn) -> None:
+    _add_bay(conn, 2)
+    props = make_properties(PARKING, 2, status="in_use", notes="re-surveyed")
+    counts = upsert_assets(conn, PARKING, [AssetRow(props, bay(2))])  # import or seed-demo again
+    conn.commit()
+    assert counts["updated"] == 1
+    with pytest.raises(psycopg.errors.CheckViolation, match="overlaps parking TC-TEST-0002"):
+        upsert_assets(conn, PARKING, [AssetRow(make_properties(PARKING, 7, status="in_use"), bay(2))])
+    conn.rollback()
