@@ -151,17 +151,11 @@ def module_db(
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="module")
-def live_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
-    """uvicorn on a free port, in a thread, against the module's seeded database.
-
-    One server per test module: the tests of a module use different assets, so they
-    can share it; a test that changes the app's settings puts them back.
-    """
-    db = module_db
+@contextmanager
+def serve(db: Settings, catalog: LayerCatalog, seeded: dict[str, Any]) -> Iterator[LiveServer]:
+    """uvicorn on a free port, in a thread, against ``db`` (accounts added for every role)."""
     assert db.database_url
     with psycopg.connect(db.database_url) as conn:
-        seeded = seed_assets(conn, catalog)
         accounts = make_accounts(conn)
     port = free_port()
     app = create_app(db, catalog)
@@ -173,9 +167,27 @@ def live_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServ
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start within 20 s")
         time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=db, seeded=seeded, app=app, accounts=accounts)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(
+            url=f"http://127.0.0.1:{port}", settings=db, seeded=seeded, app=app, accounts=accounts
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
+    """The app on the module's database, seeded with a few assets of every layer.
+
+    One server per test module: the tests of a module use different assets, so they
+    can share it; a test that changes the app's settings puts them back.
+    """
+    assert module_db.database_url
+    with psycopg.connect(module_db.database_url) as conn:
+        seeded = seed_assets(conn, catalog)
+    with serve(module_db, catalog, seeded) as live:
+        yield live
 
 
 @contextmanager

@@ -35,7 +35,6 @@ def test_click_radius_search_lists_results_by_distance_with_circle(map_page: Map
     items.first.hover()
     assert "hl" in items.first.get_attribute("class")
     map_page.shot("search-radius")
-    map_page.shot("map")  # the README picture: assets, a radius search and its results
     assert "search=" in page.url  # shareable
 
 

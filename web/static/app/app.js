@@ -5,6 +5,9 @@
   "use strict";
   const t = (k, v) => I18n.t(k, v);
   const CFG = window.REGISTRY_CONFIG || { basemaps: [] };
+  // Leaflet.VectorGrid's canvas renderer still calls L.DomEvent.fakeStop, removed in
+  // Leaflet 1.9: without it a click on an asset drawn in a tile throws.
+  if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = (e) => { e._stopped = true; };
   const JIAOZUO = [35.215, 113.24];
   const $ = (sel) => document.querySelector(sel);
   const h = (tag, attrs, ...kids) => {
