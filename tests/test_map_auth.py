@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +206,22 @@ def test_export_names_ids_that_are_not_live_assets(seeded) -> None:
             "/api/export", params={"layer": "road_voids", "format": "csv", "ids": f"{void},{site}"}
         )
         assert res.status_code == 404 and site in res.text
+
+
+# Routes anyone may GET: the pages and what the sign-in form needs, sign-in itself,
+# the health check, and the OGC API's self-description (no asset data).
+PUBLIC_GETS = {"/", "/upload", "/api/config", "/api/layers", "/health"}
+
+
+def test_every_get_route_with_asset_data_refuses_anonymous_callers(db: Settings) -> None:
+    """An inventory, so a route added later cannot leak data by forgetting READ."""
+    app = create_app(db)
+    gets = [path for path, ops in app.openapi()["paths"].items() if "get" in ops] + ["/", "/upload"]
+    public = []
+    with TestClient(app) as client:
+        for template in gets:
+            path = re.sub(r"\{(layer|collection_id)\}", "manholes", template)
+            path = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+            if client.get(path).status_code != 401:
+                public.append(template)
+    assert sorted(public) == sorted(PUBLIC_GETS)
