@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from importers import photos as photos_mod
 from importers import writer
 from importers.base import Batch, Source
+from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
 from importers.report import ImportReport, ReportRow
@@ -34,7 +35,6 @@ from registry import coords
 from registry.context import set_actor
 from registry.settings import Settings
 from registry.spec import LayerSpec, Problem
-from registry.validation import validate_asset
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
@@ -353,16 +353,26 @@ def _process(
     extras = {col: batch.frame[col].tolist() for col in cmap.extra}
     photos = batch.frame[cmap.photo].tolist() if cmap.photo else None
     demo = batch.frame[cmap.is_demo].tolist() if cmap.is_demo else None
-    geoms_srid = shapely.set_srid(geoms, 4490)
-    hex_geoms = shapely.to_wkb(geoms_srid, hex=True, include_srid=True)
-    staged: list[tuple[Any, ...]] = []
+    clean, row_problems = validate_batch(spec, cols, geoms, n)
+    hex_geoms = shapely.to_wkb(shapely.set_srid(geoms, 4490), hex=True, include_srid=True)
+    extra_texts = extra_json(extras, n, clean_extra)
+    demo_flags = memoised(lambda v: str(v).strip().lower() in _TRUE, demo) if demo else None
+    raw_codes = cols.get("code")
+    clean_codes = clean.get("code")
     attr_names = [a.name for a in spec.writable_attrs]
+    absent = [None] * n
+    attr_cols = [clean.get(a, absent) for a in attr_names]
+    rows = batch.rows.tolist()
+    # Only rows that have something to report (or photos) need per-row work here.
+    flagged = set(row_problems) | set(warnings) | outside
+    flagged.update(i for i, r in enumerate(rows) if r in batch.problems)
+    if photos is not None:
+        flagged.update(i for i, v in enumerate(photos) if v not in (None, "") and v == v)
+    rejected: set[int] = set()
     hinted = 0
-    for i in range(n):
-        rownum = int(batch.rows[i])
-        props = {attr: values[i] for attr, values in cols.items()}
-        clean, problems = validate_asset(spec, props, geoms[i])
-        problems = list(batch.problems.get(rownum, ())) + problems + warnings.get(i, [])
+    for i in sorted(flagged):
+        rownum = rows[i]
+        problems = list(batch.problems.get(rownum, ())) + row_problems.get(i, []) + warnings.get(i, [])
         if i in outside:
             hint = _outside_hint(src_geoms[i], crs, boundary) if hinted < 1000 else ""
             hinted += 1
@@ -373,7 +383,10 @@ def _process(
                     shapely.to_wkt(geoms[i], rounding_precision=6),
                 )
             )
-        code = clean.get("code") or (str(props.get("code")) if props.get("code") is not None else None)
+        raw_code = raw_codes[i] if raw_codes is not None else None
+        code = (clean_codes[i] if clean_codes is not None else None) or (
+            str(raw_code) if raw_code is not None else None
+        )
         names: list[str] = []
         if photos is not None and photos[i] not in (None, "") and photos[i] == photos[i]:
             names, photo_problems = photos_mod.names_for(str(photos[i]), source.photos)
@@ -393,16 +406,20 @@ def _process(
             )
             has_error |= p.level == "error"
         if has_error:
-            continue
-        extra = {}
-        for col, values in extras.items():
-            v = clean_extra(values[i])
-            if v is not None:
-                extra[col] = v
-        is_demo = bool(demo and str(demo[i]).strip().lower() in _TRUE)
-        staged.append((rownum, *(clean.get(a) for a in attr_names), hex_geoms[i], Jsonb(extra), is_demo))
-        if names:
-            photo_rows.append((rownum, str(clean["code"]), names))
+            rejected.add(i)
+        elif names:
+            photo_rows.append((rownum, str(code), names))
+    keep = [i for i in range(n) if i not in rejected] if rejected else range(n)
+    staged: list[tuple[Any, ...]] = [
+        (
+            rows[i],
+            *(c[i] for c in attr_cols),
+            hex_geoms[i],
+            extra_texts[i],
+            bool(demo_flags[i]) if demo_flags else False,
+        )
+        for i in keep
+    ]
     return staged
 
 
