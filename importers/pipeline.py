@@ -320,7 +320,8 @@ def _process(
     """Transform, validate and check one batch; return the rows to stage."""
     n = len(batch.frame)
     src_geoms = batch.geoms
-    geoms = shapely.force_2d(src_geoms)
+    # force_2d copies every geometry: only pay for it when there is a Z to drop.
+    geoms = shapely.force_2d(src_geoms) if shapely.has_z(src_geoms).any() else src_geoms.copy()
     # Single-part multi-geometries (Shapefile and KML write them) → simple ones.
     types = shapely.get_type_id(geoms)
     single_multi = np.isin(types, (4, 5, 6)) & (shapely.get_num_geometries(geoms) == 1)
