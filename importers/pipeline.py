@@ -28,6 +28,7 @@ from importers.base import Batch, Source
 from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
+from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
 from importers.safety import check_size, sha256_of
 from importers.sources import open_source
@@ -75,9 +76,13 @@ def create_import_record(
     """Insert the ``imports`` row in its own short transaction (visible to progress polls)."""
     import_id = import_id or str(uuid.uuid4())
     with conn.transaction():
+        mark_interrupted(conn)
+        # The session recorded here is the one that will run the data transaction
+        # (run_import uses this same connection): see importers.records.
         conn.execute(
-            "INSERT INTO imports (id, actor, file_name, sha256, size_bytes, layer, options) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO imports (id, actor, file_name, sha256, size_bytes, layer, options, backend_pid, "
+            "backend_start) VALUES (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid(), "
+            "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()))",
             (import_id, actor, file_name, sha256, size, layer, Jsonb(options.as_json())),
         )
     return import_id
@@ -127,6 +132,14 @@ def run_import(
         import_id = create_import_record(
             conn, actor=actor, file_name=name, sha256=digest, size=size, layer=spec.name, options=options
         )
+    else:
+        # Created elsewhere (the HTTP route, on the request's connection): this session runs it.
+        with conn.transaction():
+            conn.execute(
+                "UPDATE imports SET backend_pid = pg_backend_pid(), backend_start = "
+                "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) WHERE id = %s",
+                (import_id,),
+            )
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
