@@ -28,6 +28,7 @@ from importers.base import Batch, Source
 from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
+from importers.ogr import list_layers
 from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
 from importers.safety import check_size, sha256_of
@@ -505,3 +506,115 @@ def _set_checks(conn: psycopg.Connection, spec: LayerSpec, report: ImportReport)
                 reason=f"within {writer.NEAR_METRES:g} m of existing asset {other} of this layer",
             )
         )
+
+
+def layers_by_name(path: Path, layer_names: list[str]) -> list[str]:
+    """The layers of a multi-layer GeoPackage, each named after a registry layer.
+
+    Raises ``ImportFileError`` when the file is not a GeoPackage or a layer matches no
+    registry layer (nothing is skipped silently: the user picks one with --gpkg-layer).
+    """
+    if path.suffix.lower() != ".gpkg":
+        raise ImportFileError(
+            f"{path.name}：请用 --layer 指定目标图层（只有 GeoPackage 可按图层名自动对应）",
+            f"{path.name}: pass --layer (only a GeoPackage can be mapped by its layer names)",
+        )
+    found = list_layers(path)
+    unknown = [n for n in found if n not in layer_names]
+    if unknown or not found:
+        listed, allowed = ", ".join(unknown) or "-", ", ".join(layer_names)
+        raise ImportFileError(
+            f"{path.name} 的图层 {listed} 不是登记图层（可选：{allowed}）；"
+            "请用 --gpkg-layer 和 --layer 逐个导入",
+            f"{path.name} has layers that are not registry layers: {listed} (registry layers: {allowed}); "
+            "import them one by one with --gpkg-layer and --layer",
+        )
+    return found
+
+
+def run_multi_import(
+    conn: psycopg.Connection,
+    specs: list[LayerSpec],
+    path: Path,
+    *,
+    settings: Settings,
+    actor: str,
+    options: ImportOptions | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+) -> list[ImportReport]:
+    """Import every layer of a GeoPackage into the registry layer of the same name.
+
+    Each layer gets its own import record and report (and can be undone on its own),
+    but the data of all layers is written in ONE transaction: if any layer has errors
+    (and rejected rows are not skipped) nothing at all is written, as for one layer.
+    ``specs`` are the registry layers the file's layers may name.
+    """
+    options = options or ImportOptions()
+    by_name = {s.name: s for s in specs}
+    name = file_name or path.name
+    size = check_size(path, settings.import_max_bytes)
+    digest = sha256_of(path)
+    layer_names = layers_by_name(path, list(by_name))
+    jobs: list[tuple[LayerSpec, ImportReport]] = []
+    for layer in layer_names:
+        opts = ImportOptions(**{**asdict(options), "layer_name": layer})
+        iid = create_import_record(
+            conn, actor=actor, file_name=name, sha256=digest, size=size, layer=layer, options=opts
+        )
+        jobs.append(
+            (by_name[layer], ImportReport(layer=layer, file_name=name, import_id=iid, dry_run=opts.dry_run))
+        )
+    try:
+        with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp, conn.transaction():
+            for spec, report in jobs:
+                source = open_source(
+                    path,
+                    Path(tmp),
+                    encoding=options.encoding,
+                    layer_name=spec.name,
+                    max_unzipped=settings.import_max_unzipped_bytes,
+                    max_ratio=settings.import_max_zip_ratio,
+                    display_name=name,
+                )
+                if options.photos:
+                    source.photos |= photos_mod.open_photo_zip(Path(options.photos), Path(tmp), settings)
+                assert report.import_id is not None
+                _write(
+                    conn,
+                    spec,
+                    source,
+                    report,
+                    settings=settings,
+                    actor=actor,
+                    options=options,
+                    import_id=report.import_id,
+                    progress=progress,
+                    photo_rows=[],
+                )
+            if any(r.status != "committed" for _, r in jobs):
+                raise psycopg.Rollback()
+    except ImportFileError as exc:
+        with conn.transaction():
+            for _, report in jobs:
+                report.status = "failed"
+                assert report.import_id is not None
+                _finish_record(conn, report.import_id, report, exc)
+        raise
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            with conn.transaction():
+                for _, report in jobs:
+                    report.status = "failed"
+                    assert report.import_id is not None
+                    _finish_record(conn, report.import_id, report)
+        raise
+    if any(r.status != "committed" for _, r in jobs):
+        # A layer that would have been written is not: say so (another layer was rejected).
+        with conn.transaction():
+            for _, report in jobs:
+                if report.status == "committed":
+                    report.status = "rejected"
+                assert report.import_id is not None
+                _finish_record(conn, report.import_id, report)
+    return [r for _, r in jobs]

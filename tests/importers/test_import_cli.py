@@ -148,3 +148,12 @@ def test_next_import_marks_interrupted_ones_and_spares_running_ones(db, conn) ->
         conn.commit()
         assert status[dead] == "failed" and status[running] == "running"
         assert get_import(conn, running)["status"] == "running"
+
+
+def test_cli_without_layer_imports_each_gpkg_layer_by_name(db, conn, tmp_path: Path) -> None:
+    from test_import_multilayer import _write_layers
+
+    f = _write_layers(tmp_path / "two.gpkg")
+    out = cli(db, tmp_path, "import", str(f)).stdout
+    assert "manholes:" in out and "road_voids:" in out
+    assert out.count("committed") == 2 and "'created': 2" in out and "'created': 3" in out
