@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from registry.spec import LayerSpec, Problem
+from registry.spec import Attr, AttrType, LayerSpec, Problem
 from registry.validation import check_value
 
 # shapely type ids of the OGC names the layers declare.
@@ -88,7 +88,10 @@ def validate_batch(
                 for i in range(n):
                     problems.setdefault(i, []).append(missing)
             continue
-        checked = memoised(lambda raw, a=attr: check_value(a, raw), cols[attr.name])
+        if attr.type is AttrType.TEXT and not attr.choices:
+            checked = _plain_text(attr, cols[attr.name])
+        else:
+            checked = memoised(lambda raw, a=attr: check_value(a, raw), cols[attr.name])
         values = [None] * n
         for i, (value, problem) in enumerate(checked):
             if problem is None:
@@ -107,6 +110,20 @@ def validate_batch(
             if found:
                 problems[i] = list(found)
     return clean, problems
+
+
+def _plain_text(attr: Attr, values: list[Any]) -> list[tuple[Any, Problem | None]]:
+    """``check_value`` for free text (codes, names): usually unique per row, so not
+    memoised; a non-blank ``str`` is just stripped, anything else takes the full path."""
+    out: list[tuple[Any, Problem | None]] = []
+    for v in values:
+        if type(v) is str:
+            text = v.strip()
+            if text:
+                out.append((text, None))
+                continue
+        out.append(check_value(attr, v))
+    return out
 
 
 def _geometry_problems(spec: LayerSpec, geoms: np.ndarray[Any, Any]) -> list[tuple[int, Problem]]:

@@ -424,17 +424,12 @@ def _process(
             rejected.add(i)
         elif names:
             photo_rows.append((rownum, str(code), names))
-    keep = [i for i in range(n) if i not in rejected] if rejected else range(n)
-    staged: list[tuple[Any, ...]] = [
-        (
-            rows[i],
-            *(c[i] for c in attr_cols),
-            hex_geoms[i],
-            extra_texts[i],
-            bool(demo_flags[i]) if demo_flags else False,
-        )
-        for i in keep
-    ]
+    flags = [bool(f) for f in demo_flags] if demo_flags else [False] * n
+    staged: list[tuple[Any, ...]] = list(
+        zip(rows, *attr_cols, hex_geoms.tolist(), extra_texts, flags, strict=True)
+    )
+    if rejected:
+        staged = [t for i, t in enumerate(staged) if i not in rejected]
     return staged
 
 
