@@ -42,7 +42,8 @@ def _coerce(attr: Attr, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError("expected a whole number")
         number = Decimal(str(value).strip())
-        if number != number.to_integral_value():
+        # (infinity would otherwise crash int() with OverflowError)
+        if not number.is_finite() or number != number.to_integral_value():
             raise ValueError("expected a whole number")
         return int(number)
     if attr.type is AttrType.NUMBER:
