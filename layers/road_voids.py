@@ -177,4 +177,7 @@ ROAD_VOIDS = LayerSpec(
         radius=6,
     ),
     validate=_lifecycle_rules,
+    lifecycle_fields=frozenset(
+        {"status", "remediation_deadline", "notes"} | {f for pair in _STEP_FIELDS.values() for f in pair}
+    ),
 )

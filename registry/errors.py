@@ -16,6 +16,10 @@ class RegistryError(Exception):
         self.message = message
         self.errors = errors or []
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error calls for (e.g. WWW-Authenticate); none by default."""
+        return {}
+
 
 class ClusterError(RegistryError):
     """The embedded database could not be created, started or stopped."""
@@ -41,3 +45,51 @@ class InvalidFeature(RegistryError):
 
     status = 422
     code = "invalid_feature"
+
+
+class InvalidParameter(RegistryError):
+    """A request parameter is malformed or out of range; ``parameter`` names it."""
+
+    status = 400
+    code = "invalid_parameter"
+
+    def __init__(self, parameter: str, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, errors=errors)
+        self.parameter = parameter
+
+
+class FeatureNotFound(RegistryError):
+    """No (non-deleted) asset with that id in the layer."""
+
+    status = 404
+    code = "feature_not_found"
+
+
+class DuplicateAsset(RegistryError):
+    """Another asset of the layer already has that code."""
+
+    status = 409
+    code = "duplicate_asset"
+
+
+class VersionMismatch(RegistryError):
+    """The client edited an outdated version (optimistic locking): ``current_version`` tells it
+    which one is stored now, so it can reload and merge instead of overwriting silently."""
+
+    status = 412
+    code = "version_mismatch"
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class VersionRequired(RegistryError):
+    """A write must say which version it changes (If-Match), or two edits could collide."""
+
+    status = 428
+    code = "version_required"
+
+    def __init__(self, message: str, *, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Basemap(BaseModel):
+    """One tile basemap the web map may show.
+
+    ``crs`` says which datum the tiles are drawn in: Amap/Tencent tiles are in
+    GCJ-02, so the map shifts what it draws onto them (and un-shifts what users draw).
+    """
+
+    name: str
+    url: str
+    attribution: str = ""
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    max_zoom: int = 19
+    subdomains: str = ""
 
 
 class Settings(BaseSettings):
@@ -31,10 +47,20 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     storage_srid: int = 4490
+    # REGISTRY_BASEMAPS='[{"name": ..., "url": ..., "crs": "gcj02"}]'. Empty by default:
+    # the map must work offline, showing district boundaries on a plain background.
+    basemaps: list[Basemap] = Field(default_factory=list)
     # Imports: the largest upload accepted, and what an archive may expand to (zip bombs).
     import_max_bytes: int = 2 * 1024**3
     import_max_unzipped_bytes: int = 8 * 1024**3
     import_max_zip_ratio: float = 200.0
+    # accounts and sessions (issue 3)
+    public_read: bool = False  # REGISTRY_PUBLIC_READ=true lets anyone read without signing in
+    session_ttl_hours: float = 12.0
+    cookie_secure: bool = False  # set true behind HTTPS so cookies never travel in clear
+    login_max_failures: int = 5  # per username and address ...
+    login_window_seconds: int = 300  # ... within this many seconds, then 429
+    token_ttl_days: float = 365.0  # default lifetime of a new API token
 
     @field_validator("database_url")
     @classmethod

@@ -113,6 +113,9 @@ class LayerSpec:
     style: Style
     children: tuple[ChildTable, ...] = ()
     validate: Validator | None = field(default=None, compare=False)
+    # Fields a LIFECYCLE permission may change on its own (e.g. an officer closing a
+    # hazard), without the right to edit the asset otherwise.
+    lifecycle_fields: frozenset[str] = frozenset()
 
     @property
     def common_attrs(self) -> tuple[Attr, ...]:

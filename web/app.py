@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
-from web.routes import health, imports
+from web.errors import add_exception_handlers
+from web.routes import auth as auth_routes
+from web.routes import features, health, imports, parking, printmap, search, tiles, transactions
+from web.routes import history as history_routes
+from web.routes import map as map_routes
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -36,6 +42,19 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     )
     app.state.settings = settings
     app.state.catalog = catalog
+    add_exception_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(history_routes.router)
     app.include_router(imports.router)
+    app.include_router(features.router)
+    app.include_router(transactions.router)
+    app.include_router(tiles.router)
+    # before the search router, so /api/search/map.html is never taken for a search path
+    app.include_router(printmap.router)
+    app.include_router(search.router)
+    app.include_router(map_routes.router)
+    app.include_router(parking.router)
+    # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

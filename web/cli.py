@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Run the embedded PostgreSQL + PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db", help="Start, stop or inspect the embedded database.")
+user_app = typer.Typer(help="Manage accounts and roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user", help="Add, list, disable accounts and set their roles.")
 
 
 def _settings() -> Settings:
@@ -87,6 +89,114 @@ def _migrate(settings: Settings) -> tuple[list[str], int]:
     return applied, changed
 
 
+def _password_for(username: str) -> tuple[str, bool]:
+    """REGISTRY_PASSWORD, else a prompt on a terminal, else a generated one (shown once)."""
+    import os
+
+    from registry.accounts import generate_password
+
+    env = os.environ.get("REGISTRY_PASSWORD")
+    if env:
+        return env, False
+    if sys.stdin.isatty():
+        entered = typer.prompt(
+            f"password for {username} (empty: generate one)", default="", hide_input=True, show_default=False
+        )
+        if entered:
+            if typer.prompt("repeat the password", hide_input=True) != entered:
+                typer.secho("error: the passwords differ", fg=typer.colors.RED, err=True)
+                raise typer.Exit(2)
+            return entered, False
+    return generate_password(), True
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="Login name (letters, digits, _ . @ -)."),
+    role: str = typer.Option(..., "--role", "-r", help="admin, surveyor, planner, officer or viewer."),
+    display_name: str = typer.Option(None, "--name", help="Name shown in the history (e.g. 张三)."),
+) -> None:
+    """Create an account. The password comes from REGISTRY_PASSWORD, a prompt, or is generated."""
+    from registry.accounts import create_user
+    from registry.db import connect
+
+    password, generated = _password_for(username)
+    with connect(_settings()) as conn:
+        user = create_user(conn, username=username, password=password, role=role, display_name=display_name)
+    typer.echo(f"user {user.username} created with role {user.role.value}")
+    if generated:
+        typer.echo(f"password (shown once, write it down): {password}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every account with its role and state."""
+    from registry.accounts import list_users
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        users = list_users(conn)
+    for u in users:
+        state = "disabled" if u.disabled else "active"
+        last = u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "never"
+        typer.echo(f"{u.username:<20} {u.role.value:<9} {state:<8} last login {last}  {u.display_name or ''}")
+
+
+@user_app.command("disable")
+def user_disable(
+    username: str,
+    enable: bool = typer.Option(False, "--enable", help="Re-enable instead."),
+) -> None:
+    """Disable an account: its sessions end and its API tokens stop working."""
+    from registry.accounts import set_disabled
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        user = set_disabled(conn, username, not enable)
+    typer.echo(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
+
+
+@user_app.command("set-role")
+def user_set_role(username: str, role: str) -> None:
+    """Give an account another role (effective on its next request)."""
+    from registry.accounts import set_role
+    from registry.db import connect
+
+    with connect(_settings()) as conn:
+        user = set_role(conn, username, role)
+    typer.echo(f"user {user.username} now has role {user.role.value}")
+
+
+@user_app.command("set-password")
+def user_set_password(username: str) -> None:
+    """Set a new password (REGISTRY_PASSWORD, prompt, or generated); open sessions end."""
+    from registry.accounts import set_password
+    from registry.db import connect
+
+    password, generated = _password_for(username)
+    with connect(_settings()) as conn:
+        set_password(conn, username, password)
+    typer.echo(f"password of {username} changed")
+    if generated:
+        typer.echo(f"password (shown once, write it down): {password}")
+
+
+def _ensure_admin(settings: Settings) -> None:
+    """The first account, created at set-up when none exists."""
+    import os
+
+    from registry.accounts import ensure_first_admin
+    from registry.db import connect
+
+    from_env = os.environ.get("REGISTRY_ADMIN_PASSWORD") or None
+    with connect(settings) as conn:
+        created, generated = ensure_first_admin(conn, password=from_env)
+    if generated:
+        typer.echo(f"first account created: admin / {generated}  (shown once: write it down)")
+    elif created:
+        typer.echo("first account created: admin (password from REGISTRY_ADMIN_PASSWORD)")
+
+
 @app.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Load the deterministic Jiaozuo demo data (idempotent; marked is_demo)."""
@@ -130,6 +240,7 @@ def up_cmd(
         typer.echo(f"database running on 127.0.0.1:{cluster.port}")
     applied, _ = _migrate(settings)
     typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+    _ensure_admin(settings)
     if demo:
         seed_demo_cmd()
     typer.echo(f"ready in {time.monotonic() - t0:.1f} s")

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 from fastapi.testclient import TestClient
 from import_helpers import manhole_rows
 
 from importers import get_import
+from registry.permissions import Role
 from registry.settings import PROJECT_ROOT
+from tests.authkit import make_accounts
 
 
 def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Path) -> None:
@@ -81,7 +84,9 @@ def test_http_upload_dry_run_report_undo_export(db, tmp_path: Path) -> None:
     rows[2]["井类"] = "下水道"
     body = pd.DataFrame(rows).to_csv(index=False).encode("gbk")
     upload = ("调查.csv", body, "text/csv")
-    with TestClient(create_app(settings)) as client:
+    with psycopg.connect(db.database_url) as admin_conn:
+        surveyor = make_accounts(admin_conn)[Role.SURVEYOR]
+    with TestClient(create_app(settings), headers=surveyor.bearer) as client:
         r = client.post(
             "/api/imports",
             data={"layer": "manholes", "dry_run": "true"},
@@ -117,3 +122,35 @@ def test_http_upload_dry_run_report_undo_export(db, tmp_path: Path) -> None:
             "/api/imports", data={"layer": "manholes"}, files={"file": ("e.csv", b"", "text/csv")}
         )
         assert bad.status_code == 422 and bad.json()["code"] == "import_empty_file"
+
+
+def test_http_import_needs_an_account_allowed_to_import_that_layer(db, tmp_path: Path) -> None:
+    from web.app import create_app
+
+    settings = db.model_copy(update={"data_dir": tmp_path / "data"})
+    rows = [{**r, "lon": 113.2418 + i * 1e-3, "lat": 35.2155} for i, r in enumerate(manhole_rows(2))]
+    upload = ("调查.csv", pd.DataFrame(rows).to_csv(index=False).encode("utf-8"), "text/csv")
+    with psycopg.connect(db.database_url) as c:
+        accounts = make_accounts(c)
+    with TestClient(create_app(settings)) as client:
+        anonymous = client.post("/api/imports", data={"layer": "manholes"}, files={"file": upload})
+        assert anonymous.status_code == 401
+        for role in (Role.VIEWER, Role.OFFICER, Role.PLANNER):
+            r = client.post(
+                "/api/imports",
+                data={"layer": "manholes"},
+                files={"file": upload},
+                headers=accounts[role].bearer,
+            )
+            assert r.status_code == 403, (role, r.text)
+        # a surveyor may import survey layers, not the planners' parking
+        r = client.post(
+            "/api/imports",
+            data={"layer": "parking"},
+            files={"file": upload},
+            headers=accounts[Role.SURVEYOR].bearer,
+        )
+        assert r.status_code == 403
+    with psycopg.connect(db.database_url) as c:
+        assert c.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
+        assert c.execute("SELECT count(*) FROM imports").fetchone() == (0,)

@@ -1,7 +1,8 @@
 """Imports and exports over HTTP: upload a survey file, get the per-row report (or poll
 a long import's progress), download the report, undo, export a layer.
 
-Auth: another branch adds dependencies; each route marks where (``# auth:``).
+Who may: importing needs the IMPORT permission on the layer, undo the importing
+user or an admin; reading reports and exporting need READ (see registry/permissions).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
@@ -25,8 +26,13 @@ from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export
 from importers.mapping import load_mapping
 from importers.report import rows_to_csv, translate
 from importers.safety import sha256_of
+from registry import permissions
 from registry.errors import RegistryError
+from registry.permissions import Action
+from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+
+Reader = Depends(require(Action.READ))
 
 router = APIRouter(prefix="/api", tags=["imports"])
 
@@ -40,6 +46,7 @@ def _error(exc: RegistryError, lang: str) -> JSONResponse:
 def create_import(
     request: Request,
     conn: ConnDep,
+    user: CurrentUser,
     catalog: CatalogDep,
     file: Annotated[UploadFile, File(description="Survey file")],
     layer: Annotated[str, Form()],
@@ -54,8 +61,8 @@ def create_import(
     lang: Annotated[str, Query()] = "zh",
 ) -> Any:
     """Upload and import (or dry-run); returns the report, or the id when ``background``."""
-    # auth: require a surveyor (or admin) here; actor = the authenticated user.
-    actor = "web"
+    permissions.check(user.role, Action.IMPORT, layer)
+    actor = user.username
     settings = request.app.state.settings
     try:
         spec = catalog.get(layer)
@@ -163,10 +170,9 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
     return rec
 
 
-@router.get("/imports/{import_id}")
+@router.get("/imports/{import_id}", dependencies=[Reader])
 def import_status(import_id: str, conn: ConnDep, lang: str = "zh") -> Any:
     """Status, progress (rows_read of rows_total), counts and the report of an import."""
-    # auth: any signed-in user may read imports.
     try:
         rec = _record(conn, import_id, lang)
     except RegistryError as exc:
@@ -174,7 +180,7 @@ def import_status(import_id: str, conn: ConnDep, lang: str = "zh") -> Any:
     return JSONResponse(json.loads(json.dumps(rec, default=str, ensure_ascii=False)))
 
 
-@router.get("/imports/{import_id}/report.{ext}")
+@router.get("/imports/{import_id}/report.{ext}", dependencies=[Reader])
 def import_report(import_id: str, ext: str, conn: ConnDep, lang: str = "zh") -> Any:
     """The report as CSV (UTF-8 with BOM, opens in Excel) or JSON."""
     try:
@@ -195,17 +201,24 @@ def import_report(import_id: str, ext: str, conn: ConnDep, lang: str = "zh") -> 
 
 @router.post("/imports/{import_id}/undo")
 def undo_import(
-    import_id: str, conn: ConnDep, catalog: CatalogDep, force: bool = False, lang: str = "zh"
+    import_id: str,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    force: bool = False,
+    lang: str = "zh",
 ) -> Any:
-    """Undo a committed import."""
-    # auth: require the importing user or an admin.
+    """Undo a committed import (the user who imported it, or anyone allowed to undo)."""
     try:
-        return undo(conn, catalog, import_id, actor="web", force=force)
+        importer = _record(conn, import_id, lang).get("actor")
+        if importer != user.username:
+            permissions.check(user.role, Action.UNDO)
+        return undo(conn, catalog, import_id, actor=user.username, force=force)
     except RegistryError as exc:
         return _error(exc, lang)
 
 
-@router.get("/export")
+@router.get("/export", dependencies=[Reader])
 def export_layer(
     conn: ConnDep,
     catalog: CatalogDep,
@@ -215,7 +228,6 @@ def export_layer(
     csv_geometry: str = "wkt",
 ) -> Any:
     """Download a layer (or ``ids=uuid,uuid``) as gpkg, geojson, shp (zip), csv or xlsx."""
-    # auth: any signed-in user may export.
     if format not in FORMATS:
         raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
     try:

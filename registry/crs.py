@@ -1,0 +1,133 @@
+"""The coordinate reference systems the API speaks, by OGC URI, with their axis order.
+
+OGC API – Features Part 2 uses each CRS's *authority* axis order: CRS84 is
+longitude/latitude, but EPSG:4490 and EPSG:4326 are latitude/longitude and
+EPSG:4547 (Gauss-Krüger) is northing/easting. PostGIS always works in x/y (east/north)
+order, so the query layer swaps axes at the boundary when ``swap_axes`` is set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pyproj import CRS as ProjCRS
+
+from registry.errors import InvalidParameter
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+STORAGE_SRID = 4490
+# CGCS2000 and WGS84 agree to centimetres (DESIGN.md), and PROJ has no datum shift
+# between them anyway: relabelling the SRID is exact and skips a PROJ call per row.
+SAME_AS_STORAGE = frozenset({4326, 4490})
+
+
+@dataclass(frozen=True)
+class ApiCrs:
+    """One supported CRS: its URI, PostGIS SRID and whether its first axis is north."""
+
+    uri: str
+    srid: int
+    swap_axes: bool
+    geographic: bool
+
+    @property
+    def header(self) -> str:
+        """Value of the ``Content-Crs`` header."""
+        return f"<{self.uri}>"
+
+
+def _epsg_uri(code: int) -> str:
+    return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+
+
+# Storage (4490) first after CRS84 so clients that prefer the storage CRS find it.
+SUPPORTED_EPSG = (4490, 4326, 4547, 3857)
+
+
+@cache
+def _north_first(code: int) -> bool:
+    axis = ProjCRS.from_epsg(code).axis_info[0]
+    return axis.direction.lower() in ("north", "south")
+
+
+@cache
+def supported() -> tuple[ApiCrs, ...]:
+    """Every CRS the API accepts and can return, CRS84 first."""
+    out = [ApiCrs(CRS84, 4326, False, True)]
+    for code in SUPPORTED_EPSG:
+        out.append(ApiCrs(_epsg_uri(code), code, _north_first(code), ProjCRS.from_epsg(code).is_geographic))
+    return tuple(out)
+
+
+def supported_uris() -> list[str]:
+    """URIs listed in each collection's ``crs`` member."""
+    return [c.uri for c in supported()]
+
+
+def storage_crs() -> ApiCrs:
+    """The CRS the rows are stored in (CGCS2000, lat/lon axis order in the API)."""
+    return resolve(_epsg_uri(STORAGE_SRID), "crs")
+
+
+_EPSG_FORMS = (
+    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)$", re.IGNORECASE),
+    re.compile(r"^\[?EPSG:(\d+)\]?$", re.IGNORECASE),
+    re.compile(r"^urn:ogc:def:crs:EPSG::(\d+)$", re.IGNORECASE),
+)
+_CRS84_FORMS = {
+    CRS84.lower(),
+    "https://www.opengis.net/def/crs/ogc/1.3/crs84",
+    "crs84",
+    "ogc:crs84",
+    "[ogc:crs84]",
+    "urn:ogc:def:crs:ogc:1.3:crs84",
+}
+
+
+def resolve(value: str | None, parameter: str) -> ApiCrs:
+    """The supported CRS named by a URI, CURIE or URN; CRS84 when absent.
+
+    Raises InvalidParameter naming ``parameter`` for anything unsupported.
+    """
+    if value is None or value.strip() == "":
+        return supported()[0]
+    text = value.strip().strip("<>")
+    if text.lower() in _CRS84_FORMS:
+        return supported()[0]
+    for form in _EPSG_FORMS:
+        m = form.match(text)
+        if m:
+            code = int(m.group(1))
+            for c in supported():
+                if c.uri != CRS84 and c.srid == code:
+                    return c
+            break
+    raise InvalidParameter(
+        parameter,
+        f"unsupported CRS {value!r}; supported: {', '.join(supported_uris())}",
+    )
+
+
+def to_storage(expr: Any, srid: int) -> Any:
+    """SQL moving a geometry expression in ``srid`` to the storage CRS."""
+    from psycopg import sql
+
+    if srid == STORAGE_SRID:
+        return expr
+    if srid in SAME_AS_STORAGE:
+        return sql.SQL("ST_SetSRID({}, {})").format(expr, sql.Literal(STORAGE_SRID))
+    return sql.SQL("ST_Transform({}, {})").format(expr, sql.Literal(STORAGE_SRID))
+
+
+def from_storage(expr: Any, srid: int) -> Any:
+    """SQL moving a stored geometry expression to ``srid``."""
+    from psycopg import sql
+
+    if srid == STORAGE_SRID:
+        return expr
+    if srid in SAME_AS_STORAGE:
+        return sql.SQL("ST_SetSRID({}, {})").format(expr, sql.Literal(srid))
+    return sql.SQL("ST_Transform({}, {})").format(expr, sql.Literal(srid))

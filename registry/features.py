@@ -1,0 +1,232 @@
+"""Read features of one layer as GeoJSON text built by PostGIS (OGC API – Features).
+
+The database does the geometry work (transform, axis swap, ``ST_AsGeoJSON``) and
+renders each feature's JSON, so Python only joins strings. Property names come
+from the layer's whitelist; every value is bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from registry.crs import ApiCrs, from_storage, to_storage
+from registry.errors import InvalidParameter
+from registry.properties import Prop, lookup, parse_instant, properties_of
+from registry.spec import LayerSpec
+from registry.sqlparams import Params
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 100
+
+
+@dataclass
+class ItemQuery:
+    """A parsed ``/items`` request (parameters already validated)."""
+
+    crs: ApiCrs
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None  # x/y order, in bbox_crs
+    bbox_crs: ApiCrs | None = None
+    interval: tuple[dt.datetime | None, dt.datetime | None] | None = None
+    equals: dict[str, Any] = field(default_factory=dict)
+    condition: sql.Composable | None = None  # compiled CQL2, its values in params
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (name, descending)
+    properties: list[str] | None = None
+    params: Params = field(default_factory=Params)
+
+
+def parse_bbox(text: str, bbox_crs: ApiCrs) -> tuple[float, float, float, float]:
+    """``minx,miny,maxx,maxy`` (or 6 numbers with heights) in the CRS's axis order → x/y order."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {text!r}") from None
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    if len(numbers) != 4 or any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
+        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {text!r}")
+    a, b, c, d = numbers
+    if a > c or b > d:
+        raise InvalidParameter("bbox", "bbox lower corner must not exceed the upper corner (min > max)")
+    if bbox_crs.swap_axes:
+        a, b, c, d = b, a, d, c
+    if bbox_crs.geographic and (
+        not -180 <= a <= 180 or not -180 <= c <= 180 or not -90 <= b <= 90 or not -90 <= d <= 90
+    ):
+        raise InvalidParameter(
+            "bbox", "bbox coordinates out of range for a geographic CRS (check the axis order)"
+        )
+    return a, b, c, d
+
+
+def parse_datetime(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """An instant, ``start/end``, ``../end`` or ``start/..`` (RFC 3339) → half-open bounds."""
+    try:
+        if "/" in text:
+            start_text, end_text = text.split("/", 1)
+            start = None if start_text in ("", "..") else parse_instant(start_text)
+            end = None if end_text in ("", "..") else parse_instant(end_text)
+            if start and end and start > end:
+                raise InvalidParameter("datetime", "datetime interval start is after its end")
+            return start, end
+        instant = parse_instant(text)
+        if len(text.strip()) == 10:  # a bare date means that whole day
+            return instant, instant + dt.timedelta(days=1)
+        return instant, instant
+    except ValueError:
+        raise InvalidParameter(
+            "datetime", f"datetime must be RFC 3339 or an interval, got {text!r}"
+        ) from None
+
+
+def parse_sortby(spec: LayerSpec, text: str) -> list[tuple[str, bool]]:
+    """``+code,-updated_at`` → [(name, descending)]; unknown names are a 400."""
+    out = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        desc = item.startswith("-")
+        name = item.lstrip("+- ")
+        out.append((lookup(spec, name, "sortby").name, desc))
+    return out
+
+
+def parse_properties(spec: LayerSpec, text: str) -> list[str]:
+    """The ``properties`` selection, each checked against the layer."""
+    return [lookup(spec, p.strip(), "properties").name for p in text.split(",") if p.strip()]
+
+
+def _where(spec: LayerSpec, q: ItemQuery) -> sql.Composable:
+    clauses: list[sql.Composable] = [sql.SQL("t.deleted_at IS NULL")]
+    p = q.params
+    if q.bbox is not None:
+        assert q.bbox_crs is not None
+        env: sql.Composable = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(
+            *(p.add(v) for v in q.bbox), p.add(q.bbox_crs.srid)
+        )
+        # Compare in the storage CRS so the GiST index on geom is used.
+        env = to_storage(env, q.bbox_crs.srid)
+        clauses.append(sql.SQL("ST_Intersects(t.geom, {})").format(env))
+    if q.interval is not None:
+        start, end = q.interval
+        if start is not None and start == end:
+            clauses.append(sql.SQL("t.updated_at = {}").format(p.add(start)))
+        else:
+            if start is not None:
+                clauses.append(sql.SQL("t.updated_at >= {}").format(p.add(start)))
+            if end is not None:
+                clauses.append(sql.SQL("t.updated_at < {}").format(p.add(end)))
+    props = properties_of(spec)
+    for name, value in q.equals.items():
+        clauses.append(sql.SQL("{} = {}").format(props[name].column, p.add(value)))
+    if q.condition is not None:
+        clauses.append(q.condition)
+    return sql.SQL(" AND ").join(clauses)
+
+
+def geometry_expr(crs: ApiCrs, column: str = "geom") -> sql.Composable:
+    """The stored geometry in the output CRS and axis order."""
+    expr: sql.Composable = from_storage(sql.SQL("t.{}").format(sql.Identifier(column)), crs.srid)
+    if crs.swap_axes:
+        expr = sql.SQL("ST_FlipCoordinates({})").format(expr)
+    return expr
+
+
+def _json_value(prop: Prop) -> sql.Composable:
+    return prop.column
+
+
+def properties_json(spec: LayerSpec, names: list[str] | None) -> sql.Composable:
+    """``jsonb_build_object`` of the selected properties (chunks: the function takes ≤100 args)."""
+    props = properties_of(spec)
+    selected = [props[n] for n in (names if names is not None else list(props))]
+    if not selected:
+        return sql.SQL("'{}'::jsonb")
+    chunks = []
+    for i in range(0, len(selected), 40):
+        pairs = [
+            sql.SQL("{}, {}").format(sql.Literal(pr.name), _json_value(pr)) for pr in selected[i : i + 40]
+        ]
+        chunks.append(sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs)))
+    return sql.SQL(" || ").join(chunks)
+
+
+def _feature_json(spec: LayerSpec, crs: ApiCrs, names: list[str] | None) -> sql.Composable:
+    decimals = 8 if crs.geographic else 3
+    return sql.SQL(
+        "json_build_object('type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON({g}, {d})::json, "
+        "'properties', {props})::text"
+    ).format(g=geometry_expr(crs), d=sql.Literal(decimals), props=properties_json(spec, names))
+
+
+def query_items(conn: psycopg.Connection, spec: LayerSpec, q: ItemQuery) -> tuple[list[str], int]:
+    """One page of features (GeoJSON text each) and the number matched overall."""
+    where = _where(spec, q)
+    table = sql.Identifier(spec.name)
+    props = properties_of(spec)
+    order = [
+        sql.SQL("{} {}").format(props[name].column, sql.SQL("DESC" if desc else "ASC"))
+        for name, desc in q.sortby
+    ]
+    order.append(sql.SQL("t.id"))
+    statement = sql.SQL(
+        "SELECT {f} FROM {table} t WHERE {where} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+    ).format(
+        f=_feature_json(spec, q.crs, q.properties),
+        table=table,
+        where=where,
+        order=sql.SQL(", ").join(order),
+        lim=q.params.add(q.limit),
+        off=q.params.add(q.offset),
+    )
+    rows = [r[0] for r in conn.execute(statement, q.params.values)]
+    if q.offset == 0 and len(rows) < q.limit:
+        matched = len(rows)  # the page holds everything: no second scan
+    else:
+        count = sql.SQL("SELECT count(*) FROM {table} t WHERE {where}").format(table=table, where=where)
+        matched = conn.execute(count, q.params.values).fetchone()[0]
+    return rows, matched
+
+
+def parse_feature_id(feature_id: str) -> uuid.UUID | None:
+    """The asset uuid, or None when the id cannot be one (then it is simply not found)."""
+    try:
+        return uuid.UUID(feature_id)
+    except ValueError:
+        return None
+
+
+def get_item(
+    conn: psycopg.Connection, spec: LayerSpec, feature_id: str, crs: ApiCrs, names: list[str] | None = None
+) -> tuple[str, int] | None:
+    """One feature's GeoJSON text and version, or None when absent or deleted."""
+    fid = parse_feature_id(feature_id)
+    if fid is None:
+        return None
+    statement = sql.SQL(
+        "SELECT {f}, t.version FROM {table} t WHERE t.id = %(id)s AND t.deleted_at IS NULL"
+    ).format(f=_feature_json(spec, crs, names), table=sql.Identifier(spec.name))
+    row = conn.execute(statement, {"id": fid}).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def extents(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    """Spatial (lon/lat) and temporal (updated_at) extent of each layer, one pass over ``assets``."""
+    out: dict[str, dict[str, Any]] = {}
+    statement = (
+        "SELECT layer, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), t0, t1 FROM ("
+        " SELECT layer, ST_Extent(geom) AS e, min(updated_at) AS t0, max(updated_at) AS t1"
+        " FROM assets WHERE deleted_at IS NULL GROUP BY layer) s"
+    )
+    for layer, x0, y0, x1, y1, t0, t1 in conn.execute(statement):
+        out[layer] = {"bbox": [x0, y0, x1, y1], "interval": [t0, t1]}
+    return out

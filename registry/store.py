@@ -1,0 +1,283 @@
+"""Versioned single-asset writes: create, update, soft delete and restore.
+
+Any layer, generated from its spec. Each function attributes the write
+(:func:`registry.context.set_actor`) so the history trigger records who, through
+what and why; updates and deletes take the version the client last saw and refuse
+with :class:`VersionConflict` when someone else wrote in between (optimistic
+concurrency, HTTP 409/412). Nothing is committed here: the caller's transaction
+decides, so a refused write leaves the database unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from registry.assets import STORAGE_SRID
+from registry.context import set_actor
+from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, RegistryError
+from registry.spec import LayerSpec
+from registry.validation import validate_asset
+
+# No asset with that id in the layer (or it is deleted, for writes that need it live).
+AssetNotFound = FeatureNotFound
+
+
+class VersionConflict(RegistryError):
+    """The asset changed since the client read it; ``current_version`` says to what."""
+
+    status = 409
+    code = "version_conflict"
+
+    def __init__(self, message: str, *, current_version: int, expected_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.expected_version = expected_version
+
+
+class NotDeleted(RegistryError):
+    """A restore of an asset that is not deleted."""
+
+    status = 409
+    code = "not_deleted"
+
+
+def snapshot_sql(alias: str = "t") -> sql.Composable:
+    """The row as JSON with the geometry as GeoJSON, as history stores it."""
+    return sql.SQL("registry_history_snapshot({})").format(sql.Identifier(alias))
+
+
+def get_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    asset_id: Any,
+    *,
+    include_deleted: bool = False,
+    lock: bool = False,
+) -> dict[str, Any]:
+    """The current record as a dict (``geom`` as GeoJSON), or AssetNotFound."""
+    statement = sql.SQL("SELECT {snap} FROM {table} t WHERE id = %s{lock}").format(
+        snap=snapshot_sql(),
+        table=sql.Identifier(spec.name),
+        lock=sql.SQL(" FOR UPDATE") if lock else sql.SQL(""),
+    )
+    try:
+        key = uuid.UUID(str(asset_id))
+    except ValueError:
+        raise AssetNotFound(f"no {spec.name} asset with id {asset_id!r} (not a uuid)") from None
+    row = conn.execute(statement, (key,)).fetchone()
+    if row is None or (row[0]["deleted_at"] is not None and not include_deleted):
+        raise AssetNotFound(f"no {spec.name} asset with id {asset_id}")
+    return row[0]
+
+
+def _problems_to_error(spec: LayerSpec, problems: list[Any]) -> InvalidFeature:
+    errors = [{"field": p.field, "message": p.message, "value": _jsonable(p.value)} for p in problems]
+    fields = ", ".join(sorted({p.field for p in problems}))
+    return InvalidFeature(f"invalid {spec.name} asset: {fields}", errors=errors)
+
+
+def _jsonable(value: Any) -> Any:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _check_version(spec: LayerSpec, current: Mapping[str, Any], expected: int | None) -> None:
+    if expected is not None and int(expected) != current["version"]:
+        raise VersionConflict(
+            f"{spec.name} asset {current['id']} is at version {current['version']}, "
+            f"not {expected}: it changed since you read it; reload and retry",
+            current_version=current["version"],
+            expected_version=int(expected),
+        )
+
+
+def _field_of(spec: LayerSpec, constraint: str) -> str:
+    """The field a named constraint guards (``manholes_condition_allowed`` → condition)."""
+    if "geom" in constraint or constraint == "assets_inside_jiaozuo":
+        return "geometry"
+    rest = constraint.removeprefix(f"{spec.name}_")
+    names = sorted((a.name for a in spec.all_attrs), key=len, reverse=True)
+    return next((n for n in names if rest.startswith(n)), constraint)
+
+
+def _translate(spec: LayerSpec, exc: psycopg.Error) -> RegistryError:
+    """A database refusal as a domain error naming the field and rule (never raw SQL text)."""
+    diag = exc.diag
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return DuplicateAsset(f"another {spec.name} asset has that code")
+    constraint = diag.constraint_name or "a database rule"
+    message = diag.message_primary or ""
+    if diag.message_hint:
+        message = f"{message} ({diag.message_hint})"
+    return InvalidFeature(
+        f"{spec.name} asset breaks {constraint}",
+        errors=[
+            {"field": _field_of(spec, constraint), "message": message, "rule": constraint, "value": None}
+        ],
+    )
+
+
+def _writable_names(spec: LayerSpec) -> set[str]:
+    return {a.name for a in spec.writable_attrs}
+
+
+def create_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    *,
+    props: Mapping[str, Any],
+    geom: BaseGeometry,
+    actor: str,
+    via: str = "api",
+    comment: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate and insert one asset; returns the stored record (version 1)."""
+    unknown = set(props) - _writable_names(spec)
+    if unknown:
+        raise InvalidFeature(
+            f"unknown attributes for {spec.name}: {', '.join(sorted(unknown))}",
+            errors=[
+                {"field": f, "message": "not an attribute of this layer", "value": None} for f in unknown
+            ],
+        )
+    clean, problems = validate_asset(spec, props, geom)
+    if problems:
+        raise _problems_to_error(spec, [p for p in problems if p.level == "error"] or problems)
+    set_actor(conn, actor, via=via, comment=comment)
+    columns = [*clean, "geom", "extra"]
+    statement = sql.SQL(
+        "INSERT INTO {table} AS t ({cols}) VALUES ({vals}, ST_GeomFromWKB(%s, {srid}), %s) RETURNING {snap}"
+    ).format(
+        table=sql.Identifier(spec.name),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(clean)) if clean else sql.SQL("DEFAULT"),
+        srid=sql.Literal(STORAGE_SRID),
+        snap=snapshot_sql(),
+    )
+    try:
+        with conn.transaction():
+            row = conn.execute(statement, [*clean.values(), geom.wkb, Jsonb(dict(extra or {}))]).fetchone()
+    except psycopg.errors.IntegrityError as exc:
+        raise _translate(spec, exc) from None
+    assert row is not None
+    return row[0]
+
+
+def update_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    asset_id: Any,
+    *,
+    props: Mapping[str, Any] | None = None,
+    geom: BaseGeometry | None = None,
+    expected_version: int | None,
+    actor: str,
+    via: str = "api",
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Change some attributes and/or the geometry of a live asset.
+
+    The whole resulting record is validated (cross-field rules see old and new
+    values together). ``expected_version`` None skips the concurrency check; pass
+    the version the client saw whenever there is one.
+    """
+    props = dict(props or {})
+    unknown = set(props) - _writable_names(spec)
+    if unknown:
+        raise InvalidFeature(
+            f"unknown attributes for {spec.name}: {', '.join(sorted(unknown))}",
+            errors=[
+                {"field": f, "message": "not an attribute of this layer", "value": None} for f in unknown
+            ],
+        )
+    current = get_asset(conn, spec, asset_id, lock=True)
+    _check_version(spec, current, expected_version)
+    merged = {name: current.get(name) for name in _writable_names(spec)} | props
+    final_geom = geom if geom is not None else shape(current["geom"])
+    clean, problems = validate_asset(spec, merged, final_geom)
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise _problems_to_error(spec, errors)
+    set_actor(conn, actor, via=via, comment=comment)
+    assignments = [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in props]
+    params: list[Any] = [clean.get(name) for name in props]
+    if geom is not None:
+        assignments.append(sql.SQL("geom = ST_GeomFromWKB(%s, {})").format(sql.Literal(STORAGE_SRID)))
+        params.append(geom.wkb)
+    if not assignments:
+        return current
+    statement = sql.SQL(
+        "UPDATE {table} AS t SET {sets} WHERE id = %s AND version = %s RETURNING {snap}"
+    ).format(table=sql.Identifier(spec.name), sets=sql.SQL(", ").join(assignments), snap=snapshot_sql())
+    try:
+        with conn.transaction():
+            row = conn.execute(statement, [*params, current["id"], current["version"]]).fetchone()
+    except psycopg.errors.IntegrityError as exc:
+        raise _translate(spec, exc) from None
+    assert row is not None  # the row is locked and its version checked above
+    return row[0]
+
+
+def delete_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    asset_id: Any,
+    *,
+    expected_version: int | None,
+    actor: str,
+    via: str = "api",
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Soft delete: the record stays (history action ``delete``), an admin can restore it."""
+    current = get_asset(conn, spec, asset_id, lock=True)
+    _check_version(spec, current, expected_version)
+    set_actor(conn, actor, via=via, comment=comment)
+    row = conn.execute(
+        sql.SQL(
+            "UPDATE {table} AS t SET deleted_at = now(), deleted_by = registry_actor() "
+            "WHERE id = %s RETURNING {snap}"
+        ).format(table=sql.Identifier(spec.name), snap=snapshot_sql()),
+        (current["id"],),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def restore_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    asset_id: Any,
+    *,
+    expected_version: int | None = None,
+    actor: str,
+    via: str = "api",
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Undo a soft delete (history action ``restore``)."""
+    current = get_asset(conn, spec, asset_id, include_deleted=True, lock=True)
+    if current["deleted_at"] is None:
+        raise NotDeleted(f"{spec.name} asset {current['id']} is not deleted")
+    _check_version(spec, current, expected_version)
+    set_actor(conn, actor, via=via, comment=comment)
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                sql.SQL(
+                    "UPDATE {table} AS t SET deleted_at = NULL, deleted_by = NULL "
+                    "WHERE id = %s RETURNING {snap}"
+                ).format(table=sql.Identifier(spec.name), snap=snapshot_sql()),
+                (current["id"],),
+            ).fetchone()
+    except psycopg.errors.IntegrityError as exc:
+        # e.g. another live asset took its code meanwhile
+        raise _translate(spec, exc) from None
+    assert row is not None
+    return row[0]

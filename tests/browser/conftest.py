@@ -1,0 +1,231 @@
+"""Browser fixtures: the app served by uvicorn on a free port against the test database
+(seeded with a few assets of every layer), and Debian's Chromium driven by playwright.
+
+Chromium is the system's (/usr/bin/chromium), never one downloaded by
+``playwright install``; every request the page makes is recorded so tests can assert
+that nothing leaves the host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+import uvicorn
+from shapely.geometry import Polygon
+
+from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
+from registry.catalog import LayerCatalog
+from registry.settings import PROJECT_ROOT, Settings
+from tests.conftest import free_port
+from tests.factories import CENTRE, make_properties, sample_geometry_for
+from web.app import create_app
+
+CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+
+# Two parking bays side by side (≈ 5 m × 11 m each) east of the centre, for snapping
+# and overlap tests; metres → degrees at Jiaozuo's latitude.
+M_LON = 1 / (111320 * 0.8171)
+M_LAT = 1 / 110540
+BAY_ORIGIN = (CENTRE[0] + 200 * M_LON, CENTRE[1])
+
+
+def bay(ix: int, iy: int = 0, w: float = 11.0, d: float = 5.0) -> Polygon:
+    """The ix-th bay of the row at BAY_ORIGIN (metres east/north)."""
+    x0 = BAY_ORIGIN[0] + ix * w * M_LON
+    y0 = BAY_ORIGIN[1] + iy * d * M_LAT
+    return Polygon([(x0, y0), (x0 + w * M_LON, y0), (x0 + w * M_LON, y0 + d * M_LAT), (x0, y0 + d * M_LAT)])
+
+
+def seed_assets(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, Any]:
+    """A handful of assets of every layer around the centre, with known offsets.
+
+    Returns what the tests look for: codes and positions.
+    """
+    known: dict[str, Any] = {}
+    for spec in catalog:
+        rows = []
+        for n in range(1, 6):
+            props = make_properties(spec, n)
+            # spread east, 40 m apart; layer k shifted north by 15 m·k so they don't overlap
+            k = catalog.names().index(spec.name)
+            x = CENTRE[0] + (n - 1) * 40 * M_LON
+            y = CENTRE[1] + (k + 1) * 15 * M_LAT
+            if spec.name == "parking":
+                geom = bay(n - 1)
+                props["status"] = "in_use"
+                props["name"] = f"测试停车场{n}"
+            else:
+                geom = sample_geometry_for(spec, props, x=x, y=y)
+            if "risk_grade" in props:
+                props["risk_grade"] = ["I", "II", "III", "IV", "II"][n - 1]
+            rows.append(AssetRow(props=props, geom=geom))
+        upsert_assets(conn, spec, rows)
+        known[spec.name] = [r.props["code"] for r in rows]
+        for child in spec.children:
+            site = asset_id_by_code(conn, spec, rows[0].props["code"])
+            tests = [
+                {"tested_on": dt.date(2025, 3, 1), "turbidity_ntu": 0.4},  # passes GB 5749
+                {"tested_on": dt.date(2025, 6, 1), "turbidity_ntu": 2.5},  # too turbid: fails
+            ]
+            common = {
+                "free_chlorine_mg_l": 0.3,
+                "total_coliforms_mpn": 0,
+                "total_bacteria_cfu_ml": 20,
+                "ph": 7.2,
+                "lab": "焦作市疾控中心",
+                "site_id": site,
+            }
+            insert_children(conn, child, "site_id", [{**t, **common} for t in tests])
+    conn.commit()
+    known["centre"] = CENTRE
+    return known
+
+
+@dataclass
+class LiveServer:
+    """The running app: its base URL and the seeded assets."""
+
+    url: str
+    settings: Settings
+    seeded: dict[str, Any] = field(default_factory=dict)
+    app: Any = None
+
+
+@pytest.fixture
+def live_server(db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
+    """uvicorn on a free port, in a thread, against the seeded test database."""
+    assert db.database_url
+    with psycopg.connect(db.database_url) as conn:
+        seeded = seed_assets(conn, catalog)
+    port = free_port()
+    app = create_app(db, catalog)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=db, seeded=seeded, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless; fails (never skips) if absent.
+
+    playwright's ``launch`` gives Chromium a fresh temporary user-data-dir of its own
+    (it refuses a ``--user-data-dir`` argument), and every test opens a new isolated
+    context, so no profile state leaks between runs or tests.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class MapPage:
+    """A page plus every URL it requested and the console errors it logged."""
+
+    page: Any
+    requests: list[str]
+    errors: list[str]
+    base: str
+
+    def off_host(self) -> list[str]:
+        """Requested URLs on any host other than the app's own."""
+        own = urlparse(self.base).netloc
+        return [
+            u for u in self.requests if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != own
+        ]
+
+    def shot(self, name: str) -> Path:
+        """Save a screenshot under docs/screenshots/."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+def open_page(
+    browser: Any, base: str, path: str = "/", *, width: int = 1280, height: int = 800, lang: str | None = None
+) -> MapPage:
+    """A fresh context (no shared storage) on ``base + path``, waiting until the map is ready."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if lang:
+        page.add_init_script(f"localStorage.setItem('registry.lang', '{lang}')")
+    page.goto(base + path)
+    if path.split("#")[0] in ("/", ""):
+        page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    return MapPage(page=page, requests=requests, errors=errors, base=base)
+
+
+@pytest.fixture
+def map_page(browser: Any, live_server: LiveServer) -> Iterator[MapPage]:
+    """The map at the default view, in Chinese."""
+    mp = open_page(browser, live_server.url)
+    yield mp
+    mp.page.context.close()
+
+
+def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
+    """Page pixel of a WGS84 position on the map (through the page's own shift)."""
+    x, y = mp.page.evaluate(
+        "([lon, lat]) => { const p = App.map.latLngToContainerPoint(App.toMap(lon, lat));"
+        " const r = App.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }",
+        [lon, lat],
+    )
+    return x, y
+
+
+def fly(mp: MapPage, lon: float, lat: float, zoom: int) -> None:
+    """Set the view without animation and wait for the map to settle."""
+    mp.page.evaluate(
+        "([lon, lat, z]) => App.map.setView(App.toMap(lon, lat), z, {animate: false})", [lon, lat, zoom]
+    )
+    mp.page.wait_for_timeout(200)
+
+
+def endpoint_available(live: LiveServer, method: str, path: str) -> bool:
+    """Whether another branch's route (a path template, e.g. ``/api/imports/{import_id}``)
+    is part of the app yet."""
+    return method.lower() in live.app.openapi()["paths"].get(path, {})
+
+
+def needs(live: LiveServer, method: str, path: str, branch: str) -> None:
+    """Skip, naming the branch, when the endpoint this test drives is not merged yet."""
+    if not endpoint_available(live, method, path):
+        pytest.skip(f"needs {method} {path} from branch {branch!r}, not merged yet")

@@ -1,0 +1,94 @@
+"""Planners in the browser: draw a parking polygon and save it, the overlap refusal
+(and "save as planned"), the self-intersection mark."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, needs, screen_xy
+
+pytestmark = pytest.mark.browser
+
+
+def _draw(mp: MapPage, ring_m: list[tuple[float, float]]) -> None:
+    """Draw a polygon with the planner tool; vertices in metres from BAY_ORIGIN."""
+    page = mp.page
+    page.click("#draw-parking")
+    page.wait_for_timeout(300)
+    pts = [screen_xy(mp, BAY_ORIGIN[0] + dx * M_LON, BAY_ORIGIN[1] + dy * M_LAT) for dx, dy in ring_m]
+    for x, y in pts:
+        page.mouse.click(x, y)
+        page.wait_for_timeout(60)
+    page.mouse.click(*pts[0])  # closing on the first vertex finishes the polygon
+    page.wait_for_selector("#parking-form")
+
+
+def _zone(live, code_prefix="TC") -> list[dict]:
+    res = httpx.get(f"{live.url}/ogc/collections/parking/items", params={"limit": 100}).json()
+    return res["features"]
+
+
+def test_drawing_and_saving_a_parking_polygon(map_page: MapPage, live_server) -> None:
+    needs(live_server, "POST", "/ogc/collections/{collection_id}/items", "api")
+    page = map_page.page
+    fly(map_page, BAY_ORIGIN[0] + 20 * M_LON, BAY_ORIGIN[1] + 30 * M_LAT, 19)
+    _draw(map_page, [(0, 20), (30, 20), (30, 40), (0, 40)])  # 30 m × 20 m, north of the bays
+    area = page.locator("#pk-area").inner_text()
+    assert 560 < float(area.split()[0]) < 640
+    assert page.locator("#pk-capacity").inner_text().startswith("40")  # 600 m² / 15
+    page.fill("#parking-form input[name='code']", "TC-NEW-0001")
+    page.select_option("#parking-form select[name='kind']", "off_street_lot")
+    page.fill("#parking-form input[name='name']", "新建停车场")
+    page.click("#parking-save")
+    page.wait_for_selector("#parking-saved")
+    saved = next(f for f in _zone(live_server) if f["properties"]["code"] == "TC-NEW-0001")
+    assert saved["properties"]["kind"] == "off_street_lot"
+    assert 560 < saved["properties"]["area_m2"] < 640
+    map_page.shot("parking-saved")
+
+
+def test_overlap_with_an_existing_bay_is_refused_then_saved_as_planned(
+    map_page: MapPage, live_server
+) -> None:
+    needs(live_server, "POST", "/ogc/collections/{collection_id}/items", "api")
+    page = map_page.page
+    fly(map_page, BAY_ORIGIN[0] + 15 * M_LON, BAY_ORIGIN[1], 19)
+    # straddles bays 0 and 1 (each 11 m × 5 m), sticking out north
+    _draw(map_page, [(6, 2), (16, 2), (16, 12), (6, 12)])
+    page.fill("#parking-form input[name='code']", "TC-NEW-0002")
+    page.select_option("#parking-form select[name='status']", "in_use")
+    page.click("#parking-save")
+    page.wait_for_selector("#parking-overlap")
+    text = page.locator("#parking-overlap").inner_text()
+    assert "重叠" in text and "TC-TEST-0001" in text and "TC-TEST-0002" in text
+    red = page.evaluate(
+        "Object.values(App.map._layers)"
+        ".filter(l => l.feature && l.options && l.options.fillColor === '#e31a1c').length"
+    )
+    assert red == 2  # the two overlaps drawn
+    map_page.shot("parking-overlap")
+    assert not [f for f in _zone(live_server) if f["properties"]["code"] == "TC-NEW-0002"]
+    page.click("#parking-save-planned")
+    page.wait_for_selector("#parking-saved")
+    saved = next(f for f in _zone(live_server) if f["properties"]["code"] == "TC-NEW-0002")
+    assert saved["properties"]["status"] == "planned"
+
+
+def test_self_intersecting_polygon_is_refused_with_the_spot_marked(map_page: MapPage, live_server) -> None:
+    page = map_page.page
+    fly(map_page, BAY_ORIGIN[0] + 20 * M_LON, BAY_ORIGIN[1] + 60 * M_LAT, 19)
+    _draw(map_page, [(0, 50), (20, 70), (20, 50), (0, 70)])  # a bow tie
+    page.fill("#parking-form input[name='code']", "TC-NEW-0003")
+    page.click("#parking-save")
+    page.wait_for_selector("#parking-selfx")
+    assert "自相交" in page.locator("#parking-selfx").inner_text()
+    spot = page.evaluate(
+        "(() => { const m = Object.values(App.map._layers)"
+        ".find(l => l.options && l.options.color === '#b10026' && l.getLatLng);"
+        " return m ? App.fromMap(m.getLatLng()) : null; })()"
+    )
+    assert spot is not None
+    assert abs(spot[0] - (BAY_ORIGIN[0] + 10 * M_LON)) < 1.5 * M_LON
+    assert abs(spot[1] - (BAY_ORIGIN[1] + 60 * M_LAT)) < 1.5 * M_LAT
+    map_page.shot("parking-self-intersection")

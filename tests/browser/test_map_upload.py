@@ -1,0 +1,70 @@
+"""Surveyors' upload page in the browser: dry-run report with the bad rows in the table
+and on the map, then the import, its summary and undo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from layers import default_catalog
+from tests.browser.conftest import LiveServer, needs, open_page
+from tests.factories import CENTRE, make_properties
+
+pytestmark = pytest.mark.browser
+
+
+def _survey_file(tmp_path: Path) -> Path:
+    spec = default_catalog().get("manholes")
+    features = []
+    for n in range(1, 5):
+        props = {
+            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in make_properties(spec, n).items()
+        }
+        props["code"] = f"JG-UP-{n:04d}"
+        x, y = CENTRE[0] + n * 0.0004, CENTRE[1] - 0.0004
+        if n == 3:
+            props["condition"] = "exploded"  # not an allowed value
+        features.append(
+            {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [x, y]}}
+        )
+    path = tmp_path / "井盖排查.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    return path
+
+
+def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveServer, tmp_path: Path) -> None:
+    needs(live_server, "GET", "/api/imports/{import_id}", "importers")
+    mp = open_page(browser, live_server.url, "/upload")
+    page = mp.page
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("h1").inner_text() == "数据上传"
+    page.set_input_files("#up-file", str(_survey_file(tmp_path)))
+    page.select_option("#up-layer", "manholes")
+    page.click("#up-dry")
+    page.wait_for_selector("#report-table")
+    bad = page.locator("#report-table tbody tr.bad")
+    assert bad.count() >= 1
+    assert "condition" in bad.first.inner_text() or "井盖状况" in bad.first.inner_text()
+    assert page.locator("#up-bad").inner_text() == "1"
+    # the bad row is drawn on the map where the file puts it
+    assert (
+        page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length")
+        >= 1
+    )
+    # sortable: clicking the row header reverses the order
+    page.click("#report-table th[data-key='row']")
+    assert page.locator("#report-table th[data-key='row']").get_attribute("aria-sort") == "descending"
+    mp.shot("upload-dry-run")
+    before = httpx.get(f"{live_server.url}/health").json()["total"]
+    page.click("#up-confirm")
+    page.wait_for_selector("#up-undo", timeout=30000)
+    mp.shot("upload-summary")
+    after = httpx.get(f"{live_server.url}/health").json()["total"]
+    assert after in (before, before + 3)  # all-or-nothing unless rejected rows are skipped
+    page.click("#up-undo")
+    page.wait_for_selector("#up-undone")
+    page.context.close()

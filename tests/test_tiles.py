@@ -1,0 +1,126 @@
+"""Vector tiles from PostGIS: per layer and all layers, attributes for styling,
+204 for empty tiles, ETag/Cache-Control, 404/400 problems for impossible tiles."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import mapbox_vector_tile
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from registry.catalog import LayerCatalog
+from registry.permissions import Role
+from registry.settings import Settings
+from tests.authkit import reader_headers
+from tests.factories import CENTRE
+from tests.ogc_support import seed_all
+from web.app import create_app
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+@pytest.fixture
+def client(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Iterator[TestClient]:
+    seed_all(conn, catalog, 3)
+    with TestClient(create_app(db, catalog), headers=reader_headers(db, Role.VIEWER)) as c:
+        yield c
+
+
+def test_layer_tile_has_features_with_styling_attributes(client: TestClient) -> None:
+    x, y = tile_of(*CENTRE, 14)
+    r = client.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/14/{x}/{y}")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert r.headers["etag"] and "max-age" in r.headers["cache-control"]
+    decoded = mapbox_vector_tile.decode(r.content)
+    assert list(decoded) == ["road_voids"]
+    props = decoded["road_voids"]["features"][0]["properties"]
+    for key in ("id", "code", "status", "risk_grade", "road_name"):
+        assert key in props
+    assert len(decoded["road_voids"]["features"]) == 3
+
+
+def test_all_layers_tile_has_one_mvt_layer_per_layer(client: TestClient, catalog: LayerCatalog) -> None:
+    x, y = tile_of(*CENTRE, 15)
+    r = client.get(f"/ogc/tiles/WebMercatorQuad/15/{x}/{y}")
+    assert r.status_code == 200
+    decoded = mapbox_vector_tile.decode(r.content)
+    assert set(decoded) == set(catalog.names())
+    assert "condition" in decoded["manholes"]["features"][0]["properties"]
+    assert "element" in decoded["poles_wires"]["features"][0]["properties"]
+
+
+def test_empty_tile_is_204(client: TestClient) -> None:
+    assert client.get("/ogc/collections/road_voids/tiles/WebMercatorQuad/14/0/0").status_code == 204
+
+
+def test_unchanged_tile_is_304_with_if_none_match(client: TestClient) -> None:
+    x, y = tile_of(*CENTRE, 14)
+    url = f"/ogc/collections/manholes/tiles/WebMercatorQuad/14/{x}/{y}"
+    etag = client.get(url).headers["etag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_deleted_assets_leave_the_tile(client: TestClient, conn: psycopg.Connection) -> None:
+    conn.execute("UPDATE road_voids SET deleted_at = now()")
+    conn.commit()
+    x, y = tile_of(*CENTRE, 14)
+    assert client.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/14/{x}/{y}").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("14/99999/1", 404), ("25/0/0", 404), ("3/8/0", 404), ("-1/0/0", 404), ("a/b/c", 400)],
+)
+def test_impossible_tiles_are_problems(client: TestClient, path: str, status: int) -> None:
+    r = client.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/{path}")
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_tilejson_lists_tile_url_and_fields(client: TestClient, catalog: LayerCatalog) -> None:
+    doc = client.get("/ogc/collections/markets/tiles/WebMercatorQuad").json()
+    assert doc["tiles"][0].endswith("/ogc/collections/markets/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    assert doc["vector_layers"][0]["id"] == "markets" and "kind" in doc["vector_layers"][0]["fields"]
+    doc = client.get("/ogc/tiles/WebMercatorQuad").json()
+    assert [v["id"] for v in doc["vector_layers"]] == catalog.names()
+    assert client.get("/ogc/collections/nope/tiles/WebMercatorQuad").status_code == 404
+
+
+def test_city_zoom_tiles_merge_nearby_assets_and_keep_the_count(
+    db: Settings, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    """2,000 manholes within ~50 m: one z12 tile carries a handful of merged points
+    whose point_count adds up to 2,000; at z17 each manhole is its own feature."""
+    conn.execute(
+        """
+        INSERT INTO manholes (code, geom, status, kind, condition)
+        SELECT 'JG-AGG-' || i,
+               ST_SetSRID(ST_MakePoint(113.2418 + (i % 50) * 1e-5, 35.2155 + (i / 50) * 1e-5), 4490),
+               'in_service', 'sewage', 'intact'
+        FROM generate_series(0, 1999) AS i
+        """
+    )
+    conn.commit()
+    with TestClient(create_app(db, catalog), headers=reader_headers(db)) as client:
+        x, y = tile_of(113.2420, 35.2157, 12)
+        merged = mapbox_vector_tile.decode(
+            client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/12/{x}/{y}").content
+        )["manholes"]["features"]
+        assert len(merged) < 20
+        assert sum(f["properties"]["point_count"] for f in merged) == 2000
+        assert all(f["properties"]["kind"] == "sewage" for f in merged)
+        x, y = tile_of(113.2420, 35.2157, 17)
+        single = mapbox_vector_tile.decode(
+            client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/17/{x}/{y}").content
+        )["manholes"]["features"]
+        assert len(single) == 2000
+        assert all("point_count" not in f["properties"] and f["properties"]["id"] for f in single)

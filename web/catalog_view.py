@@ -1,0 +1,58 @@
+"""The layer catalogue as JSON for the map page: the page never keeps its own list of
+layers, labels, choices or colours, so adding a layer needs no JavaScript change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.catalog import LayerCatalog
+from registry.spec import Attr, Choice, LayerSpec
+
+
+def _choice(c: Choice) -> dict[str, str]:
+    return {"code": c.code, "zh": c.zh, "en": c.en}
+
+
+def _attr(a: Attr) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "type": str(a.type),
+        "zh": a.zh,
+        "en": a.en,
+        "required": a.required,
+        "unit": a.unit,
+        "min": a.min,
+        "max": a.max,
+        "computed": a.computed,
+        "choices": [_choice(c) for c in a.choices],
+    }
+
+
+def layer_json(spec: LayerSpec) -> dict[str, Any]:
+    """One layer: titles, geometry types, attributes (common first), statuses, style."""
+    style = spec.style
+    return {
+        "name": spec.name,
+        "zh": spec.zh,
+        "en": spec.en,
+        "geometry_types": list(spec.geometry_types),
+        "code_prefix": spec.code_prefix,
+        "statuses": [_choice(c) for c in spec.statuses],
+        "attrs": [_attr(a) for a in spec.all_attrs],
+        "style": {
+            "by": style.by,
+            "colors": dict(style.colors),
+            "default": style.default,
+            "radius": style.radius,
+            "label": style.label,
+        },
+        "children": [
+            {"name": c.name, "zh": c.zh, "en": c.en, "attrs": [_attr(a) for a in c.attrs]}
+            for c in spec.children
+        ],
+    }
+
+
+def catalog_json(catalog: LayerCatalog) -> dict[str, Any]:
+    """Every layer, in registration order."""
+    return {"layers": [layer_json(spec) for spec in catalog]}

@@ -1,0 +1,238 @@
+"""``/api/search``: the map's location search (GET with a point/bbox, POST with a drawn polygon).
+
+Output is a GeoJSON FeatureCollection (default) or CSV (``f=csv``), paged with the
+total number of matches.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+
+from registry.errors import InvalidParameter
+from registry.features import parse_bbox
+from registry.permissions import Action
+from registry.properties import parse_instant
+from registry.search import (
+    ENUM_FILTERS,
+    MAX_LIMIT,
+    MAX_RADIUS_M,
+    SearchQuery,
+    SearchResult,
+    check_coord_sys,
+    check_lonlat,
+    polygon_from_geojson,
+    search,
+    to_wgs84,
+)
+from web.auth import require
+from web.deps import CatalogDep, ConnDep
+
+# Reading needs an account (or REGISTRY_PUBLIC_READ=true); GIS clients send an API token.
+router = APIRouter(prefix="/api", tags=["search 位置查询"], dependencies=[Depends(require(Action.READ))])
+
+CSV_COLUMNS = (
+    "id",
+    "layer",
+    "code",
+    "status",
+    "district_code",
+    "responsible_unit",
+    "lon",
+    "lat",
+    "distance_m",
+    "updated_at",
+    "version",
+    "properties",
+)
+
+
+def _number(params: dict[str, Any], name: str) -> float | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidParameter(name, f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidParameter(name, f"{name} must be a finite number")
+    return value
+
+
+def _int(params: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int | None:
+    value = _number(params, name)
+    if value is None:
+        return default
+    if value != int(value) or not low <= value <= high:
+        raise InvalidParameter(name, f"{name} must be a whole number between {low} and {high}")
+    return int(value)
+
+
+def _list(params: dict[str, Any], name: str) -> list[str]:
+    raw = params.get(name)
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+def _date(params: dict[str, Any], name: str) -> dt.date | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        raise InvalidParameter(name, f"{name} must be a date such as 2025-03-31") from None
+
+
+def _instant(params: dict[str, Any], name: str) -> dt.datetime | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_instant(raw)
+    except ValueError:
+        raise InvalidParameter(name, f"{name} must be an RFC 3339 date or timestamp") from None
+
+
+def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> SearchQuery:
+    """Validate the search parameters (query string, or POST body merged over it)."""
+    coord_sys = check_coord_sys(params.get("coord_sys"))
+    q = SearchQuery()
+    q.layers = _list(params, "layers")
+    for name in q.layers:
+        catalog.get(name)
+    lon, lat = _number(params, "lon"), _number(params, "lat")
+    if (lon is None) != (lat is None):
+        raise InvalidParameter("lon" if lon is None else "lat", "lon and lat go together")
+    if lon is not None and lat is not None:
+        check_lonlat(lon, lat, "lon/lat")
+        q.point = to_wgs84(lon, lat, coord_sys)
+    q.radius_m = _number(params, "radius")
+    if q.radius_m is not None:
+        if q.point is None:
+            raise InvalidParameter("radius", "radius needs lon and lat")
+        if not 0 < q.radius_m <= MAX_RADIUS_M:
+            raise InvalidParameter("radius", f"radius must be between 0 and {MAX_RADIUS_M} metres")
+    q.nearest = _int(params, "nearest", None, 1, MAX_LIMIT)
+    if q.nearest is not None and q.point is None:
+        raise InvalidParameter("nearest", "nearest needs lon and lat")
+    if params.get("bbox"):
+        from registry.crs import resolve
+
+        x0, y0, x1, y1 = parse_bbox(str(params["bbox"]), resolve(None, "bbox"))
+        (x0, y0), (x1, y1) = to_wgs84(x0, y0, coord_sys), to_wgs84(x1, y1, coord_sys)
+        q.bbox = (x0, y0, x1, y1)
+    if polygon is not None:
+        q.polygon = polygon_from_geojson(polygon, coord_sys)
+    q.district = params.get("district") or None
+    for name in ENUM_FILTERS:
+        values = _list(params, name)
+        if values:
+            q.enums[name] = values
+    q.owner = params.get("owner") or params.get("responsible_unit") or None
+    q.text = (params.get("q") or "").strip() or None
+    q.updated_from = _instant(params, "updated_from")
+    q.updated_to = _instant(params, "updated_to")
+    q.date_field = params.get("date_field") or None
+    q.date_from, q.date_to = _date(params, "date_from"), _date(params, "date_to")
+    if q.date_field and not any(
+        a.name == q.date_field and a.type.value == "date" for spec in catalog for a in spec.all_attrs
+    ):
+        raise InvalidParameter("date_field", f"no layer has a date attribute {q.date_field!r}")
+    q.limit = _int(params, "limit", 50, 1, MAX_LIMIT) or 50
+    q.offset = _int(params, "offset", 0, 0, 2**31 - 1) or 0
+    return q
+
+
+def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
+    fmt = (fmt or "geojson").lower()
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_COLUMNS)
+        for row in result.rows:
+            geom = row["geometry"]
+            lon, lat = geom["coordinates"][:2] if geom["type"] == "Point" else (None, None)
+            writer.writerow(
+                [
+                    row["id"],
+                    row["layer"],
+                    row["code"],
+                    row["status"],
+                    row["district_code"],
+                    row["responsible_unit"],
+                    lon,
+                    lat,
+                    None if row["distance_m"] is None else round(row["distance_m"], 2),
+                    row["updated_at"].isoformat(),
+                    row["version"],
+                    json.dumps(row["props"], ensure_ascii=False, default=str),
+                ]
+            )
+        # BOM so Excel (common in the bureau) opens the Chinese text correctly
+        return Response(
+            "\ufeff" + buf.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="search.csv"',
+                "X-Total-Count": str(result.total),
+            },
+        )
+    if fmt not in ("geojson", "json"):
+        raise InvalidParameter("f", f"unsupported format {fmt!r}; use geojson or csv")
+    features = []
+    for row in result.rows:
+        props = {**row["props"], "layer": row["layer"], "distance_m": row["distance_m"]}
+        features.append(
+            {"type": "Feature", "id": str(row["id"]), "geometry": row["geometry"], "properties": props}
+        )
+    body = {
+        "type": "FeatureCollection",
+        "numberMatched": result.total,
+        "numberReturned": len(features),
+        "limit": q.limit,
+        "offset": q.offset,
+        "features": features,
+    }
+    return Response(json.dumps(body, ensure_ascii=False, default=str), media_type="application/geo+json")
+
+
+@router.get("/search", summary="Search assets by location and attributes 位置查询")
+def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
+    """Radius (``lon``, ``lat``, ``radius`` m), ``nearest=k``, ``bbox``, ``district``, ``layers``,
+    ``status``/``kind``/``risk_grade``/``condition``/``element``, ``owner``, ``q`` text,
+    ``updated_from``/``updated_to``, ``date_field`` + ``date_from``/``date_to``,
+    ``coord_sys`` (wgs84, cgcs2000, gcj02, bd09), ``limit``/``offset``, ``f`` (geojson, csv)."""
+    params: dict[str, Any] = dict(request.query_params)
+    for name in ("layers", *ENUM_FILTERS):
+        many = request.query_params.getlist(name)
+        if len(many) > 1:
+            params[name] = ",".join(many)
+    q = build_query(params, catalog)
+    return _respond(search(conn, catalog, q), q, params.get("f"))
+
+
+@router.post("/search", summary="Search assets inside a drawn polygon 多边形查询")
+def search_post(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    body: dict[str, Any] = Body(...),  # noqa: B008
+) -> Response:
+    """Body: ``{"geometry": <GeoJSON Polygon>, ...same filters as GET}``; query parameters also apply."""
+    geometry = body.get("geometry")
+    if isinstance(geometry, dict) and geometry.get("type") == "Feature":
+        geometry = geometry.get("geometry")
+    if geometry is None:
+        raise InvalidParameter("geometry", "POST /api/search needs a GeoJSON polygon in 'geometry'")
+    params = {**dict(request.query_params), **{k: v for k, v in body.items() if k != "geometry"}}
+    q = build_query(params, catalog, polygon=geometry)
+    return _respond(search(conn, catalog, q), q, params.get("f"))

@@ -1,0 +1,118 @@
+"""Vector tiles (OGC API – Tiles, WebMercatorQuad) and TileJSON for the map.
+
+``/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{x}/{y}`` serves one layer,
+``/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}`` all layers as separate MVT layers.
+Empty tiles are 204; tiles carry an ETag (content hash) and a short cache lifetime,
+since assets are edited during the day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from registry.errors import InvalidParameter, RegistryError
+from registry.permissions import Action
+from registry.spec import LayerSpec
+from registry.tiles import MAX_ZOOM, tile, tile_attributes
+from web.auth import require
+from web.deps import CatalogDep, ConnDep
+from web.ogc.common import base_url
+
+# Reading needs an account (or REGISTRY_PUBLIC_READ=true); GIS clients send an API token.
+router = APIRouter(
+    prefix="/ogc", tags=["Vector tiles 矢量瓦片"], dependencies=[Depends(require(Action.READ))]
+)
+
+MVT = "application/vnd.mapbox-vector-tile"
+CACHE = "public, max-age=60"
+JIAOZUO_BOUNDS = [112.5, 34.8, 113.7, 35.5]
+
+
+class TileNotFound(RegistryError):
+    """A tile address outside the tile matrix."""
+
+    status = 404
+    code = "tile_not_found"
+
+
+def _respond(request: Request, data: bytes) -> Response:
+    etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
+
+
+def _tile(request: Request, conn: Any, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
+    try:
+        data = tile(conn, specs, z, x, y)
+    except InvalidParameter as exc:
+        raise TileNotFound(exc.message) from None
+    return _respond(request, data)
+
+
+def _vector_layer(spec: LayerSpec) -> dict[str, Any]:
+    fields = {"id": "String"}
+    for name in tile_attributes(spec):
+        attr = spec.attr(name)
+        fields[name] = {"integer": "Number", "numeric": "Number", "boolean": "Boolean"}.get(
+            attr.type.value, "String"
+        )
+    return {
+        "id": spec.name,
+        "description": f"{spec.zh} {spec.en}",
+        "fields": fields,
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+    }
+
+
+def _tilejson(url: str, name: str, specs: list[LayerSpec]) -> dict[str, Any]:
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "tiles": [url + "/{z}/{x}/{y}"],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": JIAOZUO_BOUNDS,
+        "center": [113.24, 35.22, 12],
+        "vector_layers": [_vector_layer(s) for s in specs],
+        "attribution": "焦作市城市管理局",
+    }
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="TileJSON of one layer")
+def layer_tilejson(request: Request, collection_id: str, catalog: CatalogDep) -> dict[str, Any]:
+    """Where the layer's tiles are and which attributes they carry."""
+    spec = catalog.get(collection_id)
+    url = f"{base_url(request)}/collections/{spec.name}/tiles/WebMercatorQuad"
+    return _tilejson(url, f"{spec.zh} {spec.en}", [spec])
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile of one layer"
+)
+def layer_tile(
+    request: Request, collection_id: str, z: int, x: int, y: int, conn: ConnDep, catalog: CatalogDep
+) -> Response:
+    """One layer's MVT tile; 204 when empty."""
+    return _tile(request, conn, [catalog.get(collection_id)], z, x, y)
+
+
+@router.get("/tiles/WebMercatorQuad", summary="TileJSON of all layers")
+def all_tilejson(request: Request, catalog: CatalogDep) -> dict[str, Any]:
+    """All layers in one tile set, one MVT layer each."""
+    return _tilejson(
+        f"{base_url(request)}/tiles/WebMercatorQuad", "焦作市城市管理资产 Jiaozuo assets", list(catalog)
+    )
+
+
+@router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile with every layer")
+def all_tile(request: Request, z: int, x: int, y: int, conn: ConnDep, catalog: CatalogDep) -> Response:
+    """Every layer as its own MVT layer in one tile."""
+    return _tile(request, conn, list(catalog), z, x, y)
