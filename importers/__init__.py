@@ -5,7 +5,7 @@ through the same stages in ``importers.pipeline``. Importers receive a LayerSpec
 never import ``layers``.
 """
 
-from importers.pipeline import ImportOptions, run_import
+from importers.pipeline import ImportOptions, run_import, run_multi_import
 from importers.undo import get_import, undo
 
-__all__ = ["ImportOptions", "get_import", "run_import", "undo"]
+__all__ = ["ImportOptions", "get_import", "run_import", "run_multi_import", "undo"]

@@ -25,8 +25,11 @@ from shapely.geometry.base import BaseGeometry
 from importers import photos as photos_mod
 from importers import writer
 from importers.base import Batch, Source
+from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
+from importers.ogr import list_layers
+from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
 from importers.safety import check_size, sha256_of
 from importers.sources import open_source
@@ -34,7 +37,6 @@ from registry import coords
 from registry.context import set_actor
 from registry.settings import Settings
 from registry.spec import LayerSpec, Problem
-from registry.validation import validate_asset
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
@@ -75,9 +77,13 @@ def create_import_record(
     """Insert the ``imports`` row in its own short transaction (visible to progress polls)."""
     import_id = import_id or str(uuid.uuid4())
     with conn.transaction():
+        mark_interrupted(conn)
+        # The session recorded here is the one that will run the data transaction
+        # (run_import uses this same connection): see importers.records.
         conn.execute(
-            "INSERT INTO imports (id, actor, file_name, sha256, size_bytes, layer, options) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO imports (id, actor, file_name, sha256, size_bytes, layer, options, backend_pid, "
+            "backend_start) VALUES (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid(), "
+            "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()))",
             (import_id, actor, file_name, sha256, size, layer, Jsonb(options.as_json())),
         )
     return import_id
@@ -127,6 +133,14 @@ def run_import(
         import_id = create_import_record(
             conn, actor=actor, file_name=name, sha256=digest, size=size, layer=spec.name, options=options
         )
+    else:
+        # Created elsewhere (the HTTP route, on the request's connection): this session runs it.
+        with conn.transaction():
+            conn.execute(
+                "UPDATE imports SET backend_pid = pg_backend_pid(), backend_start = "
+                "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) WHERE id = %s",
+                (import_id,),
+            )
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
@@ -320,7 +334,8 @@ def _process(
     """Transform, validate and check one batch; return the rows to stage."""
     n = len(batch.frame)
     src_geoms = batch.geoms
-    geoms = shapely.force_2d(src_geoms)
+    # force_2d copies every geometry: only pay for it when there is a Z to drop.
+    geoms = shapely.force_2d(src_geoms) if shapely.has_z(src_geoms).any() else src_geoms.copy()
     # Single-part multi-geometries (Shapefile and KML write them) → simple ones.
     types = shapely.get_type_id(geoms)
     single_multi = np.isin(types, (4, 5, 6)) & (shapely.get_num_geometries(geoms) == 1)
@@ -353,16 +368,26 @@ def _process(
     extras = {col: batch.frame[col].tolist() for col in cmap.extra}
     photos = batch.frame[cmap.photo].tolist() if cmap.photo else None
     demo = batch.frame[cmap.is_demo].tolist() if cmap.is_demo else None
-    geoms_srid = shapely.set_srid(geoms, 4490)
-    hex_geoms = shapely.to_wkb(geoms_srid, hex=True, include_srid=True)
-    staged: list[tuple[Any, ...]] = []
+    clean, row_problems = validate_batch(spec, cols, geoms, n)
+    hex_geoms = shapely.to_wkb(shapely.set_srid(geoms, 4490), hex=True, include_srid=True)
+    extra_texts = extra_json(extras, n, clean_extra)
+    demo_flags = memoised(lambda v: str(v).strip().lower() in _TRUE, demo) if demo else None
+    raw_codes = cols.get("code")
+    clean_codes = clean.get("code")
     attr_names = [a.name for a in spec.writable_attrs]
+    absent = [None] * n
+    attr_cols = [clean.get(a, absent) for a in attr_names]
+    rows = batch.rows.tolist()
+    # Only rows that have something to report (or photos) need per-row work here.
+    flagged = set(row_problems) | set(warnings) | outside
+    flagged.update(i for i, r in enumerate(rows) if r in batch.problems)
+    if photos is not None:
+        flagged.update(i for i, v in enumerate(photos) if v not in (None, "") and v == v)
+    rejected: set[int] = set()
     hinted = 0
-    for i in range(n):
-        rownum = int(batch.rows[i])
-        props = {attr: values[i] for attr, values in cols.items()}
-        clean, problems = validate_asset(spec, props, geoms[i])
-        problems = list(batch.problems.get(rownum, ())) + problems + warnings.get(i, [])
+    for i in sorted(flagged):
+        rownum = rows[i]
+        problems = list(batch.problems.get(rownum, ())) + row_problems.get(i, []) + warnings.get(i, [])
         if i in outside:
             hint = _outside_hint(src_geoms[i], crs, boundary) if hinted < 1000 else ""
             hinted += 1
@@ -373,7 +398,10 @@ def _process(
                     shapely.to_wkt(geoms[i], rounding_precision=6),
                 )
             )
-        code = clean.get("code") or (str(props.get("code")) if props.get("code") is not None else None)
+        raw_code = raw_codes[i] if raw_codes is not None else None
+        code = (clean_codes[i] if clean_codes is not None else None) or (
+            str(raw_code) if raw_code is not None else None
+        )
         names: list[str] = []
         if photos is not None and photos[i] not in (None, "") and photos[i] == photos[i]:
             names, photo_problems = photos_mod.names_for(str(photos[i]), source.photos)
@@ -393,16 +421,15 @@ def _process(
             )
             has_error |= p.level == "error"
         if has_error:
-            continue
-        extra = {}
-        for col, values in extras.items():
-            v = clean_extra(values[i])
-            if v is not None:
-                extra[col] = v
-        is_demo = bool(demo and str(demo[i]).strip().lower() in _TRUE)
-        staged.append((rownum, *(clean.get(a) for a in attr_names), hex_geoms[i], Jsonb(extra), is_demo))
-        if names:
-            photo_rows.append((rownum, str(clean["code"]), names))
+            rejected.add(i)
+        elif names:
+            photo_rows.append((rownum, str(code), names))
+    flags = [bool(f) for f in demo_flags] if demo_flags else [False] * n
+    staged: list[tuple[Any, ...]] = list(
+        zip(rows, *attr_cols, hex_geoms.tolist(), extra_texts, flags, strict=True)
+    )
+    if rejected:
+        staged = [t for i, t in enumerate(staged) if i not in rejected]
     return staged
 
 
@@ -474,3 +501,115 @@ def _set_checks(conn: psycopg.Connection, spec: LayerSpec, report: ImportReport)
                 reason=f"within {writer.NEAR_METRES:g} m of existing asset {other} of this layer",
             )
         )
+
+
+def layers_by_name(path: Path, layer_names: list[str]) -> list[str]:
+    """The layers of a multi-layer GeoPackage, each named after a registry layer.
+
+    Raises ``ImportFileError`` when the file is not a GeoPackage or a layer matches no
+    registry layer (nothing is skipped silently: the user picks one with --gpkg-layer).
+    """
+    if path.suffix.lower() != ".gpkg":
+        raise ImportFileError(
+            f"{path.name}：请用 --layer 指定目标图层（只有 GeoPackage 可按图层名自动对应）",
+            f"{path.name}: pass --layer (only a GeoPackage can be mapped by its layer names)",
+        )
+    found = list_layers(path)
+    unknown = [n for n in found if n not in layer_names]
+    if unknown or not found:
+        listed, allowed = ", ".join(unknown) or "-", ", ".join(layer_names)
+        raise ImportFileError(
+            f"{path.name} 的图层 {listed} 不是登记图层（可选：{allowed}）；"
+            "请用 --gpkg-layer 和 --layer 逐个导入",
+            f"{path.name} has layers that are not registry layers: {listed} (registry layers: {allowed}); "
+            "import them one by one with --gpkg-layer and --layer",
+        )
+    return found
+
+
+def run_multi_import(
+    conn: psycopg.Connection,
+    specs: list[LayerSpec],
+    path: Path,
+    *,
+    settings: Settings,
+    actor: str,
+    options: ImportOptions | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+) -> list[ImportReport]:
+    """Import every layer of a GeoPackage into the registry layer of the same name.
+
+    Each layer gets its own import record and report (and can be undone on its own),
+    but the data of all layers is written in ONE transaction: if any layer has errors
+    (and rejected rows are not skipped) nothing at all is written, as for one layer.
+    ``specs`` are the registry layers the file's layers may name.
+    """
+    options = options or ImportOptions()
+    by_name = {s.name: s for s in specs}
+    name = file_name or path.name
+    size = check_size(path, settings.import_max_bytes)
+    digest = sha256_of(path)
+    layer_names = layers_by_name(path, list(by_name))
+    jobs: list[tuple[LayerSpec, ImportReport]] = []
+    for layer in layer_names:
+        opts = ImportOptions(**{**asdict(options), "layer_name": layer})
+        iid = create_import_record(
+            conn, actor=actor, file_name=name, sha256=digest, size=size, layer=layer, options=opts
+        )
+        jobs.append(
+            (by_name[layer], ImportReport(layer=layer, file_name=name, import_id=iid, dry_run=opts.dry_run))
+        )
+    try:
+        with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp, conn.transaction():
+            for spec, report in jobs:
+                source = open_source(
+                    path,
+                    Path(tmp),
+                    encoding=options.encoding,
+                    layer_name=spec.name,
+                    max_unzipped=settings.import_max_unzipped_bytes,
+                    max_ratio=settings.import_max_zip_ratio,
+                    display_name=name,
+                )
+                if options.photos:
+                    source.photos |= photos_mod.open_photo_zip(Path(options.photos), Path(tmp), settings)
+                assert report.import_id is not None
+                _write(
+                    conn,
+                    spec,
+                    source,
+                    report,
+                    settings=settings,
+                    actor=actor,
+                    options=options,
+                    import_id=report.import_id,
+                    progress=progress,
+                    photo_rows=[],
+                )
+            if any(r.status != "committed" for _, r in jobs):
+                raise psycopg.Rollback()
+    except ImportFileError as exc:
+        with conn.transaction():
+            for _, report in jobs:
+                report.status = "failed"
+                assert report.import_id is not None
+                _finish_record(conn, report.import_id, report, exc)
+        raise
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            with conn.transaction():
+                for _, report in jobs:
+                    report.status = "failed"
+                    assert report.import_id is not None
+                    _finish_record(conn, report.import_id, report)
+        raise
+    if any(r.status != "committed" for _, r in jobs):
+        # A layer that would have been written is not: say so (another layer was rejected).
+        with conn.transaction():
+            for _, report in jobs:
+                if report.status == "committed":
+                    report.status = "rejected"
+                assert report.import_id is not None
+                _finish_record(conn, report.import_id, report)
+    return [r for _, r in jobs]

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from importers.errors import ImportNotFound, UndoConflict
+from importers.records import mark_interrupted
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
 
@@ -85,7 +86,12 @@ def undo(
 
 
 def get_import(conn: psycopg.Connection, import_id: str) -> dict[str, Any]:
-    """The import record (status, progress, counts, report) as a dict."""
+    """The import record (status, progress, counts, report) as a dict.
+
+    An import whose session died (killed process) reads as failed/interrupted, not
+    as running forever.
+    """
+    mark_interrupted(conn)
     cur = conn.execute(
         "SELECT id::text, actor, started_at, finished_at, file_name, sha256, size_bytes, layer, options, "
         "status, rows_read, rows_total, counts, error, report, undone_at, undone_by "

@@ -30,6 +30,9 @@ def create_stage(conn: psycopg.Connection, spec: LayerSpec) -> None:
     """A temporary table with the layer's own column types (dropped at commit/rollback)."""
     cols = [a.name for a in spec.writable_attrs] + ["geom", "extra", "is_demo"]
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGE)))
+    # The final upsert sorts and hash-joins the whole stage: let it do so in memory
+    # (transaction-local; the default 4 MB spills a 100k-row import to disk).
+    conn.execute("SET LOCAL work_mem = '64MB'")
     conn.execute(
         sql.SQL(
             "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT 0::integer AS rownum, {cols} "

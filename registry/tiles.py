@@ -18,9 +18,15 @@ from registry.spec import LayerSpec
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 24
-# Bound the work a single tile can cause at low zoom on a million assets; the map
-# clusters or uses higher zooms there.
+# Bound the work a single tile can cause; below AGGREGATE_MAX_ZOOM+1 tiles are
+# aggregated, so the cap only matters at street zooms.
 MAX_FEATURES_PER_LAYER = 50_000
+# Up to this zoom, assets closer than ~2 screen pixels (1/128 of a tile) are merged
+# into one point carrying ``point_count``: visually the same map, but a city-wide
+# tile over a million assets stays a few thousand features instead of 100,000.
+AGGREGATE_MAX_ZOOM = 14
+AGGREGATE_CELLS_PER_TILE = 128
+_WORLD_M = 40075016.685578488
 # Attributes that style and label a feature on any layer, when the layer has them.
 _STYLE_ATTRS = ("kind", "element", "risk_grade", "condition", "name", "road_name")
 
@@ -71,11 +77,47 @@ def _layer_mvt(spec: LayerSpec) -> sql.Composable:
     )
 
 
+def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
+    """Assets of one grid cell become one point; a lone asset keeps its id and code."""
+    attrs = tile_attributes(spec)
+    firsts = sql.SQL(", ").join(
+        [sql.SQL("CASE WHEN count(*) = 1 THEN min(s.id::text) END AS id")]
+        + [sql.SQL("(array_agg(s.{0}))[1] AS {0}").format(sql.Identifier(a)) for a in attrs]
+    )
+    outer = sql.SQL(", ").join(sql.Identifier(a) for a in ["id", *attrs])
+    return sql.SQL(
+        "(SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
+        " SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(cx, cy), 3857),"
+        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true) AS geom,"
+        " point_count, {outer} FROM ("
+        "  SELECT avg(ST_X(s.p)) AS cx, avg(ST_Y(s.p)) AS cy, count(*) AS point_count, {firsts}"
+        "  FROM (SELECT r.*, ST_Transform(ST_SetSRID(ST_Centroid(r.geom), 4326), 3857) AS p"
+        "   FROM {table} r WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
+        "   ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490) OFFSET 0) s"
+        "  GROUP BY floor(ST_X(s.p) / %(cell)s), floor(ST_Y(s.p) / %(cell)s)) c"
+        ") m WHERE m.geom IS NOT NULL)"
+    ).format(
+        name=sql.Literal(spec.name),
+        extent=sql.Literal(EXTENT),
+        buffer=sql.Literal(BUFFER),
+        margin=sql.Literal(BUFFER / EXTENT),
+        outer=outer,
+        firsts=firsts,
+        table=sql.Identifier(spec.name),
+    )
+
+
 def tile(conn: psycopg.Connection, specs: list[LayerSpec], z: int, x: int, y: int) -> bytes:
-    """One MVT with one MVT layer per spec (empty bytes when nothing is there)."""
+    """One MVT with one MVT layer per spec (empty bytes when nothing is there).
+
+    Up to ``AGGREGATE_MAX_ZOOM`` nearby assets are merged (see above); closer in,
+    every asset is its own feature with its real geometry.
+    """
     check_tile(z, x, y)
-    statement = sql.SQL("SELECT {}").format(sql.SQL(" || ").join(_layer_mvt(s) for s in specs))
-    row = conn.execute(statement, {"z": z, "x": x, "y": y}).fetchone()
+    layer = _aggregated_layer_mvt if z <= AGGREGATE_MAX_ZOOM else _layer_mvt
+    statement = sql.SQL("SELECT {}").format(sql.SQL(" || ").join(layer(s) for s in specs))
+    cell = _WORLD_M / (1 << z) / AGGREGATE_CELLS_PER_TILE
+    row = conn.execute(statement, {"z": z, "x": x, "y": y, "cell": cell}).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 
 

@@ -3,7 +3,7 @@
 -- Sharing an edge or a vertex (snapped neighbours) is not an overlap; a sliver below
 -- 0.05 m² is survey noise, not a conflict.
 
-CREATE FUNCTION parking_overlaps(g geometry, exclude uuid DEFAULT NULL)
+CREATE FUNCTION parking_overlaps(g geometry, exclude uuid DEFAULT NULL, exclude_code text DEFAULT NULL)
 RETURNS TABLE (id uuid, code text, status text, kind text, overlap geometry, overlap_m2 double precision)
 LANGUAGE sql STABLE AS $$
     SELECT p.id, p.code, p.status, p.kind, x.overlap, x.m2
@@ -14,6 +14,7 @@ LANGUAGE sql STABLE AS $$
     CROSS JOIN LATERAL (SELECT i.overlap, ST_Area(i.overlap::geography) AS m2) x
     WHERE p.deleted_at IS NULL
       AND p.id IS DISTINCT FROM exclude
+      AND p.code IS DISTINCT FROM exclude_code
       AND p.geom && g
       AND ST_Relate(p.geom, g, '2********')
       AND x.m2 >= 0.05
@@ -32,7 +33,8 @@ BEGIN
        AND NEW.status = OLD.status AND OLD.deleted_at IS NOT DISTINCT FROM NEW.deleted_at THEN
         RETURN NEW;
     END IF;
-    SELECT * INTO hit FROM parking_overlaps(NEW.geom, NEW.id) LIMIT 1;
+    -- (an upsert's proposed row has a fresh id but the code of the row it updates)
+    SELECT * INTO hit FROM parking_overlaps(NEW.geom, NEW.id, NEW.code) LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'parking % overlaps parking % by % m²', NEW.code, hit.code, round(hit.overlap_m2::numeric, 2)
             USING ERRCODE = 'check_violation',

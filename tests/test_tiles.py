@@ -93,3 +93,34 @@ def test_tilejson_lists_tile_url_and_fields(client: TestClient, catalog: LayerCa
     doc = client.get("/ogc/tiles/WebMercatorQuad").json()
     assert [v["id"] for v in doc["vector_layers"]] == catalog.names()
     assert client.get("/ogc/collections/nope/tiles/WebMercatorQuad").status_code == 404
+
+
+def test_city_zoom_tiles_merge_nearby_assets_and_keep_the_count(
+    db: Settings, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    """2,000 manholes within ~50 m: one z12 tile carries a handful of merged points
+    whose point_count adds up to 2,000; at z17 each manhole is its own feature."""
+    conn.execute(
+        """
+        INSERT INTO manholes (code, geom, status, kind, condition)
+        SELECT 'JG-AGG-' || i,
+               ST_SetSRID(ST_MakePoint(113.2418 + (i % 50) * 1e-5, 35.2155 + (i / 50) * 1e-5), 4490),
+               'in_service', 'sewage', 'intact'
+        FROM generate_series(0, 1999) AS i
+        """
+    )
+    conn.commit()
+    with TestClient(create_app(db, catalog), headers=reader_headers(db)) as client:
+        x, y = tile_of(113.2420, 35.2157, 12)
+        merged = mapbox_vector_tile.decode(
+            client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/12/{x}/{y}").content
+        )["manholes"]["features"]
+        assert len(merged) < 20
+        assert sum(f["properties"]["point_count"] for f in merged) == 2000
+        assert all(f["properties"]["kind"] == "sewage" for f in merged)
+        x, y = tile_of(113.2420, 35.2157, 17)
+        single = mapbox_vector_tile.decode(
+            client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/17/{x}/{y}").content
+        )["manholes"]["features"]
+        assert len(single) == 2000
+        assert all("point_count" not in f["properties"] and f["properties"]["id"] for f in single)

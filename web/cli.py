@@ -251,7 +251,12 @@ def up_cmd(
 @app.command("import")
 def import_cmd(
     file: str = typer.Argument(..., help="Survey file: zip(Shapefile), gpkg, geojson, kml/kmz, csv, xlsx."),
-    layer: str = typer.Option(..., "--layer", help="Target layer, e.g. manholes."),
+    layer: str = typer.Option(
+        None,
+        "--layer",
+        help="Target layer, e.g. manholes. Omit for a GeoPackage whose layers are named after "
+        "registry layers: each is imported into its own layer (all or nothing).",
+    ),
     crs: str = typer.Option(None, "--crs", help="EPSG code, WKT, gcj02 or bd09 (overrides the file's)."),
     encoding: str = typer.Option(None, "--encoding", help="Force the text encoding (utf-8, gbk, gb18030)."),
     mapping: str = typer.Option(
@@ -271,12 +276,15 @@ def import_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from importers import ImportOptions, run_import
+    from importers import ImportOptions, run_import, run_multi_import
+    from importers.errors import ImportFileError
     from importers.mapping import load_mapping
     from layers import default_catalog
     from registry.db import connect
 
-    spec = default_catalog().get(layer)
+    catalog = default_catalog()
+    if layer is None and gpkg_layer is not None:
+        raise ImportFileError("使用 --gpkg-layer 时请同时指定 --layer", "--gpkg-layer needs --layer")
     options = ImportOptions(
         crs=crs,
         encoding=encoding,
@@ -299,23 +307,47 @@ def import_cmd(
         connect(settings) as conn,
     ):
         task = bar.add_task(f"导入 {Path(file).name}", total=None)
-        rep = run_import(
-            conn,
-            spec,
-            Path(file),
-            settings=settings,
-            actor=actor,
-            options=options,
-            progress=lambda n, total: bar.update(task, completed=n, total=total),
-        )
-    for r in rep.as_dict(lang)["rows"]:
-        if r["level"] != "ok":
-            typer.echo(f"  {r['row']}\t{r['level']}\t{r['field']}\t{r['value']}\t{r['reason']}")
-    typer.echo(f"import {rep.import_id}: {rep.status} {rep.summary()}")
+
+        def progress(n: int, total: int | None) -> None:
+            bar.update(task, completed=n, total=total)
+
+        if layer is None:
+            reports = run_multi_import(
+                conn,
+                list(catalog),
+                Path(file),
+                settings=settings,
+                actor=actor,
+                options=options,
+                progress=progress,
+            )
+        else:
+            reports = [
+                run_import(
+                    conn,
+                    catalog.get(layer),
+                    Path(file),
+                    settings=settings,
+                    actor=actor,
+                    options=options,
+                    progress=progress,
+                )
+            ]
+    for rep in reports:
+        if len(reports) > 1:
+            typer.echo(f"{rep.layer}:")
+        for r in rep.as_dict(lang)["rows"]:
+            if r["level"] != "ok":
+                typer.echo(f"  {r['row']}\t{r['level']}\t{r['field']}\t{r['value']}\t{r['reason']}")
+        typer.echo(f"import {rep.import_id}: {rep.status} {rep.summary()}")
     if report:
-        text = rep.to_json(lang) if report.endswith(".json") else rep.to_csv(lang)
-        Path(report).write_text(text, encoding="utf-8")
-    if rep.status == "rejected":
+        for rep in reports:
+            target = Path(report)
+            if len(reports) > 1:
+                target = target.with_name(f"{target.stem}-{rep.layer}{target.suffix}")
+            text = rep.to_json(lang) if report.endswith(".json") else rep.to_csv(lang)
+            target.write_text(text, encoding="utf-8")
+    if any(rep.status == "rejected" for rep in reports):
         raise typer.Exit(1)
 
 

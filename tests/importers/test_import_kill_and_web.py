@@ -16,6 +16,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from import_helpers import manhole_rows
 
+from importers import get_import
 from registry.permissions import Role
 from registry.settings import PROJECT_ROOT
 from tests.authkit import make_accounts
@@ -63,6 +64,16 @@ def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Pa
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM import_changes").fetchone() == (0,)
     assert conn.execute("SELECT status FROM imports").fetchall() == [("running",)]
+    conn.rollback()
+    # Its session is gone, so reading its status says so instead of "running" forever.
+    (iid,) = conn.execute("SELECT id::text FROM imports").fetchone()
+    for _ in range(100):
+        rec = get_import(conn, iid)
+        conn.commit()
+        if rec["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert rec["status"] == "failed" and rec["error"]["code"] == "interrupted"
 
 
 def test_http_upload_dry_run_report_undo_export(db, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ mismatch is 409); either way nothing changes and the response carries
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -61,6 +62,19 @@ def _versioned(call: Any, from_header: bool) -> dict[str, Any]:
         if from_header:
             exc.status = 412
         raise
+
+
+def _versioned_write(
+    response: Response,
+    if_match: str | None,
+    version: int | None,
+    write: Callable[[int | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run a versioned write; answer the new record with its ETag (409/412 when stale)."""
+    expected, from_header = _expected_version(if_match, version)
+    record = _versioned(lambda: write(expected), from_header)
+    response.headers["ETag"] = _etag(record)
+    return _feature(record)
 
 
 def _parse_time(t: dt.datetime) -> dt.datetime:
@@ -221,9 +235,11 @@ def patch_asset(
                 "geometry is not valid GeoJSON",
                 errors=[{"field": "geometry", "message": str(exc) or "unreadable", "value": None}],
             ) from None
-    expected, from_header = _expected_version(if_match, body.version)
-    record = _versioned(
-        lambda: store.update_asset(
+    return _versioned_write(
+        response,
+        if_match,
+        body.version,
+        lambda expected: store.update_asset(
             conn,
             spec,
             asset_id,
@@ -234,10 +250,7 @@ def patch_asset(
             via="api",
             comment=body.comment,
         ),
-        from_header,
     )
-    response.headers["ETag"] = _etag(record)
-    return _feature(record)
 
 
 @router.delete("/assets/{layer}/{asset_id}", summary="Delete an asset (soft; an admin can restore it)")
@@ -254,15 +267,14 @@ def delete_asset(
 ) -> dict[str, Any]:
     """The record stays, marked deleted; its history says who deleted it and why."""
     spec = _layer(catalog, layer)
-    expected, from_header = _expected_version(if_match, version)
-    record = _versioned(
-        lambda: store.delete_asset(
+    return _versioned_write(
+        response,
+        if_match,
+        version,
+        lambda expected: store.delete_asset(
             conn, spec, asset_id, expected_version=expected, actor=user.username, via="api", comment=comment
         ),
-        from_header,
     )
-    response.headers["ETag"] = _etag(record)
-    return _feature(record)
 
 
 @router.post("/assets/{layer}/{asset_id}/restore", summary="Restore a deleted asset (admin)")
@@ -279,15 +291,14 @@ def restore_asset(
 ) -> dict[str, Any]:
     """Bring a soft-deleted asset back as it was."""
     spec = _layer(catalog, layer)
-    expected, from_header = _expected_version(if_match, version)
-    record = _versioned(
-        lambda: store.restore_asset(
+    return _versioned_write(
+        response,
+        if_match,
+        version,
+        lambda expected: store.restore_asset(
             conn, spec, asset_id, expected_version=expected, actor=user.username, via="api", comment=comment
         ),
-        from_header,
     )
-    response.headers["ETag"] = _etag(record)
-    return _feature(record)
 
 
 @router.post("/undo/{via:path}", summary="Undo everything one import or batch changed (admin)")
