@@ -276,7 +276,7 @@ def open_page(
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("pageerror", lambda e: errors.append(f"{e.message}\n{e.stack}"))
     if lang:
         page.add_init_script(f"localStorage.setItem('registry.lang', '{lang}')")
     page.goto(base + path)

@@ -8,6 +8,12 @@
   // Leaflet.VectorGrid's canvas renderer still calls L.DomEvent.fakeStop, removed in
   // Leaflet 1.9: without it a click on an asset drawn in a tile throws.
   if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = (e) => { e._stopped = true; };
+  // Its point symbolizer is a CircleMarker placed in tile pixels, without a latlng:
+  // Leaflet 1.9 takes a small circle's event position from getLatLng() and throws.
+  // Without getLatLng the position comes from the mouse event, which is right.
+  L.CircleMarker.addInitHook(function () {
+    if (this._point && !this._latlng) this.getLatLng = null;
+  });
   const JIAOZUO = [35.215, 113.24];
   const $ = (sel) => document.querySelector(sel);
   const h = (tag, attrs, ...kids) => {
@@ -153,16 +159,19 @@
       radiusSearch(App.fromMap(e.latlng));
     });
     // VectorGrid's canvas tiles swallow map clicks (Leaflet hands a click on an
-    // interactive canvas to its renderer only): a click that hit no asset is passed on
-    // to the map, so radius search and drawing work everywhere.
-    map.getContainer().addEventListener("click", (e) => {
-      const onTile = e.target.tagName === "CANVAS" && map.getPane("assets").contains(e.target);
-      if (onTile && !App.featureClicked) {
-        map.fire("click", { latlng: map.mouseEventToLatLng(e), layerPoint: map.mouseEventToLayerPoint(e),
-          containerPoint: map.mouseEventToContainerPoint(e), originalEvent: e });
-      }
-      App.featureClicked = false;
-    });
+    // interactive canvas to its renderer only): a click or long press that hit no asset
+    // is passed on to the map, so radius search and drawing work everywhere.
+    for (const type of ["click", "contextmenu"]) {
+      map.getContainer().addEventListener(type, (e) => {
+        const onTile = e.target.tagName === "CANVAS" && map.getPane("assets").contains(e.target);
+        if (onTile && !App.featureClicked) {
+          if (type === "contextmenu") e.preventDefault();
+          map.fire(type, { latlng: map.mouseEventToLatLng(e), layerPoint: map.mouseEventToLayerPoint(e),
+            containerPoint: map.mouseEventToContainerPoint(e), originalEvent: e });
+        }
+        App.featureClicked = false;
+      });
+    }
     map.on("pm:globaldrawmodetoggled", (e) => {
       // while drawing, asset tiles must not take the clicks meant for vertices
       map.getPane("assets").style.pointerEvents = e.enabled ? "none" : "";
@@ -272,6 +281,12 @@
       App.featureClicked = true;
       const p = e.layer.properties;
       if (p && p.id && App.openFile) App.openFile(spec.name, p.id);
+    });
+    // a long press (right click) on an asset searches around it, as it does elsewhere
+    layer.on("contextmenu", (e) => {
+      L.DomEvent.stop(e);
+      App.featureClicked = true;
+      if (!App.clickHandler) radiusSearch(App.fromMap(e.latlng));
     });
     return layer;
   }
