@@ -21,9 +21,10 @@ MAX_ZOOM = 24
 # Bound the work a single tile can cause; below AGGREGATE_MAX_ZOOM+1 tiles are
 # aggregated, so the cap only matters at street zooms.
 MAX_FEATURES_PER_LAYER = 50_000
-# Up to this zoom, assets closer than ~2 screen pixels (1/128 of a tile) are merged
-# into one point carrying ``point_count``: visually the same map, but a city-wide
-# tile over a million assets stays a few thousand features instead of 100,000.
+# Up to this zoom, assets smaller than ~2 screen pixels (1/128 of a tile) and that
+# close to each other are merged into one point carrying ``point_count``: visually
+# the same map, but a city-wide tile over a million assets stays a few thousand
+# features instead of 100,000.
 AGGREGATE_MAX_ZOOM = 14
 AGGREGATE_CELLS_PER_TILE = 128
 _WORLD_M = 40075016.685578488
@@ -78,23 +79,34 @@ def _layer_mvt(spec: LayerSpec) -> sql.Composable:
 
 
 def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
-    """Assets of one grid cell become one point; a lone asset keeps its id and code."""
+    """Small assets of one grid cell become one point; a lone asset keeps its id and
+    code. An asset wider or taller than a cell (a long wire, a market zone) keeps its
+    own shape, so lines and areas still read as lines and areas at city zooms."""
     attrs = tile_attributes(spec)
     firsts = sql.SQL(", ").join(
         [sql.SQL("CASE WHEN count(*) = 1 THEN min(s.id::text) END AS id")]
         + [sql.SQL("(array_agg(s.{0}))[1] AS {0}").format(sql.Identifier(a)) for a in attrs]
     )
+    own = sql.SQL(", ").join(
+        [sql.SQL("s.id::text AS id")] + [sql.SQL("s.{0}").format(sql.Identifier(a)) for a in attrs]
+    )
     outer = sql.SQL(", ").join(sql.Identifier(a) for a in ["id", *attrs])
     return sql.SQL(
-        "(SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
-        " SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(cx, cy), 3857),"
-        " ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true) AS geom,"
-        " point_count, {outer} FROM ("
-        "  SELECT avg(ST_X(s.p)) AS cx, avg(ST_Y(s.p)) AS cy, count(*) AS point_count, {firsts}"
-        "  FROM (SELECT r.*, ST_Transform(ST_SetSRID(ST_Centroid(r.geom), 4326), 3857) AS p"
-        "   FROM {table} r WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
-        "   ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490) OFFSET 0) s"
-        "  GROUP BY floor(ST_X(s.p) / %(cell)s), floor(ST_Y(s.p) / %(cell)s)) c"
+        "(WITH s AS MATERIALIZED ("
+        "  SELECT r.*, ST_XMax(r.g) - ST_XMin(r.g) <= %(cell)s"
+        "   AND ST_YMax(r.g) - ST_YMin(r.g) <= %(cell)s AS small FROM ("
+        "   SELECT r.*, ST_Transform(ST_SetSRID(r.geom, 4326), 3857) AS g FROM {table} r"
+        "   WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
+        "   ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490) OFFSET 0) r)"
+        " SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
+        " SELECT ST_AsMVTGeom(c.g, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true)"
+        " AS geom, point_count, {outer} FROM ("
+        "  SELECT ST_SetSRID(ST_MakePoint(avg(ST_X(s.p)), avg(ST_Y(s.p))), 3857) AS g,"
+        "  count(*) AS point_count, {firsts}"
+        "  FROM (SELECT s.*, ST_Centroid(s.g) AS p FROM s WHERE s.small) s"
+        "  GROUP BY floor(ST_X(s.p) / %(cell)s), floor(ST_Y(s.p) / %(cell)s)"
+        "  UNION ALL"
+        "  (SELECT s.g, 1, {own} FROM s WHERE NOT s.small LIMIT {cap})) c"
         ") m WHERE m.geom IS NOT NULL)"
     ).format(
         name=sql.Literal(spec.name),
@@ -103,7 +115,9 @@ def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
         margin=sql.Literal(BUFFER / EXTENT),
         outer=outer,
         firsts=firsts,
+        own=own,
         table=sql.Identifier(spec.name),
+        cap=sql.Literal(MAX_FEATURES_PER_LAYER),
     )
 
 

@@ -10,12 +10,15 @@ import mapbox_vector_tile
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from shapely.geometry import LineString, box
 
+from registry.assets import AssetRow, upsert_assets
 from registry.catalog import LayerCatalog
+from registry.context import set_actor
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import reader_headers
-from tests.factories import CENTRE
+from tests.factories import CENTRE, make_properties
 from tests.ogc_support import seed_all
 from web.app import create_app
 
@@ -124,3 +127,27 @@ def test_city_zoom_tiles_merge_nearby_assets_and_keep_the_count(
         )["manholes"]["features"]
         assert len(single) == 2000
         assert all("point_count" not in f["properties"] and f["properties"]["id"] for f in single)
+
+
+def test_city_zoom_tiles_keep_the_shape_of_long_wires_and_large_zones(
+    db: Settings, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    """Only assets smaller than a merge cell (~76 m at z12) become points: a 1 km wire
+    stays a line and a 400 m market zone stays a polygon, each with its own id."""
+    x0, y0 = CENTRE
+    set_actor(conn, "test", via="test")
+    wires = catalog.get("poles_wires")
+    props = make_properties(wires, 1, element="wire")
+    upsert_assets(conn, wires, [AssetRow(props, LineString([(x0, y0), (x0 + 0.011, y0)]))])
+    markets = catalog.get("markets")
+    upsert_assets(
+        conn, markets, [AssetRow(make_properties(markets, 1), box(x0, y0, x0 + 0.0045, y0 + 0.0036))]
+    )
+    conn.commit()
+    with TestClient(create_app(db, catalog), headers=reader_headers(db)) as client:
+        x, y = tile_of(x0 + 0.002, y0 + 0.001, 12)
+        decoded = mapbox_vector_tile.decode(client.get(f"/ogc/tiles/WebMercatorQuad/12/{x}/{y}").content)
+    (wire,) = decoded["poles_wires"]["features"]
+    assert wire["geometry"]["type"] == "LineString" and wire["properties"]["id"]
+    (zone,) = decoded["markets"]["features"]
+    assert zone["geometry"]["type"] == "Polygon" and zone["properties"]["point_count"] == 1

@@ -266,7 +266,10 @@
     if (!passesFilters(spec, props)) return [];
     const color = spec.style.colors[styleValue(spec, props)] || spec.style.default;
     const poly = spec.geometry_types.includes("Polygon");
-    return { radius: spec.style.radius, weight: poly ? 1.5 : 1, color: poly ? color : "#333", opacity: 0.9,
+    // a point standing for several nearby assets (city zooms) grows with their number
+    const n = props.point_count || 1;
+    const radius = n > 1 ? Math.min(spec.style.radius + 2 * Math.log2(n), spec.style.radius + 12) : spec.style.radius;
+    return { radius, weight: poly ? 1.5 : 1, color: poly ? color : "#333", opacity: 0.9,
       fill: true, fillColor: color, fillOpacity: poly ? 0.45 : 0.9 };
   };
   function tileLayerFor(spec) {
@@ -281,6 +284,8 @@
       App.featureClicked = true;
       const p = e.layer.properties;
       if (p && p.id && App.openFile) App.openFile(spec.name, p.id);
+      // several assets merged into one point: zoom in towards them
+      else if (p && p.point_count > 1) App.map.setView(e.latlng, Math.min(App.map.getZoom() + 2, 17));
     });
     // a long press (right click) on an asset searches around it, as it does elsewhere
     layer.on("contextmenu", (e) => {
