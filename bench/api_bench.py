@@ -18,6 +18,7 @@ import argparse
 import math
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -32,9 +33,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from registry.accounts import create_token, create_user
 from registry.cluster import Cluster
 from registry.districts import load_districts
 from registry.migrate import migrate
+from registry.permissions import Role
 from registry.settings import PROJECT_ROOT, Settings
 from tests.conftest import free_port
 
@@ -58,6 +61,14 @@ SELECT gen_random_uuid(), 'manholes', 'JG-BENCH-' || lpad(i::text, 8, '0'),
 FROM generate_series(1, %(n)s) AS i
 WHERE (i %% 4) <> 2  -- 'remediated' needs a date; skip those rows
 """
+
+
+def viewer_token(dsn: str) -> str:
+    """A viewer's API token: our server is measured as a GIS client reaches it (reading
+    needs a token by default), tipg has no access control."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        user = create_user(conn, username="bench", password=secrets.token_urlsafe(16), role=Role.VIEWER)
+        return create_token(conn, user, name="bench").token
 
 
 def load(dsn: str, n: int) -> int:
@@ -113,7 +124,9 @@ def make_urls(kind: str, base: str, collection: str, count: int, seed: int) -> l
     return urls
 
 
-def run(urls: list[str], concurrency: int, seconds: float) -> tuple[float, float, float, int]:
+def run(
+    urls: list[str], concurrency: int, seconds: float, headers: dict[str, str]
+) -> tuple[float, float, float, int]:
     """Hit the URLs round-robin for ``seconds``; return req/s, p50 ms, p95 ms, errors."""
     latencies: list[float] = []
     errors = 0
@@ -123,7 +136,7 @@ def run(urls: list[str], concurrency: int, seconds: float) -> tuple[float, float
 
     def worker() -> None:
         nonlocal errors
-        with httpx.Client(timeout=60) as client:
+        with httpx.Client(timeout=60, headers=headers) as client:
             while time.perf_counter() < stop:
                 url = urls[next(counter) % len(urls)]
                 t = time.perf_counter()
@@ -211,12 +224,15 @@ def main() -> None:
             )
         else:
             print(f"tipg not found at {args.tipg}: only our server is measured")
-        servers = [("ours", ours, "manholes")] + ([("tipg", tipg, "public.manholes")] if have_tipg else [])
+        token = {"Authorization": f"Bearer {viewer_token(dsn)}"}
+        servers = [("ours", ours, "manholes", token)] + (
+            [("tipg", tipg, "public.manholes", {})] if have_tipg else []
+        )
 
         # sanity: both servers see the same features in the same bbox
         probe = make_urls("items", "", "", 1, 1)[0].split("?", 1)[1]
-        for name, base, coll in servers:
-            fc = httpx.get(f"{base}/collections/{coll}/items?{probe}", timeout=60).json()
+        for name, base, coll, headers in servers:
+            fc = httpx.get(f"{base}/collections/{coll}/items?{probe}", timeout=60, headers=headers).json()
             print(
                 f"{name}: probe bbox → numberMatched={fc.get('numberMatched')} "
                 f"returned={fc.get('numberReturned')}"
@@ -225,10 +241,10 @@ def main() -> None:
         results: dict[tuple[str, str, int], tuple[float, float, float, int]] = {}
         for kind in ("items", "tiles"):
             for conc in (1, 16):
-                for name, base, coll in servers:
+                for name, base, coll, headers in servers:
                     urls = make_urls(kind, base, coll, 2000, seed=42)
-                    run(urls[:20], 2, 1.0)  # warm up
-                    results[(kind, name, conc)] = run(urls, conc, args.seconds)
+                    run(urls[:20], 2, 1.0, headers)  # warm up
+                    results[(kind, name, conc)] = run(urls, conc, args.seconds, headers)
 
         print(
             f"\n{n:,} assets; small bbox = {BBOX_DEG}° (~200 m), tiles z{ZOOM}; {args.seconds:.0f} s per cell"

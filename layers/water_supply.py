@@ -133,6 +133,11 @@ WATER_SUPPLY = LayerSpec(
         Attr("last_test_passed", B, "最近检测合格", "Last test passed", computed=True),
         Attr("next_test_due", D, "下次检测", "Next test due", computed=True),
     ),
-    style=Style(by="last_test_passed", colors={"true": "#1a9850", "false": "#d73027"}, default="#fee08b"),
+    style=Style(
+        by="last_test_passed",
+        colors={"true": "#1a9850", "false": "#d73027"},
+        default="#fee08b",
+        due="next_test_due",
+    ),
     children=(WATER_TESTS,),
 )

@@ -417,14 +417,22 @@ def create_token(
 
 
 def user_for_token(conn: psycopg.Connection, token: str) -> User:
-    """The owner of a live (unexpired, unrevoked) token, or AuthenticationRequired."""
+    """The owner of a live (unexpired, unrevoked) token, or AuthenticationRequired.
+
+    ``last_used_at`` is refreshed at most once a minute: a GIS client paging through a
+    layer sends one request after another with the same token, and writing the token's
+    row on each would serialise them on its row lock.
+    """
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             sql.SQL(
-                "UPDATE api_tokens t SET last_used_at = now() FROM users u "
-                "WHERE u.id = t.user_id AND t.token_hash = %s AND t.revoked_at IS NULL "
-                "AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT u.disabled RETURNING {}"
-            ).format(_U_USER_COLUMNS),
+                "WITH hit AS (SELECT t.id AS token_id, t.last_used_at, {cols} FROM api_tokens t"
+                " JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s AND t.revoked_at IS NULL"
+                " AND (t.expires_at IS NULL OR t.expires_at > now()) AND NOT u.disabled),"
+                " touch AS (UPDATE api_tokens SET last_used_at = now() WHERE id IN (SELECT token_id"
+                " FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+                " SELECT * FROM hit"
+            ).format(cols=_U_USER_COLUMNS),
             (sha256(token),),
         )
         row = cur.fetchone()

@@ -6,6 +6,7 @@ The registry core defines the vocabulary; concrete layers live in ``layers/``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,6 +80,22 @@ class Style:
     default: str = "#666666"
     radius: int = 5
     label: str = "code"
+    # A date attribute after which the asset is overdue (a water test, an inspection):
+    # drawn as an outline in ``due_color`` so the fill still tells its last state.
+    due: str | None = None
+    due_color: str = "#7b3294"
+
+    def color_of(self, props: Mapping[str, Any]) -> str:
+        """The fill colour of an asset with these properties."""
+        value = props.get(self.by)
+        key = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return self.colors.get(key, self.default)
+
+    def is_overdue(self, props: Mapping[str, Any], today: dt.date) -> bool:
+        """Whether the ``due`` date has passed (never, without a due attribute or date)."""
+        if self.due is None or not props.get(self.due):
+            return False
+        return str(props[self.due])[:10] < today.isoformat()
 
 
 @dataclass(frozen=True)

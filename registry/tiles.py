@@ -36,8 +36,9 @@ def tile_attributes(spec: LayerSpec) -> list[str]:
     """Properties written into the tile for this layer (beyond ``id``)."""
     names = {a.name for a in spec.all_attrs}
     wanted = ["code", "status", *(a for a in _STYLE_ATTRS if a in names)]
-    if spec.style.by in names and spec.style.by not in wanted:
-        wanted.append(spec.style.by)
+    for styling in (spec.style.by, spec.style.due):
+        if styling in names and styling not in wanted:
+            wanted.append(styling)
     return wanted
 
 

@@ -189,6 +189,29 @@ def test_api_token_is_shown_once_and_works_without_csrf(
     assert client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_token_use_is_recorded_at_most_once_a_minute(
+    client: TestClient, conn: psycopg.Connection, users: dict[Role, Account]
+) -> None:
+    user = accounts.get_user(conn, "admin")
+    new = accounts.create_token(conn, user, name="paging")
+    conn.commit()
+    bearer = {"Authorization": f"Bearer {new.token}"}
+
+    def last_used() -> dt.datetime | None:
+        return conn.execute("SELECT last_used_at FROM api_tokens WHERE id = %s", (new.id,)).fetchone()[0]
+
+    assert last_used() is None
+    assert client.get("/auth/me", headers=bearer).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/auth/me", headers=bearer).status_code == 200
+    assert last_used() == first  # a second request within the minute does not write
+    conn.execute("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE id = %s", (new.id,))
+    conn.commit()
+    assert client.get("/auth/me", headers=bearer).status_code == 200
+    assert last_used() > first - dt.timedelta(minutes=1)
+
+
 def test_expired_token_is_refused(
     client: TestClient, conn: psycopg.Connection, users: dict[Role, Account]
 ) -> None:

@@ -63,6 +63,30 @@ def test_result_map_lists_results_with_chinese_labels() -> None:
     assert "Road voids" in english and "In use" in english
 
 
+def _water_site(code: str, passed: bool, due: str) -> dict:
+    return {
+        "type": "Feature",
+        "id": code,
+        "geometry": {"type": "Point", "coordinates": [113.24, 35.21]},
+        "properties": {
+            "layer": "water_supply",
+            "code": code,
+            "status": "in_service",
+            "last_test_passed": passed,
+            "next_test_due": due,
+        },
+    }
+
+
+def test_result_map_colours_water_sites_by_last_test_and_rings_overdue_ones() -> None:
+    fc = {"type": "FeatureCollection", "features": [_water_site("GS-OK", True, "2999-01-01")]}
+    page = render_result_map(fc, default_catalog(), static_base="")
+    assert '"fillColor": "#1a9850"' in page and "#7b3294" not in page
+    fc = {"type": "FeatureCollection", "features": [_water_site("GS-LATE", False, "2001-01-01")]}
+    page = render_result_map(fc, default_catalog(), static_base="")
+    assert '"fillColor": "#d73027"' in page and '"color": "#7b3294"' in page
+
+
 def test_search_map_route_renders_a_search(db: Settings) -> None:
     with TestClient(create_app(db), headers=reader_headers(db)) as client:
         res = client.get("/api/search/map.html", params={"lon": 113.2418, "lat": 35.2155, "radius": 500})

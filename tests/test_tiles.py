@@ -51,7 +51,14 @@ def test_layer_tile_has_features_with_styling_attributes(client: TestClient) -> 
     assert len(decoded["road_voids"]["features"]) == 3
 
 
-def test_all_layers_tile_has_one_mvt_layer_per_layer(client: TestClient, catalog: LayerCatalog) -> None:
+def test_all_layers_tile_has_one_mvt_layer_per_layer(
+    client: TestClient, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    conn.execute(
+        "INSERT INTO water_tests (site_id, tested_on, turbidity_ntu)"
+        " SELECT id, '2025-03-01', 0.3 FROM water_supply"
+    )
+    conn.commit()
     x, y = tile_of(*CENTRE, 15)
     r = client.get(f"/ogc/tiles/WebMercatorQuad/15/{x}/{y}")
     assert r.status_code == 200
@@ -59,6 +66,8 @@ def test_all_layers_tile_has_one_mvt_layer_per_layer(client: TestClient, catalog
     assert set(decoded) == set(catalog.names())
     assert "condition" in decoded["manholes"]["features"][0]["properties"]
     assert "element" in decoded["poles_wires"]["features"][0]["properties"]
+    # water sites carry what draws them: last test result and when the next one is due
+    assert {"last_test_passed", "next_test_due"} <= set(decoded["water_supply"]["features"][0]["properties"])
 
 
 def test_empty_tile_is_204(client: TestClient) -> None:

@@ -47,6 +47,8 @@ def layer_json(spec: LayerSpec) -> dict[str, Any]:
             "default": style.default,
             "radius": style.radius,
             "label": style.label,
+            "due": style.due,
+            "due_color": style.due_color,
         },
         "children": [
             {"name": c.name, "zh": c.zh, "en": c.en, "attrs": [_attr(a) for a in c.attrs]}

@@ -19,6 +19,8 @@ def test_page_loads_in_chinese_with_layers_legend_and_districts(map_page: MapPag
     assert layers.first.inner_text().strip() == "道路脱空隐患"
     legend = page.locator("#layer-list .legend").first.inner_text()
     assert "Ⅰ级（最严重）" in legend
+    water = page.locator("#layer-list .legend").nth(5).inner_text()
+    assert "合格" in water and "不合格" in water and "逾期未检（下次检测 < 今天）" in water
     # district boundaries and names are drawn without any basemap
     labels = page.locator(".district-label").all_inner_texts()
     assert "解放区" in labels and "孟州市" in labels and len(labels) == 10

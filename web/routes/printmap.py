@@ -8,6 +8,7 @@ URLs, and the registry must work without internet.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 from typing import Any, ClassVar
@@ -90,6 +91,7 @@ def render_result_map(
 ) -> str:
     """The standalone HTML page of a FeatureCollection, styled from the catalogue."""
     features = fc.get("features", [])
+    today = dt.date.today()
     m = OfflineMap(
         location=[35.215, 113.24], zoom_start=12, tiles=None, control_scale=True, prefer_canvas=False
     )
@@ -109,9 +111,8 @@ def render_result_map(
         p = f.get("properties", {})
         layer = p.get("layer", "")
         spec = catalog.layers.get(layer)
-        color = spec.style.default if spec else "#333"
-        if spec:
-            color = spec.style.colors.get(str(p.get(spec.style.by)), spec.style.default)
+        color = spec.style.color_of(p) if spec else "#333"
+        outline = spec.style.due_color if spec and spec.style.is_overdue(p, today) else None
         layer_title = (spec.zh if lang == "zh" else spec.en) if spec else layer
         tip = (
             f"{p.get('code', '')} · {layer_title} · {_label(catalog, layer, 'status', p.get('status'), lang)}"
@@ -122,8 +123,8 @@ def render_result_map(
             folium.CircleMarker(
                 [lat, lon],
                 radius=7,
-                color="#333",
-                weight=1,
+                color=outline or "#333",
+                weight=3 if outline else 1,
                 fill=True,
                 fill_color=color,
                 fill_opacity=0.9,
@@ -132,7 +133,12 @@ def render_result_map(
         elif geom:
             folium.GeoJson(
                 geom,
-                style_function=lambda _f, c=color: {"color": c, "weight": 2, "fillOpacity": 0.4},
+                style_function=lambda _f, c=color, o=outline: {
+                    "color": o or c,
+                    "weight": 3 if o else 2,
+                    "fillColor": c,
+                    "fillOpacity": 0.4,
+                },
                 tooltip=html.escape(tip),
             ).add_to(m)
         dist = p.get("distance_m")

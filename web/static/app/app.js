@@ -252,6 +252,12 @@
     const v = props[spec.style.by];
     return v === null || v === undefined ? "" : String(v);
   }
+  const TODAY = new Date().toISOString().slice(0, 10);
+  // past the layer's due date (a water test): an outline over the last-state fill
+  App.isOverdue = (spec, props) => {
+    const due = spec.style.due && props[spec.style.due];
+    return !!due && String(due).slice(0, 10) < TODAY;
+  };
   function passesFilters(spec, props) {
     const f = App.filters;
     if (f.status && props.status !== undefined && props.status !== f.status) return false;
@@ -269,8 +275,9 @@
     // a point standing for several nearby assets (city zooms) grows with their number
     const n = props.point_count || 1;
     const radius = n > 1 ? Math.min(spec.style.radius + 2 * Math.log2(n), spec.style.radius + 12) : spec.style.radius;
-    return { radius, weight: poly ? 1.5 : 1, color: poly ? color : "#333", opacity: 0.9,
-      fill: true, fillColor: color, fillOpacity: poly ? 0.45 : 0.9 };
+    const overdue = App.isOverdue(spec, props);
+    return { radius, weight: overdue ? 3 : poly ? 1.5 : 1, color: overdue ? spec.style.due_color : poly ? color : "#333",
+      opacity: 0.9, fill: true, fillColor: color, fillOpacity: poly ? 0.45 : 0.9 };
   };
   function tileLayerFor(spec) {
     const styles = {};
@@ -311,6 +318,11 @@
         return h("li", {}, h("span", { class: "swatch" + (poly ? " poly" : ""), style: `background:${color}` }), label);
       });
       entries.push(h("li", {}, h("span", { class: "swatch" + (poly ? " poly" : ""), style: `background:${spec.style.default}` }), I18n.lang === "en" ? "Other / unknown" : "其他/未知"));
+      if (spec.style.due) {
+        const dueAttr = spec.attrs.find((a) => a.name === spec.style.due);
+        entries.push(h("li", {}, h("span", { class: "swatch ring" + (poly ? " poly" : ""), style: `border-color:${spec.style.due_color}` }),
+          t("overdue") + (dueAttr ? `（${I18n.label(dueAttr)} < ${t("today")}）` : "")));
+      }
       const byLabel = attr ? (spec.style.by === "status" ? t("status") : I18n.label(attr)) : spec.style.by;
       box.append(h("div", { class: "layer" },
         h("label", { for: id }, cb, " ", I18n.label(spec)),
