@@ -17,12 +17,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from pyproj import Geod
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import split
 
 from registry.assets import STORAGE_SRID
 from registry.context import set_actor
-from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, RegistryError
+from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, InvalidParameter, RegistryError
 from registry.spec import LayerSpec
 from registry.validation import validate_asset
 
@@ -281,3 +283,90 @@ def restore_asset(
         raise _translate(spec, exc) from None
     assert row is not None
     return row[0]
+
+
+_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
+
+
+def _next_free_code(conn: psycopg.Connection, spec: LayerSpec, code: str, taken: set[str]) -> str:
+    """``code-2``, ``code-3``… the first one no asset of the layer (live or deleted) uses."""
+    n = 2
+    while True:
+        candidate = f"{code}-{n}"
+        exists = conn.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE code = %s").format(sql.Identifier(spec.name)), (candidate,)
+        ).fetchone()
+        if exists is None and candidate not in taken:
+            return candidate
+        n += 1
+
+
+def split_asset(
+    conn: psycopg.Connection,
+    spec: LayerSpec,
+    asset_id: Any,
+    blade: BaseGeometry,
+    *,
+    expected_version: int | None,
+    actor: str,
+    via: str = "api",
+    comment: str | None = None,
+) -> list[dict[str, Any]]:
+    """Cut a polygon asset with a line drawn across it.
+
+    The largest piece stays the asset (same id and code, a new version); every other
+    piece becomes a new asset with the same attributes and the next free code
+    (``P-1-2``…). A ``capacity`` is shared out by area. One transaction: either every
+    piece is written (each with its history entry) or nothing is.
+    """
+    current = get_asset(conn, spec, asset_id, lock=True)
+    _check_version(spec, current, expected_version)
+    geom = shape(current["geom"])
+    if geom.geom_type != "Polygon":
+        raise InvalidParameter("geometry", f"only a polygon can be split; this asset is a {geom.geom_type}")
+    if blade.geom_type != "LineString":
+        raise InvalidParameter("line", f"draw a line to split along, got {blade.geom_type}")
+    pieces = [p for p in split(geom, blade).geoms if p.geom_type == "Polygon"]
+    if len(pieces) < 2:
+        raise InvalidParameter("line", "the line must cross the polygon from one edge to another")
+    areas = [abs(_GEOD.geometry_area_perimeter(p)[0]) for p in pieces]
+    order = sorted(range(len(pieces)), key=lambda i: -areas[i])
+    pieces, areas = [pieces[i] for i in order], [areas[i] for i in order]
+    shares: list[dict[str, Any]] = [{} for _ in pieces]
+    capacity = current.get("capacity")
+    if "capacity" in _writable_names(spec) and capacity is not None:
+        counts = [int(capacity * a / sum(areas)) for a in areas]
+        counts[0] += int(capacity) - sum(counts)
+        shares = [{"capacity": c} for c in counts]
+    attrs = {n: current[n] for n in _writable_names(spec) if current.get(n) is not None}
+    note = comment or f"split into {len(pieces)} pieces"
+    with conn.transaction():
+        kept = update_asset(
+            conn,
+            spec,
+            current["id"],
+            props=shares[0],
+            geom=pieces[0],
+            expected_version=current["version"],
+            actor=actor,
+            via=via,
+            comment=note,
+        )
+        results = [kept]
+        taken: set[str] = set()
+        for piece, share in zip(pieces[1:], shares[1:], strict=True):
+            code = _next_free_code(conn, spec, current["code"], taken)
+            taken.add(code)
+            results.append(
+                create_asset(
+                    conn,
+                    spec,
+                    props=attrs | share | {"code": code},
+                    geom=piece,
+                    actor=actor,
+                    via=via,
+                    comment=f"split from {current['code']}",
+                    extra=current.get("extra"),
+                )
+            )
+    return results

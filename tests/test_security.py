@@ -66,6 +66,13 @@ CASES = [
         frozenset({Role.ADMIN, Role.PLANNER}),
     ),
     Case(
+        "split a parking zone",
+        "POST",
+        lambda c: f"/api/assets/parking/{c['parking']}/split",
+        {"line": {"type": "LineString", "coordinates": [[113.24185, 35.21549], [113.24185, 35.21556]]}},
+        frozenset({Role.ADMIN, Role.PLANNER}),
+    ),
+    Case(
         "delete road void",
         "DELETE",
         lambda c: f"/api/assets/road_voids/{c['void']}",

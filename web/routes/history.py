@@ -253,6 +253,56 @@ def patch_asset(
     )
 
 
+class AssetSplit(BaseModel):
+    """A line drawn across a polygon asset (GeoJSON LineString, EPSG:4490/4326)."""
+
+    line: dict[str, Any]
+    version: int | None = Field(default=None, description="the version you read (or send If-Match)")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+@router.post(
+    "/assets/{layer}/{asset_id}/split",
+    summary="Split a polygon asset along a line (the largest piece keeps the id)",
+    dependencies=[Depends(require(Action.CREATE))],
+)
+def split_asset(
+    layer: str,
+    asset_id: str,
+    body: AssetSplit,
+    response: Response,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: Annotated[User, Depends(require(Action.UPDATE))],
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Splitting changes one asset and creates others, so it needs both rights."""
+    spec = _layer(catalog, layer)
+    try:
+        blade = shape(body.line)
+    except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidFeature(
+            "line is not valid GeoJSON",
+            errors=[{"field": "line", "message": str(exc) or "unreadable", "value": None}],
+        ) from None
+    expected, from_header = _expected_version(if_match, body.version)
+    pieces = _versioned(
+        lambda: store.split_asset(
+            conn,
+            spec,
+            asset_id,
+            blade,
+            expected_version=expected,
+            actor=user.username,
+            via="api",
+            comment=body.comment,
+        ),
+        from_header,
+    )
+    response.headers["ETag"] = _etag(pieces[0])
+    return {"type": "FeatureCollection", "features": [_feature(p) for p in pieces]}
+
+
 @router.delete("/assets/{layer}/{asset_id}", summary="Delete an asset (soft; an admin can restore it)")
 def delete_asset(
     layer: str,
