@@ -92,3 +92,31 @@ def test_self_intersecting_polygon_is_refused_with_the_spot_marked(map_page: Map
     assert abs(spot[0] - (BAY_ORIGIN[0] + 10 * M_LON)) < 1.5 * M_LON
     assert abs(spot[1] - (BAY_ORIGIN[1] + 60 * M_LAT)) < 1.5 * M_LAT
     map_page.shot("parking-self-intersection")
+
+
+def test_a_saved_zone_is_split_along_a_drawn_line(map_page: MapPage, live_server) -> None:
+    page = map_page.page
+    fly(map_page, BAY_ORIGIN[0] + 20 * M_LON, BAY_ORIGIN[1] + 90 * M_LAT, 19)
+    _draw(map_page, [(0, 80), (30, 80), (30, 100), (0, 100)])  # 30 m × 20 m
+    page.fill("#parking-form input[name='code']", "TC-NEW-0004")
+    page.focus("#parking-form input[name='capacity']")  # offers the estimate: 600 m² / 15 = 40
+    assert page.input_value("#parking-form input[name='capacity']") == "40"
+    page.click("#parking-save")
+    page.wait_for_selector("#parking-saved")
+    page.click("#parking-split")
+    # a line across the zone 10 m from its west edge; clicking the last vertex again ends it
+    a = screen_xy(map_page, BAY_ORIGIN[0] + 10 * M_LON, BAY_ORIGIN[1] + 75 * M_LAT)
+    b = screen_xy(map_page, BAY_ORIGIN[0] + 10 * M_LON, BAY_ORIGIN[1] + 105 * M_LAT)
+    page.mouse.click(*a)
+    page.wait_for_timeout(100)
+    page.mouse.click(*b)
+    page.wait_for_timeout(100)
+    page.mouse.click(*b)
+    page.wait_for_selector("#parking-split-done")
+    assert "TC-NEW-0004、TC-NEW-0004-2" in page.locator("#parking-split-done").inner_text()
+    pieces = {f["properties"]["code"]: f["properties"] for f in _zone(live_server)}
+    kept, made = pieces["TC-NEW-0004"], pieces["TC-NEW-0004-2"]
+    assert 370 < kept["area_m2"] < 430 and 170 < made["area_m2"] < 230
+    assert kept["capacity"] + made["capacity"] == 40
+    map_page.shot("parking-split")
+    assert not map_page.errors

@@ -53,6 +53,7 @@
       form,
       h("div", { class: "row" },
         h("button", { type: "button", id: "parking-save", onclick: () => save(false) }, t("save")),
+        h("button", { type: "button", id: "parking-split", hidden: state && state.id ? null : "hidden", onclick: startSplit }, t("split")),
         h("button", { type: "button", id: "parking-delete", onclick: remove }, t("delete")),
         h("button", { type: "button", id: "parking-cancel", onclick: stop }, t("cancel"))),
       msg);
@@ -83,6 +84,36 @@
     $("#parking-panel").append(h("p", { class: "hint", text: t("draw_parking") + "…" }));
   }
 
+  /** Split the saved zone along a line the planner draws across it (server-side cut). */
+  function startSplit() {
+    if (!state || !state.id) return;
+    App.splittingParking = true;
+    state.layer.pm.disable();
+    App.map.pm.enableDraw("Line", { snappable: true, snapDistance: 15, pathOptions: { color: "#b10026", dashArray: "6 4" } });
+    $("#parking-msg").innerHTML = "";
+    $("#parking-msg").append(h("p", { class: "hint", text: t("split_hint") }));
+  }
+  async function finishSplit(line) {
+    App.splittingParking = false;
+    const msg = $("#parking-msg");
+    const body = { line: App.layerToGeometry(line) };
+    App.map.removeLayer(line);
+    msg.innerHTML = "";
+    try {
+      const { data, res } = await App.fetchJSON(`/api/assets/${LAYER}/${state.id}/split`, { method: "POST", body, headers: { "If-Match": state.etag || "*" } });
+      const [kept, ...made] = data.features;
+      App.refreshTiles(LAYER);
+      App.editParkingShape(spec(), kept, res.headers.get("ETag"));
+      $("#parking-msg").append(h("p", { id: "parking-split-done", class: "pass",
+        text: t("split_done", { n: data.features.length }) + data.features.map((f) => f.properties.code).join("、") }));
+      App.geoJSON({ type: "FeatureCollection", features: made }, { pane: "results", style: { color: "#6a51a3", weight: 2, dashArray: "4 3", fillOpacity: 0.15 } }).addTo(marks || (marks = L.layerGroup().addTo(App.map)));
+    } catch (err) {
+      attach(state.layer);
+      if (err.status === 412) await App.showConflict(spec(), LAYER, state.id, state.feature || {}, msg);
+      else msg.append(h("p", { id: "parking-split-error", text: App.errorText(err) }));
+    }
+  }
+
   function onDrawStart(e) {
     if (!App.drawingParking || !e.workingLayer) return;
     e.workingLayer.on("pm:vertexadded", () => {
@@ -95,6 +126,7 @@
     $("#parking-panel").append(h("p", {}, h("span", { text: t("area") + "：" }), h("strong", { id: "pk-area", text: "—" })));
   }
   function onCreate(e) {
+    if (App.splittingParking && e.shape === "Line") return finishSplit(e.layer);
     if (!App.drawingParking) return;
     App.drawingParking = false;
     state = { layer: e.layer, id: null, etag: null };
@@ -159,6 +191,7 @@
       state.id = (data && (data.id || (data.properties && data.properties.id))) || state.id || idFromLocation(res);
       state.etag = res.headers.get("ETag");
       state.feature = data;
+      $("#parking-split").hidden = false; // a saved zone can be split
       msg.append(h("p", { id: "parking-saved", class: "pass", text: t("saved") + (data && data.properties && data.properties.code ? " " + data.properties.code : "") }));
       App.refreshTiles(LAYER);
       loadSnapTargets();
@@ -192,6 +225,7 @@
 
   function stop() {
     App.drawingParking = false;
+    App.splittingParking = false;
     if (App.map.pm.globalDrawModeEnabled()) App.map.pm.disableDraw();
     if (state && state.layer) { state.layer.pm.disable(); App.map.removeLayer(state.layer); }
     state = null;
