@@ -63,9 +63,7 @@ def test_split_keeps_the_larger_piece_and_creates_the_other_with_the_next_code(
     # a piece of a piece is named after its parent
     again = client.post(
         f"/api/assets/parking/{new['id']}/split",
-        json={
-            "line": {"type": "LineString", "coordinates": [[X + 0.00005, Y - 0.001], [X + 0.00005, Y + 0.001]]}
-        },
+        json={"line": {"type": "LineString", "coordinates": [[X + 5e-5, Y - 1e-3], [X + 5e-5, Y + 1e-3]]}},
     )
     assert again.status_code == 200, again.text
     assert again.json()["features"][1]["properties"]["code"] == zone["code"] + "-2-2"
