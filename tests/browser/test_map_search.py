@@ -22,13 +22,15 @@ def test_click_radius_search_lists_results_by_distance_with_circle(map_page: Map
     page = map_page.page
     fly(map_page, CENTRE[0] + 40 * M_LON, VOID_Y, 18)
     page.fill("#radius", "30")
-    page.mouse.click(*screen_xy(map_page, CENTRE[0] + 40 * M_LON, VOID_Y))
+    # 8 m south of KD-TEST-0002, on bare map: a click right on the drawn asset opens
+    # its file instead (whether its tile has loaded yet is a race), so stay clear of it.
+    page.mouse.click(*screen_xy(map_page, CENTRE[0] + 40 * M_LON, VOID_Y - 8 * M_LAT))
     page.wait_for_selector("#result-list li")
     items = page.locator("#result-list li")
     codes = [items.nth(i).locator(".code").inner_text() for i in range(items.count())]
-    assert codes[0] == "KD-TEST-0002"  # the void under the click comes first
+    assert codes[0] == "KD-TEST-0002"  # the void nearest the click comes first
     dists = [float(items.nth(i).locator(".dist").inner_text().split()[0]) for i in range(items.count())]
-    assert dists == sorted(dists) and dists[0] < 3 and dists[-1] <= 30
+    assert dists == sorted(dists) and 6 < dists[0] < 10 and dists[-1] <= 30
     assert "道路脱空隐患" in items.first.inner_text()
     assert page.evaluate("App.shapeLayer && App.shapeLayer.getRadius()") == 30
     # hover on a result highlights its marker
