@@ -21,12 +21,13 @@ MAX_ZOOM = 24
 # Bound the work a single tile can cause; below AGGREGATE_MAX_ZOOM+1 tiles are
 # aggregated, so the cap only matters at street zooms.
 MAX_FEATURES_PER_LAYER = 50_000
-# Up to this zoom, assets smaller than ~2 screen pixels (1/128 of a tile) and that
-# close to each other are merged into one point carrying ``point_count``: visually
-# the same map, but a city-wide tile over a million assets stays a few thousand
-# features instead of 100,000.
+# Up to this zoom, assets smaller than ~4 screen pixels (1/64 of a 256 px tile) and
+# that close to each other are merged into one point carrying ``point_count``: the
+# same picture of where assets are, but a city-wide tile over a million assets stays
+# at most 4,096 points instead of 300,000 (and 1/128 measured 4x the bytes for the
+# browser to draw: 665 kB against 172 kB per z12 tile).
 AGGREGATE_MAX_ZOOM = 14
-AGGREGATE_CELLS_PER_TILE = 128
+AGGREGATE_CELLS_PER_TILE = 64
 _WORLD_M = 40075016.685578488
 # Attributes that style and label a feature on any layer, when the layer has them.
 _STYLE_ATTRS = ("kind", "element", "risk_grade", "condition", "name", "road_name")
@@ -82,42 +83,60 @@ def _layer_mvt(spec: LayerSpec) -> sql.Composable:
 def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
     """Small assets of one grid cell become one point; a lone asset keeps its id and
     code. An asset wider or taller than a cell (a long wire, a market zone) keeps its
-    own shape, so lines and areas still read as lines and areas at city zooms."""
+    own shape, so lines and areas still read as lines and areas at city zooms.
+
+    A city tile can hold hundreds of thousands of rows, so the grouping works on plain
+    numbers: the Web Mercator bounds of each row's bounding box, from the spherical
+    Mercator formulas (what EPSG:3857 is), not a PROJ call per row. Only the rows that
+    are drawn — one per cell and the large shapes — are read in full, by ``ctid``
+    (layer tables are leaf tables, so a ctid names one row within the statement).
+    """
     attrs = tile_attributes(spec)
-    firsts = sql.SQL(", ").join(
-        [sql.SQL("CASE WHEN count(*) = 1 THEN min(s.id::text) END AS id")]
-        + [sql.SQL("(array_agg(s.{0}))[1] AS {0}").format(sql.Identifier(a)) for a in attrs]
-    )
-    own = sql.SQL(", ").join(
-        [sql.SQL("s.id::text AS id")] + [sql.SQL("s.{0}").format(sql.Identifier(a)) for a in attrs]
-    )
+    cols = sql.SQL(", ").join(sql.SQL("t.{0}").format(sql.Identifier(a)) for a in attrs)
     outer = sql.SQL(", ").join(sql.Identifier(a) for a in ["id", *attrs])
+    table = sql.Identifier(spec.name)
+    merc_x = "6378137.0 * radians({})"
+    merc_y = "6378137.0 * ln(tan(pi() / 4 + radians({}) / 2))"
+    bounds = sql.SQL(", ").join(
+        sql.SQL(f.format(f"ST_{fn}(r.geom)") + f" AS {alias}")
+        for f, fn, alias in (
+            (merc_x, "XMin", "x0"),
+            (merc_x, "XMax", "x1"),
+            (merc_y, "YMin", "y0"),
+            (merc_y, "YMax", "y1"),
+        )
+    )
+    small = sql.SQL("b.x1 - b.x0 <= %(cell)s AND b.y1 - b.y0 <= %(cell)s")
     return sql.SQL(
-        "(WITH s AS MATERIALIZED ("
-        "  SELECT r.*, ST_XMax(r.g) - ST_XMin(r.g) <= %(cell)s"
-        "   AND ST_YMax(r.g) - ST_YMin(r.g) <= %(cell)s AS small FROM ("
-        "   SELECT r.*, ST_Transform(ST_SetSRID(r.geom, 4326), 3857) AS g FROM {table} r"
-        "   WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
-        "   ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490) OFFSET 0) r)"
+        "(WITH b AS MATERIALIZED ("
+        "  SELECT r.ctid AS tid, {bounds} FROM {table} r"
+        "  WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
+        "  ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490)),"
+        " c AS (SELECT count(*) AS n, avg((b.x0 + b.x1) / 2) AS x, avg((b.y0 + b.y1) / 2) AS y,"
+        "  min(b.tid) AS tid FROM b WHERE {small}"
+        "  GROUP BY floor((b.x0 + b.x1) / 2 / %(cell)s), floor((b.y0 + b.y1) / 2 / %(cell)s))"
         " SELECT COALESCE(ST_AsMVT(m, {name}, {extent}, 'geom'), ''::bytea) FROM ("
-        " SELECT ST_AsMVTGeom(c.g, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true)"
+        " SELECT ST_AsMVTGeom(u.g, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true)"
         " AS geom, point_count, {outer} FROM ("
-        "  SELECT ST_SetSRID(ST_MakePoint(avg(ST_X(s.p)), avg(ST_Y(s.p))), 3857) AS g,"
-        "  count(*) AS point_count, {firsts}"
-        "  FROM (SELECT s.*, ST_Centroid(s.g) AS p FROM s WHERE s.small) s"
-        "  GROUP BY floor(ST_X(s.p) / %(cell)s), floor(ST_Y(s.p) / %(cell)s)"
+        # OFFSET 0 keeps each lookup a TID scan instead of a join over the whole table
+        "  SELECT ST_SetSRID(ST_MakePoint(c.x, c.y), 3857) AS g, c.n AS point_count,"
+        "  CASE WHEN c.n = 1 THEN t.id::text END AS id, {cols} FROM c"
+        "  CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.ctid = c.tid OFFSET 0) t"
         "  UNION ALL"
-        "  (SELECT s.g, 1, {own} FROM s WHERE NOT s.small LIMIT {cap})) c"
+        "  (SELECT ST_Transform(ST_SetSRID(t.geom, 4326), 3857), 1, t.id::text, {cols} FROM b"
+        "  CROSS JOIN LATERAL (SELECT * FROM {table} t WHERE t.ctid = b.tid OFFSET 0) t"
+        "  WHERE NOT ({small}) LIMIT {cap})) u"
         ") m WHERE m.geom IS NOT NULL)"
     ).format(
+        bounds=bounds,
+        small=small,
         name=sql.Literal(spec.name),
         extent=sql.Literal(EXTENT),
         buffer=sql.Literal(BUFFER),
         margin=sql.Literal(BUFFER / EXTENT),
         outer=outer,
-        firsts=firsts,
-        own=own,
-        table=sql.Identifier(spec.name),
+        cols=cols,
+        table=table,
         cap=sql.Literal(MAX_FEATURES_PER_LAYER),
     )
 

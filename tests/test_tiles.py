@@ -160,3 +160,18 @@ def test_city_zoom_tiles_keep_the_shape_of_long_wires_and_large_zones(
     assert wire["geometry"]["type"] == "LineString" and wire["properties"]["id"]
     (zone,) = decoded["markets"]["features"]
     assert zone["geometry"]["type"] == "Polygon" and zone["properties"]["point_count"] == 1
+
+
+def test_app_sessions_run_without_jit_and_keep_the_options_of_the_url(db) -> None:
+    """JIT compilation cost more than a whole city tile; options in DATABASE_URL stay."""
+    from registry.db import make_pool
+
+    url = db.database_url + ("&" if "?" in db.database_url else "?") + "options=-c%20statement_timeout%3D7000"
+    pool = make_pool(db.model_copy(update={"database_url": url}), max_size=1)
+    pool.open()
+    try:
+        with pool.connection() as conn:
+            assert conn.execute("SHOW jit").fetchone()[0] == "off"
+            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "7s"
+    finally:
+        pool.close()
