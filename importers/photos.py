@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import psycopg
+from PIL import Image, ImageOps, UnidentifiedImageError
 from psycopg import sql
 
 from importers.safety import safe_extract, safe_file_name
@@ -18,6 +19,7 @@ from registry.settings import Settings
 from registry.spec import LayerSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".bmp", ".tif", ".tiff"}
+THUMB_PX = 320
 _SPLIT = re.compile(r"[;；,，、|\n]+")
 
 
@@ -65,6 +67,37 @@ def store(path: Path, settings: Settings) -> tuple[str, Path]:
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
     return digest, target
+
+
+def thumbnail(original: Path, digest: str, settings: Settings, max_px: int = THUMB_PX) -> Path | None:
+    """A JPEG at most ``max_px`` on its long side, made once and kept next to the store.
+
+    Field photos are 3–8 MB each; the asset file lists several, on a phone, often on
+    mobile data. Phones record rotation in EXIF rather than in the pixels, so the
+    thumbnail is turned upright. None when Pillow cannot read the image (HEIC, a
+    corrupt file, a decompression bomb): the caller then serves the original.
+    """
+    target = settings.data_dir / "photos" / "thumbs" / digest[:2] / f"{digest}-{max_px}.jpg"
+    if target.exists():
+        return target
+    try:
+        with Image.open(original) as img:
+            img.draft("RGB", (2 * max_px, 2 * max_px))  # JPEG: decode at a reduced scale
+            small = ImageOps.exif_transpose(img)
+            small.thumbnail((max_px, max_px))
+            if small.mode in ("RGBA", "LA", "P"):  # transparency onto white, not black
+                rgba = small.convert("RGBA")
+                small = Image.new("RGB", rgba.size, "white")
+                small.paste(rgba, mask=rgba.getchannel("A"))
+            elif small.mode != "RGB":
+                small = small.convert("RGB")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            small.save(tmp, "JPEG", quality=80, optimize=True)
+            os.replace(tmp, target)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
+        return None
+    return target
 
 
 def attach(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import mimetypes
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,8 +123,8 @@ def _add_photo(settings: Settings, asset_id: str, layer: str, name: str, data: b
     with psycopg.connect(settings.database_url) as conn:
         conn.execute(
             "INSERT INTO asset_photos (asset_id, layer, sha256, file_name, content_type, size_bytes) "
-            "VALUES (%s, %s, %s, %s, 'image/png', %s)",
-            (asset_id, layer, digest, name, len(data)),
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (asset_id, layer, digest, name, mimetypes.guess_type(name)[0], len(data)),
         )
     return digest
 
@@ -154,6 +155,50 @@ def test_photos_of_an_asset_are_listed_and_served_by_digest(seeded, tmp_path: Pa
         assert client.get(f"/api/photos/{stray}").status_code == 404
     with TestClient(create_app(settings)) as anon:
         assert anon.get(f"/api/photos/{digest}").status_code == 401
+
+
+def _phone_photo() -> bytes:
+    """A 2400×1800 JPEG whose EXIF says "rotate 90°", as phones save portrait shots."""
+    from PIL import Image
+
+    img = Image.new("RGB", (2400, 1800), "grey")
+    img.paste((200, 0, 0), (0, 0, 2400, 300))  # a red band along the stored top edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif)
+    return buf.getvalue()
+
+
+def test_photo_thumbnails_are_small_upright_jpegs_and_unreadable_images_fall_back_to_the_original(
+    seeded, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    settings, known = seeded
+    void = known["ids"]["KD-TEST-0001"]
+    original = _phone_photo()
+    digest = _add_photo(settings, void, "road_voids", "IMG_0001.jpg", original, tmp_path)
+    broken = _add_photo(settings, void, "road_voids", "坏图.jpg", b"\xff\xd8 not really a jpeg", tmp_path)
+    with TestClient(create_app(settings), headers=known["accounts"][Role.VIEWER].bearer) as client:
+        listed = {
+            p["sha256"]: p for p in client.get(f"/api/assets/road_voids/{void}/photos").json()["photos"]
+        }
+        assert listed[digest]["thumb_url"] == f"/api/photos/{digest}/thumb"
+        thumb = client.get(listed[digest]["thumb_url"])
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+        img = Image.open(io.BytesIO(thumb.content))
+        assert img.size == (240, 320)  # upright portrait, long side 320 px
+        assert img.getpixel((230, 160))[0] > 150 > img.getpixel((10, 160))[0]  # the band is on the right
+        assert len(thumb.content) < len(original) / 10
+        assert client.get(f"/api/photos/{digest}").content == original  # full size untouched
+        kept = list((tmp_path / "photos" / "thumbs").rglob(f"{digest}-*.jpg"))
+        assert len(kept) == 1 and client.get(f"/api/photos/{digest}/thumb").content == thumb.content
+        fallback = client.get(f"/api/photos/{broken}/thumb")
+        assert fallback.status_code == 200 and fallback.content == b"\xff\xd8 not really a jpeg"
+        assert client.get(f"/api/photos/{'0' * 64}/thumb").status_code == 404
+    with TestClient(create_app(settings)) as anon:
+        assert anon.get(f"/api/photos/{digest}/thumb").status_code == 401
 
 
 def _search_ids(client: TestClient) -> list[str]:

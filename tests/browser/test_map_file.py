@@ -113,11 +113,12 @@ def test_file_shows_photo_thumbnails_and_the_full_photo_on_click(browser, live_s
     page.wait_for_selector("#file-photos img")
     thumb = page.locator("#file-photos img").first
     page.wait_for_function("document.querySelector('#file-photos img').naturalWidth > 0")
-    assert thumb.get_attribute("src") == f"/api/photos/{digest}"
-    assert thumb.bounding_box()["width"] <= 100  # a thumbnail
+    assert thumb.get_attribute("src") == f"/api/photos/{digest}/thumb"  # a small JPEG made by the server
+    assert thumb.bounding_box()["width"] <= 100
     thumb.click()
     page.wait_for_selector("#photo-full img")
-    assert page.locator("#photo-full img").bounding_box()["width"] > 200  # full size
+    assert page.locator("#photo-full img").get_attribute("src") == f"/api/photos/{digest}"  # the original
+    assert page.locator("#photo-full img").bounding_box()["width"] > 200
     page.keyboard.press("Escape")
     assert page.locator("#photo-full").count() == 0
     page.context.close()

@@ -16,6 +16,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from importers.photos import thumbnail
 from registry import permissions
 from registry.errors import RegistryError
 from registry.permissions import Action
@@ -49,6 +50,10 @@ def _url(sha256: str) -> str:
     return f"/api/photos/{sha256}"
 
 
+# content-addressed: the bytes behind a digest never change
+_HEADERS = {"Cache-Control": "private, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+
+
 @router.get("/assets/{layer}/{asset_id}/photos", summary="An asset's photos (newest first)")
 def list_photos(
     layer: str,
@@ -80,21 +85,17 @@ def list_photos(
                 "created_by": r[5],
                 "import_id": str(r[6]) if r[6] else None,
                 "url": _url(r[0]),
+                "thumb_url": _url(r[0]) + "/thumb",
             }
             for r in rows
         ],
     }
 
 
-@router.get("/photos/{sha256}", summary="A photo file, by its SHA-256 (hex)")
-def get_photo(
-    sha256: str,
-    request: Request,
-    conn: ConnDep,
-    principal: PrincipalDep,
-    _: Annotated[Any, Depends(require(Action.READ))],
-) -> FileResponse:
-    """The image as stored; READ on a layer the photo belongs to is required."""
+def _recorded_photo(
+    sha256: str, request: Request, conn: ConnDep, principal: PrincipalDep
+) -> tuple[str, Path, str]:
+    """(digest, stored file, content type) of a photo the caller may read, or 404."""
     digest = sha256.lower()
     if not _HEX64.match(digest):
         raise PhotoNotFound("a photo is named by its SHA-256: 64 hexadecimal characters")
@@ -109,12 +110,26 @@ def get_photo(
     path = photo_path(request.app.state.settings.data_dir, digest)
     if path is None:
         raise PhotoNotFound(f"photo {digest} is recorded but its file is missing from the store")
-    # content-addressed: the bytes behind a digest never change
-    return FileResponse(
-        path,
-        media_type=rows[0][1],
-        headers={
-            "Cache-Control": "private, max-age=31536000, immutable",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return digest, path, rows[0][1]
+
+
+RecordedPhoto = Annotated[tuple[str, Path, str], Depends(_recorded_photo)]
+
+
+@router.get("/photos/{sha256}", summary="A photo file, by its SHA-256 (hex)")
+def get_photo(_: Annotated[Any, Depends(require(Action.READ))], photo: RecordedPhoto) -> FileResponse:
+    """The image as stored; READ on a layer the photo belongs to is required."""
+    _, path, content_type = photo
+    return FileResponse(path, media_type=content_type, headers=_HEADERS)
+
+
+@router.get("/photos/{sha256}/thumb", summary="A photo's thumbnail (JPEG, long side 320 px)")
+def get_thumbnail(
+    _: Annotated[Any, Depends(require(Action.READ))], photo: RecordedPhoto, request: Request
+) -> FileResponse:
+    """Made on first request and kept; an image Pillow cannot read is served as stored."""
+    digest, path, content_type = photo
+    small = thumbnail(path, digest, request.app.state.settings)
+    if small is None:
+        return FileResponse(path, media_type=content_type, headers=_HEADERS)
+    return FileResponse(small, media_type="image/jpeg", headers=_HEADERS)

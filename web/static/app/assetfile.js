@@ -78,7 +78,7 @@
       for (const ph of photos) {
         const title = `${ph.file_name} · ${(ph.created_at || "").slice(0, 10)} · ${ph.created_by || ""}`;
         const a = h("a", { href: ph.url, target: "_blank", title, "aria-label": t("photo_open") + "：" + ph.file_name },
-          h("img", { src: ph.url, alt: ph.file_name, loading: "lazy" }));
+          h("img", { src: ph.thumb_url || ph.url, alt: ph.file_name, loading: "lazy" }));
         a.addEventListener("click", (e) => { e.preventDefault(); showPhoto(ph); });
         photoBox.append(a);
       }
