@@ -144,17 +144,7 @@ def run_import(
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
-            source = open_source(
-                path,
-                Path(tmp),
-                encoding=options.encoding,
-                layer_name=options.layer_name,
-                max_unzipped=settings.import_max_unzipped_bytes,
-                max_ratio=settings.import_max_zip_ratio,
-                display_name=name,
-            )
-            if options.photos:
-                source.photos |= photos_mod.open_photo_zip(Path(options.photos), Path(tmp), settings)
+            source = _open(path, Path(tmp), settings, options, options.layer_name, name)
             _run(
                 conn,
                 spec,
@@ -179,6 +169,24 @@ def run_import(
                 _finish_record(conn, import_id, report)
         raise
     return report
+
+
+def _open(
+    path: Path, tmp: Path, settings: Settings, options: ImportOptions, layer_name: str | None, name: str
+) -> Source:
+    """The file as a source of batches, with the photos of a separate zip added."""
+    source = open_source(
+        path,
+        tmp,
+        encoding=options.encoding,
+        layer_name=layer_name,
+        max_unzipped=settings.import_max_unzipped_bytes,
+        max_ratio=settings.import_max_zip_ratio,
+        display_name=name,
+    )
+    if options.photos:
+        source.photos |= photos_mod.open_photo_zip(Path(options.photos), tmp, settings)
+    return source
 
 
 def _run(
@@ -563,17 +571,7 @@ def run_multi_import(
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp, conn.transaction():
             for spec, report in jobs:
-                source = open_source(
-                    path,
-                    Path(tmp),
-                    encoding=options.encoding,
-                    layer_name=spec.name,
-                    max_unzipped=settings.import_max_unzipped_bytes,
-                    max_ratio=settings.import_max_zip_ratio,
-                    display_name=name,
-                )
-                if options.photos:
-                    source.photos |= photos_mod.open_photo_zip(Path(options.photos), Path(tmp), settings)
+                source = _open(path, Path(tmp), settings, options, spec.name, name)
                 assert report.import_id is not None
                 _write(
                     conn,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 from shapely.errors import GEOSException
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from registry import history, store
 from registry.accounts import User
@@ -27,6 +28,18 @@ from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
 
 router = APIRouter(prefix="/api", tags=["history"])
+
+
+def _geometry(geojson: dict[str, Any], field: str) -> BaseGeometry:
+    """A GeoJSON geometry from a request body, or a 400 naming the field."""
+    try:
+        return shape(geojson)
+    except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidFeature(
+            f"{field} is not valid GeoJSON",
+            errors=[{"field": field, "message": str(exc) or "unreadable", "value": None}],
+        ) from None
+
 
 Reader = Annotated[User | None, Depends(require(Action.READ))]
 IfMatch = Annotated[str | None, Header(description='The version the client saw, e.g. "3"')]
@@ -226,15 +239,7 @@ def patch_asset(
         raise InvalidFeature("nothing to change: send properties and/or geometry")
     if not can_update(user.role, spec, frozenset(fields)):
         raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
-    geom = None
-    if body.geometry is not None:
-        try:
-            geom = shape(body.geometry)
-        except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InvalidFeature(
-                "geometry is not valid GeoJSON",
-                errors=[{"field": "geometry", "message": str(exc) or "unreadable", "value": None}],
-            ) from None
+    geom = None if body.geometry is None else _geometry(body.geometry, "geometry")
     return _versioned_write(
         response,
         if_match,
@@ -278,13 +283,7 @@ def split_asset(
 ) -> dict[str, Any]:
     """Splitting changes one asset and creates others, so it needs both rights."""
     spec = _layer(catalog, layer)
-    try:
-        blade = shape(body.line)
-    except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidFeature(
-            "line is not valid GeoJSON",
-            errors=[{"field": "line", "message": str(exc) or "unreadable", "value": None}],
-        ) from None
+    blade = _geometry(body.line, "line")
     expected, from_header = _expected_version(if_match, body.version)
     pieces = _versioned(
         lambda: store.split_asset(
