@@ -29,6 +29,19 @@ def _corrupt(path: Path, exc: Exception) -> CorruptFile:
     )
 
 
+def choose_one(name: str, found: list[str], what_zh: str, what_en: str) -> ImportFileError:
+    """The error for a file holding several layers (or shapefiles) when none was chosen.
+
+    ``errors`` carries the choices, so the upload page can offer them in a list.
+    """
+    listed = ", ".join(found)
+    return ImportFileError(
+        f"{name} 含有多个{what_zh}，请选择源图层（命令行 --gpkg-layer）：{listed}",
+        f"{name} has several {what_en}; choose the source layer (command line: --gpkg-layer): {listed}",
+        errors=[{"field": "source_layer", "message": "choose one", "value": None, "choices": found}],
+    )
+
+
 def list_layers(path: Path) -> list[str]:
     """Layer names of a multi-layer file (GeoPackage, KML folders)."""
     try:
@@ -79,10 +92,7 @@ def open_ogr(
             )
         chosen = [layer]
     elif len(layers) > 1:
-        raise ImportFileError(
-            f"{path.name} 含有多个图层，请用 --gpkg-layer 选择：{', '.join(layers)}",
-            f"{path.name} has several layers; choose one with --gpkg-layer: {', '.join(layers)}",
-        )
+        raise choose_one(path.name, layers, "图层", "layers")
     else:
         chosen = layers
     try:

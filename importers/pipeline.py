@@ -144,7 +144,8 @@ def run_import(
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
-            source = _open(path, Path(tmp), settings, options, options.layer_name, name)
+            layer_name = options.layer_name or _layer_named_after(path, name, spec)
+            source = _open(path, Path(tmp), settings, options, layer_name, name)
             _run(
                 conn,
                 spec,
@@ -169,6 +170,16 @@ def run_import(
                 _finish_record(conn, import_id, report)
         raise
     return report
+
+
+def _layer_named_after(path: Path, name: str, spec: LayerSpec) -> str | None:
+    """In a GeoPackage of several layers, the one named after the target layer (its
+    table name, Chinese or English title), so nobody has to pick the obvious one."""
+    if Path(name).suffix.lower() != ".gpkg":
+        return None
+    wanted = {spec.name.lower(), spec.zh.lower(), spec.en.lower()}
+    matches = [n for n in list_layers(path) if n.strip().lower() in wanted]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _open(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from importers.base import Source
 from importers.errors import ImportFileError, UnsupportedFormat, ZipWithoutShapefile
-from importers.ogr import open_ogr, read_field_sidecar, shapefile_encoding
+from importers.ogr import choose_one, open_ogr, read_field_sidecar, shapefile_encoding
 from importers.safety import check_xml_safe, safe_extract
 from importers.tabular import open_csv, open_xlsx
 
@@ -57,10 +57,7 @@ def open_source(
             if layer_name and len(shps) > 1:
                 shps = [f for f in shps if f.stem == layer_name] or shps
             if len(shps) > 1:
-                raise ImportFileError(
-                    f"{name} 含有多个 Shapefile，请用 --gpkg-layer 选择：{', '.join(f.stem for f in shps)}",
-                    f"{name} holds several shapefiles; choose one: {', '.join(f.stem for f in shps)}",
-                )
+                raise choose_one(name, [f.stem for f in shps], " Shapefile", "shapefiles")
             if shps:
                 src = _open_one(shps[0], encoding=encoding, layer_name=None)
                 src.field_names = read_field_sidecar(folder)

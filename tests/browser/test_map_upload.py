@@ -68,3 +68,33 @@ def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveSe
     page.click("#up-undo")
     page.wait_for_selector("#up-undone")
     page.context.close()
+
+
+def test_a_geopackage_of_several_layers_asks_which_one_then_checks_it(
+    browser, live_server: LiveServer, tmp_path: Path
+) -> None:
+    import geopandas as gpd
+
+    spec = default_catalog().get("manholes")
+    rows = [{**make_properties(spec, n), "code": f"JG-GP-{n}"} for n in (1, 2)]
+    points = gpd.points_from_xy([CENTRE[0], CENTRE[0] + 0.0005], [CENTRE[1] - 0.001] * 2)
+    path = tmp_path / "标段成果.gpkg"
+    gpd.GeoDataFrame(rows, geometry=points, crs=4490).to_file(path, layer="一标段")
+    gpd.GeoDataFrame(rows[:1], geometry=points[:1], crs=4490).to_file(path, layer="二标段")
+    mp = open_page(browser, live_server, "/upload", role=Role.SURVEYOR)
+    page = mp.page
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#up-source-row").is_hidden()
+    page.set_input_files("#up-file", str(path))
+    page.select_option("#up-layer", "manholes")
+    page.click("#up-dry")
+    page.wait_for_selector("#up-source-row:not([hidden])")
+    assert page.locator("#up-source option").all_inner_texts() == ["一标段", "二标段"]
+    assert "一标段" in page.locator("#up-summary").inner_text()
+    page.select_option("#up-source", "一标段")
+    page.click("#up-dry")
+    page.wait_for_selector("#report-table")
+    assert page.locator("#report-table tbody tr").count() == 2
+    assert page.locator("#report-table tbody tr.bad").count() == 0
+    mp.shot("upload-choose-layer")
+    page.context.close()

@@ -154,3 +154,39 @@ def test_http_import_needs_an_account_allowed_to_import_that_layer(db, tmp_path:
     with psycopg.connect(db.database_url) as c:
         assert c.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
         assert c.execute("SELECT count(*) FROM imports").fetchone() == (0,)
+
+
+def test_http_upload_of_a_several_layer_geopackage_picks_the_layer_named_after_the_target_or_offers_the_list(
+    db, tmp_path: Path
+) -> None:
+    import geopandas as gpd
+
+    from web.app import create_app
+
+    points = gpd.points_from_xy([113.2418, 113.2428], [35.2155, 35.2162])
+    named = tmp_path / "named.gpkg"  # one layer is called after the registry layer
+    gpd.GeoDataFrame(manhole_rows(2), geometry=points, crs=4490).to_file(named, layer="窨井设施")
+    gpd.GeoDataFrame({"备注": ["x"]}, geometry=points[:1], crs=4490).to_file(named, layer="图框")
+    unnamed = tmp_path / "unnamed.gpkg"  # layers named by the surveyor's own scheme
+    gpd.GeoDataFrame(manhole_rows(2), geometry=points, crs=4490).to_file(unnamed, layer="一标段")
+    gpd.GeoDataFrame(manhole_rows(1), geometry=points[:1], crs=4490).to_file(unnamed, layer="二标段")
+    with psycopg.connect(db.database_url) as admin_conn:
+        surveyor = make_accounts(admin_conn)[Role.SURVEYOR]
+    settings = db.model_copy(update={"data_dir": tmp_path / "data"})
+    with TestClient(create_app(settings), headers=surveyor.bearer) as client:
+
+        def dry(path: Path, **extra: str):
+            data = {"layer": "manholes", "dry_run": "true", **extra}
+            return client.post("/api/imports", data=data, files={"file": (path.name, path.read_bytes())})
+
+        r = dry(named)
+        assert r.status_code == 200, r.text
+        assert r.json()["summary"]["created"] == 2
+        r = dry(unnamed)
+        assert r.status_code == 422 and r.json()["code"] == "import_file_error"
+        assert r.json()["errors"] == [
+            {"field": "source_layer", "message": "choose one", "value": None, "choices": ["一标段", "二标段"]}
+        ]
+        assert "一标段" in r.json()["detail"]
+        r = dry(unnamed, source_layer="二标段")
+        assert r.status_code == 200 and r.json()["summary"]["created"] == 1

@@ -28,6 +28,7 @@
     fd.append("layer", $("#up-layer").value);
     if ($("#up-crs").value) fd.append("crs", $("#up-crs").value);
     if ($("#up-encoding").value) fd.append("encoding", $("#up-encoding").value);
+    if (!$("#up-source-row").hidden && $("#up-source").value) fd.append("source_layer", $("#up-source").value);
     fd.append("dry_run", dry ? "true" : "false");
     if (!dry) fd.append("background", "true");
     return fd;
@@ -111,9 +112,23 @@
     const { res, data } = await post("/api/imports?lang=" + I18n.lang, formData(true));
     $("#up-summary").textContent = "";
     if (res.status === 404 || res.status === 405) return toast(t("not_available"));
-    if (!data.rows) { $("#up-summary").textContent = data.detail || t("error"); return; }
+    if (!data.rows) {
+      $("#up-summary").textContent = data.detail || t("error");
+      offerSourceLayers(data);
+      return;
+    }
     renderReport(data);
     $("#up-confirm").disabled = false;
+  }
+
+  /** A file of several layers or shapefiles: list them, the user picks one and runs
+   * the check again. A new file hides the list. */
+  function offerSourceLayers(data) {
+    const ask = (data.errors || []).find((x) => x.field === "source_layer" && x.choices);
+    if (!ask) return;
+    $("#up-source").innerHTML = ask.choices.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join("");
+    $("#up-source-row").hidden = false;
+    $("#up-source").focus();
   }
 
   async function confirmImport() {
@@ -158,6 +173,7 @@
     catalog = await (await fetch("/api/layers")).json();
     fillLayers();
     $("#upload-form").addEventListener("submit", dryRun);
+    $("#up-file").addEventListener("change", () => { $("#up-source-row").hidden = true; $("#up-source").innerHTML = ""; });
     $("#up-confirm").addEventListener("click", confirmImport);
     document.body.dataset.ready = "1";
   }
