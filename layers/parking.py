@@ -42,6 +42,7 @@ PARKING = LayerSpec(
             max=20000,
             unit="个",
             aliases=("泊位数", "车位数", "容量", "capacity"),
+            shared_by_area=True,
         ),
         Attr(
             "vehicle_type",

@@ -51,6 +51,9 @@ class Attr:
     unit: str | None = None
     aliases: tuple[str, ...] = ()
     computed: bool = False
+    # A count that belongs to the area (a zone's bays): when a polygon asset is split,
+    # it is shared out among the pieces by area instead of copied to each.
+    shared_by_area: bool = False
 
     def choice(self, code: str) -> Choice | None:
         """The choice with that code, if any."""

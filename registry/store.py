@@ -10,6 +10,7 @@ decides, so a refused write leaves the database unchanged.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -288,17 +289,15 @@ def restore_asset(
 _GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 
 
-def _next_free_code(conn: psycopg.Connection, spec: LayerSpec, code: str, taken: set[str]) -> str:
-    """``code-2``, ``code-3``… the first one no asset of the layer (live or deleted) uses."""
-    n = 2
-    while True:
-        candidate = f"{code}-{n}"
-        exists = conn.execute(
-            sql.SQL("SELECT 1 FROM {} WHERE code = %s").format(sql.Identifier(spec.name)), (candidate,)
-        ).fetchone()
-        if exists is None and candidate not in taken:
-            return candidate
-        n += 1
+def _free_codes(conn: psycopg.Connection, spec: LayerSpec, code: str, how_many: int) -> list[str]:
+    """``code-2``, ``code-3``…: the first ones no asset of the layer (live or deleted) uses."""
+    rows = conn.execute(
+        sql.SQL("SELECT code FROM {} WHERE starts_with(code, %s)").format(sql.Identifier(spec.name)),
+        (f"{code}-",),
+    ).fetchall()
+    used = {r[0] for r in rows}
+    free = (f"{code}-{n}" for n in itertools.count(2) if f"{code}-{n}" not in used)
+    return list(itertools.islice(free, how_many))
 
 
 def split_asset(
@@ -316,8 +315,9 @@ def split_asset(
 
     The largest piece stays the asset (same id and code, a new version); every other
     piece becomes a new asset with the same attributes and the next free code
-    (``P-1-2``…). A ``capacity`` is shared out by area. One transaction: either every
-    piece is written (each with its history entry) or nothing is.
+    (``P-1-2``…). Attributes declared ``shared_by_area`` (a zone's bays) are shared
+    out by area. One transaction: either every piece is written (each with its history
+    entry) or nothing is.
     """
     current = get_asset(conn, spec, asset_id, lock=True)
     _check_version(spec, current, expected_version)
@@ -332,13 +332,16 @@ def split_asset(
     areas = [abs(_GEOD.geometry_area_perimeter(p)[0]) for p in pieces]
     order = sorted(range(len(pieces)), key=lambda i: -areas[i])
     pieces, areas = [pieces[i] for i in order], [areas[i] for i in order]
+    whole = sum(areas)
     shares: list[dict[str, Any]] = [{} for _ in pieces]
-    capacity = current.get("capacity")
-    if "capacity" in _writable_names(spec) and capacity is not None:
-        counts = [int(capacity * a / sum(areas)) for a in areas]
-        counts[0] += int(capacity) - sum(counts)
-        shares = [{"capacity": c} for c in counts]
-    attrs = {n: current[n] for n in _writable_names(spec) if current.get(n) is not None}
+    for attr in spec.writable_attrs:
+        total = current.get(attr.name)
+        if attr.shared_by_area and total is not None:
+            counts = [int(total * a / whole) for a in areas]
+            counts[0] += int(total) - sum(counts)  # rounding remainder to the kept piece
+            for share, count in zip(shares, counts, strict=True):
+                share[attr.name] = count
+    attrs = {a.name: current[a.name] for a in spec.writable_attrs if current.get(a.name) is not None}
     note = comment or f"split into {len(pieces)} pieces"
     with conn.transaction():
         kept = update_asset(
@@ -353,10 +356,8 @@ def split_asset(
             comment=note,
         )
         results = [kept]
-        taken: set[str] = set()
-        for piece, share in zip(pieces[1:], shares[1:], strict=True):
-            code = _next_free_code(conn, spec, current["code"], taken)
-            taken.add(code)
+        codes = _free_codes(conn, spec, current["code"], len(pieces) - 1)
+        for piece, share, code in zip(pieces[1:], shares[1:], codes, strict=True):
             results.append(
                 create_asset(
                     conn,
