@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,17 @@ def _corrupt(path: Path, exc: Exception) -> CorruptFile:
     )
 
 
-def choose_one(name: str, found: list[str], what_zh: str, what_en: str) -> ImportFileError:
-    """The error for a file holding several layers (or shapefiles) when none was chosen.
-
-    ``errors`` carries the choices, so the upload page can offer them in a list.
-    """
+def pick_one(name: str, found: list[str], prefer: Collection[str], what_zh: str, what_en: str) -> str:
+    """Of several layers (or shapefiles) with none chosen, the one named like the target
+    layer (``prefer``: its table name, Chinese or English title), so nobody has to pick
+    the obvious one; otherwise an error whose ``errors`` carry the choices, so the
+    upload page can offer them in a list."""
+    wanted = {p.strip().lower() for p in prefer}
+    matches = [f for f in found if f.strip().lower() in wanted]
+    if len(matches) == 1:
+        return matches[0]
     listed = ", ".join(found)
-    return ImportFileError(
+    raise ImportFileError(
         f"{name} 含有多个{what_zh}，请选择源图层（命令行 --gpkg-layer）：{listed}",
         f"{name} has several {what_en}; choose the source layer (command line: --gpkg-layer): {listed}",
         errors=[{"field": "source_layer", "message": "choose one", "value": None, "choices": found}],
@@ -77,8 +81,10 @@ def open_ogr(
     layer: str | None = None,
     encoding: str | None = None,
     all_layers: bool = False,
+    prefer: Collection[str] = (),
 ) -> Source:
-    """Open a vector file with GDAL; ``all_layers`` reads every layer in turn (KML folders)."""
+    """Open a vector file with GDAL; ``all_layers`` reads every layer in turn (KML folders),
+    ``prefer`` names the layer to take when there are several (see ``pick_one``)."""
     layers = list_layers(path)
     if not layers:
         raise EmptyFile(f"{path.name} 中没有图层", f"{path.name} has no layers")
@@ -92,7 +98,7 @@ def open_ogr(
             )
         chosen = [layer]
     elif len(layers) > 1:
-        raise choose_one(path.name, layers, "图层", "layers")
+        chosen = [pick_one(path.name, layers, prefer, "图层", "layers")]
     else:
         chosen = layers
     try:

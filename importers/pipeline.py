@@ -144,8 +144,7 @@ def run_import(
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
-            layer_name = options.layer_name or _layer_named_after(path, name, spec)
-            source = _open(path, Path(tmp), settings, options, layer_name, name)
+            source = _open(path, Path(tmp), settings, options, options.layer_name, name, spec)
             _run(
                 conn,
                 spec,
@@ -172,25 +171,23 @@ def run_import(
     return report
 
 
-def _layer_named_after(path: Path, name: str, spec: LayerSpec) -> str | None:
-    """In a GeoPackage of several layers, the one named after the target layer (its
-    table name, Chinese or English title), so nobody has to pick the obvious one."""
-    if Path(name).suffix.lower() != ".gpkg":
-        return None
-    wanted = {spec.name.lower(), spec.zh.lower(), spec.en.lower()}
-    matches = [n for n in list_layers(path) if n.strip().lower() in wanted]
-    return matches[0] if len(matches) == 1 else None
-
-
 def _open(
-    path: Path, tmp: Path, settings: Settings, options: ImportOptions, layer_name: str | None, name: str
+    path: Path,
+    tmp: Path,
+    settings: Settings,
+    options: ImportOptions,
+    layer_name: str | None,
+    name: str,
+    target: LayerSpec,
 ) -> Source:
-    """The file as a source of batches, with the photos of a separate zip added."""
+    """The file as a source of batches, with the photos of a separate zip added; of
+    several layers with none chosen, the one named like the target layer is taken."""
     source = open_source(
         path,
         tmp,
         encoding=options.encoding,
         layer_name=layer_name,
+        prefer=(target.name, target.zh, target.en),
         max_unzipped=settings.import_max_unzipped_bytes,
         max_ratio=settings.import_max_zip_ratio,
         display_name=name,
@@ -582,7 +579,7 @@ def run_multi_import(
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp, conn.transaction():
             for spec, report in jobs:
-                source = _open(path, Path(tmp), settings, options, spec.name, name)
+                source = _open(path, Path(tmp), settings, options, spec.name, name, spec)
                 assert report.import_id is not None
                 _write(
                     conn,

@@ -4,11 +4,12 @@ safety checks; archives are extracted into a private work folder first."""
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from importers.base import Source
 from importers.errors import ImportFileError, UnsupportedFormat, ZipWithoutShapefile
-from importers.ogr import choose_one, open_ogr, read_field_sidecar, shapefile_encoding
+from importers.ogr import open_ogr, pick_one, read_field_sidecar, shapefile_encoding
 from importers.safety import check_xml_safe, safe_extract
 from importers.tabular import open_csv, open_xlsx
 
@@ -34,11 +35,16 @@ def open_source(
     *,
     encoding: str | None = None,
     layer_name: str | None = None,
+    prefer: Collection[str] = (),
     max_unzipped: int,
     max_ratio: float,
     display_name: str | None = None,
 ) -> Source:
-    """Open ``path`` with the right reader; ``workdir`` receives extracted archives."""
+    """Open ``path`` with the right reader; ``workdir`` receives extracted archives.
+
+    ``layer_name`` chooses a layer, sheet or shapefile; without it, of several the one
+    named in ``prefer`` is taken (the target layer's names), else the user is asked.
+    """
     name = display_name or path.name
     suffix = Path(name).suffix.lower()
     photos: dict[str, Path] = {}
@@ -51,13 +57,14 @@ def open_source(
             if not kmls:
                 raise ImportFileError(f"{name} 中没有 KML 文件", f"{name} holds no KML file")
             doc = next((f for f in kmls if f.name.lower() == "doc.kml"), kmls[0])
-            src = _open_one(doc, encoding=encoding, layer_name=layer_name)
+            src = _open_one(doc, encoding=encoding, layer_name=layer_name, prefer=prefer)
         else:
             shps = [f for f in files if f.suffix.lower() == ".shp"]
             if layer_name and len(shps) > 1:
                 shps = [f for f in shps if f.stem == layer_name] or shps
             if len(shps) > 1:
-                raise choose_one(name, [f.stem for f in shps], " Shapefile", "shapefiles")
+                stem = pick_one(name, [f.stem for f in shps], prefer, " Shapefile", "shapefiles")
+                shps = [f for f in shps if f.stem == stem]
             if shps:
                 src = _open_one(shps[0], encoding=encoding, layer_name=None)
                 src.field_names = read_field_sidecar(folder)
@@ -72,7 +79,7 @@ def open_source(
                         f"{name} contains no .shp (nor a single other data file); a Shapefile zip needs "
                         ".shp/.shx/.dbf/.prj",
                     )
-                src = _open_one(others[0], encoding=encoding, layer_name=layer_name)
+                src = _open_one(others[0], encoding=encoding, layer_name=layer_name, prefer=prefer)
         src.name = name
         src.photos = photos
         return src
@@ -84,18 +91,20 @@ def open_source(
         link = workdir / Path(name).name
         os.symlink(path.resolve(), link)
         path = link
-    src = _open_one(path, encoding=encoding, layer_name=layer_name)
+    src = _open_one(path, encoding=encoding, layer_name=layer_name, prefer=prefer)
     src.name = name
     return src
 
 
-def _open_one(path: Path, *, encoding: str | None, layer_name: str | None) -> Source:
+def _open_one(
+    path: Path, *, encoding: str | None, layer_name: str | None, prefer: Collection[str] = ()
+) -> Source:
     suffix = path.suffix.lower()
     if suffix == ".shp":
         enc = shapefile_encoding(path, encoding)
         return open_ogr(path, fmt="shp", encoding=enc)
     if suffix == ".gpkg":
-        return open_ogr(path, fmt="gpkg", layer=layer_name)
+        return open_ogr(path, fmt="gpkg", layer=layer_name, prefer=prefer)
     if suffix in (".geojson", ".json"):
         return open_ogr(path, fmt="geojson")
     if suffix in SEQ_SUFFIXES:
