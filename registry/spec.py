@@ -91,8 +91,10 @@ class Style:
     def color_of(self, props: Mapping[str, Any]) -> str:
         """The fill colour of an asset with these properties."""
         value = props.get(self.by)
-        key = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        return self.colors.get(key, self.default)
+        if value is None:
+            return self.colors.get("", self.default)
+        # booleans are keyed as JSON writes them ("true"), not as Python prints them
+        return self.colors.get(str(value).lower() if isinstance(value, bool) else str(value), self.default)
 
     def is_overdue(self, props: Mapping[str, Any], today: dt.date) -> bool:
         """Whether the ``due`` date has passed (never, without a due attribute or date)."""

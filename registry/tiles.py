@@ -95,21 +95,14 @@ def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
     cols = sql.SQL(", ").join(sql.SQL("t.{0}").format(sql.Identifier(a)) for a in attrs)
     outer = sql.SQL(", ").join(sql.Identifier(a) for a in ["id", *attrs])
     table = sql.Identifier(spec.name)
-    merc_x = "6378137.0 * radians({})"
-    merc_y = "6378137.0 * ln(tan(pi() / 4 + radians({}) / 2))"
-    bounds = sql.SQL(", ").join(
-        sql.SQL(f.format(f"ST_{fn}(r.geom)") + f" AS {alias}")
-        for f, fn, alias in (
-            (merc_x, "XMin", "x0"),
-            (merc_x, "XMax", "x1"),
-            (merc_y, "YMin", "y0"),
-            (merc_y, "YMax", "y1"),
-        )
-    )
     small = sql.SQL("b.x1 - b.x0 <= %(cell)s AND b.y1 - b.y0 <= %(cell)s")
     return sql.SQL(
         "(WITH b AS MATERIALIZED ("
-        "  SELECT r.ctid AS tid, {bounds} FROM {table} r"
+        "  SELECT r.ctid AS tid,"
+        "  6378137.0 * radians(ST_XMin(r.geom)) AS x0, 6378137.0 * radians(ST_XMax(r.geom)) AS x1,"
+        "  6378137.0 * ln(tan(pi() / 4 + radians(ST_YMin(r.geom)) / 2)) AS y0,"
+        "  6378137.0 * ln(tan(pi() / 4 + radians(ST_YMax(r.geom)) / 2)) AS y1"
+        "  FROM {table} r"
         "  WHERE r.deleted_at IS NULL AND r.geom && ST_SetSRID(ST_Transform("
         "  ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4326), 4490)),"
         " c AS (SELECT count(*) AS n, avg((b.x0 + b.x1) / 2) AS x, avg((b.y0 + b.y1) / 2) AS y,"
@@ -128,7 +121,6 @@ def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
         "  WHERE NOT ({small}) LIMIT {cap})) u"
         ") m WHERE m.geom IS NOT NULL)"
     ).format(
-        bounds=bounds,
         small=small,
         name=sql.Literal(spec.name),
         extent=sql.Literal(EXTENT),
