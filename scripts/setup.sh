@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
 if [[ "${1:-}" == "--with-browser" ]]; then
-  packages+=(chromium fonts-wqy-microhei)
+  packages+=(chromium fonts-wqy-microhei libatomic1)
 fi
 
 missing=()
