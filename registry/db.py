@@ -28,8 +28,13 @@ def connect(settings: Settings, *, autocommit: bool = False) -> Iterator[psycopg
         yield conn
 
 
-def make_pool(settings: Settings, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+def make_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
     """The pool the web app keeps for its lifetime (opened by the caller).
+
+    Request connections carry ``statement_timeout`` (REGISTRY_STATEMENT_TIMEOUT) so no
+    request can hold the database; long work (imports) opens its own connection.
+    Each connection is checked when handed out, so after a database restart the
+    first requests get a fresh connection instead of a dead one.
 
     JIT is off for the app's sessions: PostGIS functions declare high costs, so plans
     of ordinary tile and search queries pass ``jit_above_cost`` and compiling them
@@ -37,11 +42,19 @@ def make_pool(settings: Settings, *, min_size: int = 1, max_size: int = 10) -> C
     Any ``options`` already in DATABASE_URL are kept.
     """
     dsn = dsn_for(settings)
-    options = " ".join(filter(None, [conninfo_to_dict(dsn).get("options"), "-c jit=off"]))
+    timeout_ms = int(settings.statement_timeout * 1000)
+    options = " ".join(
+        filter(
+            None,
+            [conninfo_to_dict(dsn).get("options"), "-c jit=off", f"-c statement_timeout={timeout_ms}"],
+        )
+    )
     return ConnectionPool(
         dsn,
         min_size=min_size,
-        max_size=max_size,
+        max_size=max_size or settings.pool_max_size,
         open=False,
+        timeout=settings.pool_timeout,
+        check=ConnectionPool.check_connection,
         kwargs={"application_name": "jiaozuo-registry", "options": options},
     )

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     login_max_failures: int = 5  # per username and address ...
     login_window_seconds: int = 300  # ... within this many seconds, then 429
     token_ttl_days: float = 365.0  # default lifetime of a new API token
+    # No request can hold the service: a statement of a request's connection is
+    # cancelled after this many seconds (503), and a request waits at most
+    # pool_timeout seconds for a free connection (503 with Retry-After).
+    statement_timeout: float = 30.0
+    pool_timeout: float = 5.0
+    pool_max_size: int = 10
 
     @field_validator("database_url")
     @classmethod

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import RegistryError
@@ -34,7 +36,10 @@ _TITLES = {
     428: "Precondition required",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
+# Seconds a client should wait before retrying when the database is unreachable.
+RETRY_AFTER = "5"
 
 
 def problem(
@@ -88,6 +93,50 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """No connection could be had (pool timeout) or the server went away mid-request.
+
+    A 503 with Retry-After, not a 500: the request was fine, the database was not,
+    and a load balancer or client should try again. Registered as a specific handler
+    (not the catch-all), so the keep-alive connection to the client stays open.
+    """
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        503,
+        "database_unavailable",
+        "数据库暂时无法连接，请稍后重试 / the database is unreachable, retry shortly",
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+async def _query_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """A statement ran past the request statement timeout and was cancelled."""
+    logger.warning("statement timeout on %s %s", request.method, request.url.path)
+    return problem(
+        503,
+        "query_timeout",
+        "查询超时已取消，请缩小范围或条件后重试 / the query took too long and was cancelled; "
+        "narrow the area or the filter and retry",
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+async def _refused_at_commit(request: Request, exc: Exception) -> JSONResponse:
+    """A database rule checked at COMMIT (a deferred constraint) refused the change.
+
+    Rules checked per statement are translated where the write happens (registry.store);
+    one that only fires at COMMIT reaches here, and the client must learn that nothing
+    was saved.
+    """
+    logger.warning("commit refused on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        409,
+        "commit_refused",
+        "数据库在提交时拒绝了此次修改，未保存任何内容 / the database refused the change when "
+        "committing; nothing was saved",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
@@ -98,4 +147,8 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.errors.QueryCanceled, _query_timeout)
+    app.add_exception_handler(psycopg.IntegrityError, _refused_at_commit)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,24 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+import psycopg
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from registry.assets import counts_by_layer
-from web.deps import CatalogDep, ConnDep
+from web.deps import CatalogDep
+from web.errors import RETRY_AFTER
 
 router = APIRouter(tags=["health"])
 
+# A load balancer polls this often: it must answer quickly even when the database
+# does not, so it waits less for a connection than a request does.
+HEALTH_POOL_TIMEOUT = 2.0
 
-@router.get("/health", summary="Service and database health with asset counts per layer")
-def health(conn: ConnDep, catalog: CatalogDep) -> dict[str, Any]:
-    """Report what an operator checks first after a deploy."""
-    server, postgis = conn.execute(
-        "SELECT current_setting('server_version'), postgis_full_version()"
-    ).fetchone()
-    counts = counts_by_layer(conn, catalog)
+
+@router.get(
+    "/health",
+    summary="Service and database health with asset counts per layer",
+    responses={503: {"description": "The database is unreachable; the instance should be taken out"}},
+)
+def health(request: Request, catalog: CatalogDep) -> Any:
+    """Report what an operator checks first after a deploy; 503 when the database is down,
+    so a load balancer drops the instance until it is back."""
+    pool = request.app.state.pool
+    try:
+        with pool.connection(
+            timeout=min(HEALTH_POOL_TIMEOUT, request.app.state.settings.pool_timeout)
+        ) as conn:
+            server, postgis = conn.execute(
+                "SELECT current_setting('server_version'), postgis_full_version()"
+            ).fetchone()
+            counts = counts_by_layer(conn, catalog)
+    except psycopg.OperationalError as exc:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": {
+                    "reachable": False,
+                    "detail": "数据库无法连接 / the database is unreachable",
+                    "error": type(exc).__name__,
+                },
+            },
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER},
+        )
     return {
         "status": "ok",
-        "database": {"server_version": server, "postgis": postgis.split('"')[1]},
+        "database": {"reachable": True, "server_version": server, "postgis": postgis.split('"')[1]},
         "layers": [
             {
                 "name": spec.name,
