@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import shapely
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from shapely.geometry.base import BaseGeometry
 
@@ -73,20 +74,33 @@ def create_import_record(
     layer: str,
     options: ImportOptions,
     import_id: str | None = None,
+    actor_id: int | None = None,
 ) -> str:
-    """Insert the ``imports`` row in its own short transaction (visible to progress polls)."""
+    """Insert the ``imports`` row in its own committed transaction, before any row is read.
+
+    ``actor_id`` is the signed-in account (NULL for the CLI): undo rights follow the
+    account, never the free-text ``actor`` name.
+    """
+    _require_idle(conn)
     import_id = import_id or str(uuid.uuid4())
     with conn.transaction():
         mark_interrupted(conn)
         # The session recorded here is the one that will run the data transaction
         # (run_import uses this same connection): see importers.records.
         conn.execute(
-            "INSERT INTO imports (id, actor, file_name, sha256, size_bytes, layer, options, backend_pid, "
-            "backend_start) VALUES (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid(), "
+            "INSERT INTO imports (id, actor, actor_id, file_name, sha256, size_bytes, layer, options, "
+            "backend_pid, backend_start) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, pg_backend_pid(), "
             "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()))",
-            (import_id, actor, file_name, sha256, size, layer, Jsonb(options.as_json())),
+            (import_id, actor, actor_id, file_name, sha256, size, layer, Jsonb(options.as_json())),
         )
     return import_id
+
+
+def _require_idle(conn: psycopg.Connection) -> None:
+    """Refuse a connection inside a transaction: ``conn.transaction()`` would then be a
+    savepoint, and the import record invisible while it runs and gone after a kill."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise RuntimeError("imports need a connection of their own, outside any transaction")
 
 
 def _finish_record(
@@ -117,6 +131,7 @@ def run_import(
     file_name: str | None = None,
     import_id: str | None = None,
     progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``spec``'s layer and return the report.
 
@@ -131,10 +146,18 @@ def run_import(
     digest = sha256_of(path)
     if import_id is None:
         import_id = create_import_record(
-            conn, actor=actor, file_name=name, sha256=digest, size=size, layer=spec.name, options=options
+            conn,
+            actor=actor,
+            file_name=name,
+            sha256=digest,
+            size=size,
+            layer=spec.name,
+            options=options,
+            actor_id=actor_id,
         )
     else:
-        # Created elsewhere (the HTTP route, on the request's connection): this session runs it.
+        # Created and committed elsewhere (a background HTTP import): this session runs it.
+        _require_idle(conn)
         with conn.transaction():
             conn.execute(
                 "UPDATE imports SET backend_pid = pg_backend_pid(), backend_start = "
@@ -553,6 +576,7 @@ def run_multi_import(
     options: ImportOptions | None = None,
     file_name: str | None = None,
     progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> list[ImportReport]:
     """Import every layer of a GeoPackage into the registry layer of the same name.
 
@@ -571,7 +595,14 @@ def run_multi_import(
     for layer in layer_names:
         opts = ImportOptions(**{**asdict(options), "layer_name": layer})
         iid = create_import_record(
-            conn, actor=actor, file_name=name, sha256=digest, size=size, layer=layer, options=opts
+            conn,
+            actor=actor,
+            file_name=name,
+            sha256=digest,
+            size=size,
+            layer=layer,
+            options=opts,
+            actor_id=actor_id,
         )
         jobs.append(
             (by_name[layer], ImportReport(layer=layer, file_name=name, import_id=iid, dry_run=opts.dry_run))

@@ -93,8 +93,8 @@ def get_import(conn: psycopg.Connection, import_id: str) -> dict[str, Any]:
     """
     mark_interrupted(conn)
     cur = conn.execute(
-        "SELECT id::text, actor, started_at, finished_at, file_name, sha256, size_bytes, layer, options, "
-        "status, rows_read, rows_total, counts, error, report, undone_at, undone_by "
+        "SELECT id::text, actor, actor_id, started_at, finished_at, file_name, sha256, size_bytes, layer, "
+        "options, status, rows_read, rows_total, counts, error, report, undone_at, undone_by "
         "FROM imports WHERE id = %s",
         (import_id,),
     )

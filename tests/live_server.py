@@ -17,6 +17,13 @@ from tests.conftest import free_port
 @contextmanager
 def live_server(database_url: str) -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT``) of a server on ``database_url``."""
+    with live_server_process(database_url) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def live_server_process(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The base URL and the server process (for tests that kill it)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url}
     proc = subprocess.Popen(
@@ -47,7 +54,8 @@ def live_server(database_url: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -1,8 +1,9 @@
 """Imports and exports over HTTP: upload a survey file, get the per-row report (or poll
 a long import's progress), download the report, undo, export a layer.
 
-Who may: importing needs the IMPORT permission on the layer, undo the importing
-user or an admin; reading reports and exporting need READ (see registry/permissions).
+Who may: importing needs the IMPORT permission on the layer; undo needs the UNDO
+permission, or to be the importing account and still hold IMPORT on that layer;
+reading reports and exporting need READ (see registry/permissions).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
@@ -24,9 +26,11 @@ from importers import ImportOptions, get_import, run_import, undo
 from importers.errors import ImportFileError
 from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
 from importers.mapping import load_mapping
+from importers.pipeline import create_import_record
 from importers.report import rows_to_csv, translate
 from importers.safety import sha256_of
 from registry import permissions
+from registry.db import connect, dsn_for
 from registry.errors import RegistryError
 from registry.permissions import Action
 from web.auth import CurrentUser, require
@@ -96,28 +100,46 @@ def create_import(
                 )
             out.write(chunk)
     if not background:
+        # Its own connection: the record commits before any row is read (the request's
+        # connection is already inside a transaction), and a long import is not bound
+        # by the request statement timeout.
         try:
-            rep = run_import(
-                conn, spec, path, settings=settings, actor=actor, options=options, file_name=name
-            )
+            with connect(settings) as own:
+                rep = run_import(
+                    own,
+                    spec,
+                    path,
+                    settings=settings,
+                    actor=actor,
+                    actor_id=user.id,
+                    options=options,
+                    file_name=name,
+                )
         except RegistryError as exc:
             return _error(exc, lang)
         finally:
             shutil.rmtree(upload_dir, ignore_errors=True)
         return JSONResponse(rep.as_dict(lang), status_code=200 if rep.status != "rejected" else 422)
     import_id = str(uuid.uuid4())
-    from importers.pipeline import create_import_record
-
-    create_import_record(
-        conn,
-        actor=actor,
-        file_name=name,
-        sha256=sha256_of(path),
-        size=written,
-        layer=spec.name,
-        options=options,
-        import_id=import_id,
-    )
+    # The session that records the import is the one that runs it (the thread below):
+    # were it another, the recorded session would end first and the import would read
+    # as interrupted while it runs.
+    worker_conn = psycopg.connect(dsn_for(settings))
+    try:
+        create_import_record(
+            worker_conn,
+            actor=actor,
+            actor_id=user.id,
+            file_name=name,
+            sha256=sha256_of(path),
+            size=written,
+            layer=spec.name,
+            options=options,
+            import_id=import_id,
+        )
+    except BaseException:
+        worker_conn.close()
+        raise
     pool = request.app.state.pool
 
     def work() -> None:
@@ -133,9 +155,9 @@ def create_import(
                 )
 
         try:
-            with pool.connection() as wc:
+            with worker_conn:
                 run_import(
-                    wc,
+                    worker_conn,
                     spec,
                     path,
                     settings=settings,
@@ -208,10 +230,12 @@ def undo_import(
     force: bool = False,
     lang: str = "zh",
 ) -> Any:
-    """Undo a committed import (the user who imported it, or anyone allowed to undo)."""
+    """Undo a committed import: anyone with the undo right, or the account that imported
+    it while it still may import into that layer (never decided by a name)."""
     try:
-        importer = _record(conn, import_id, lang).get("actor")
-        if importer != user.username:
+        rec = _record(conn, import_id, lang)
+        own = rec.get("actor_id") is not None and rec["actor_id"] == user.id
+        if not (own and permissions.allowed(user.role, Action.IMPORT, rec["layer"])):
             permissions.check(user.role, Action.UNDO)
         return undo(conn, catalog, import_id, actor=user.username, force=force)
     except RegistryError as exc:
