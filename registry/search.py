@@ -87,6 +87,10 @@ def check_lonlat(lon: float, lat: float, parameter: str) -> None:
         raise InvalidParameter(parameter, f"({lon}, {lat}) is not a longitude/latitude pair (swapped?)")
 
 
+# A drawn search area needs dozens of vertices; a million held the service for 31 s.
+MAX_SEARCH_VERTICES = 10_000
+
+
 def polygon_from_geojson(geometry: Any, coord_sys: str) -> BaseGeometry:
     """A drawn shape (GeoJSON Polygon/MultiPolygon) in WGS84, valid."""
     try:
@@ -96,6 +100,12 @@ def polygon_from_geojson(geometry: Any, coord_sys: str) -> BaseGeometry:
     if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
         raise InvalidParameter(
             "geometry", f"geometry must be a Polygon or MultiPolygon, got {shape.geom_type}"
+        )
+    if (n := shapely.get_num_coordinates(shape)) > MAX_SEARCH_VERTICES:
+        raise InvalidParameter(
+            "geometry",
+            f"查询范围顶点过多：{n}，至多 {MAX_SEARCH_VERTICES} 个 / "
+            f"{n} vertices, at most {MAX_SEARCH_VERTICES} in a search area",
         )
     if coord_sys in ("gcj02", "bd09"):
         shape = shapely.transform(

@@ -54,6 +54,8 @@ class Attr:
     # A count that belongs to the area (a zone's bays): when a polygon asset is split,
     # it is shared out among the pieces by area instead of copied to each.
     shared_by_area: bool = False
+    # Longest text accepted (characters): no request or import stores an unbounded value.
+    max_length: int = 500
 
     def choice(self, code: str) -> Choice | None:
         """The choice with that code, if any."""
@@ -138,6 +140,9 @@ class LayerSpec:
     # Fields a LIFECYCLE permission may change on its own (e.g. an officer closing a
     # hazard), without the right to edit the asset otherwise.
     lifecycle_fields: frozenset[str] = frozenset()
+    # Most vertices one geometry may have: a street-scale asset needs hundreds, and a
+    # million-vertex shape would hold the service (parsing, validity, tiles).
+    max_vertices: int = 10_000
 
     @property
     def common_attrs(self) -> tuple[Attr, ...]:
@@ -150,6 +155,7 @@ class LayerSpec:
                 "Code",
                 required=True,
                 aliases=("编码", "code", "id", "asset_code", "编号", "编码/编号", "bh"),
+                max_length=64,
             ),
             Attr(
                 "status",
@@ -174,8 +180,16 @@ class LayerSpec:
                     "responsible",
                     "管理单位",
                 ),
+                max_length=200,
             ),
-            Attr("notes", AttrType.TEXT, "备注", "Notes", aliases=("备注", "notes", "note", "remark")),
+            Attr(
+                "notes",
+                AttrType.TEXT,
+                "备注",
+                "Notes",
+                aliases=("备注", "notes", "note", "remark"),
+                max_length=4000,
+            ),
         )
 
     @property

@@ -39,6 +39,8 @@ def live_server_process(database_url: str) -> Iterator[tuple[str, subprocess.Pop
             str(port),
             "--log-level",
             "warning",
+            "--h11-max-incomplete-event-size",
+            str(1024**2),
         ],
         env=env,
     )

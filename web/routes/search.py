@@ -102,6 +102,11 @@ def _instant(params: dict[str, Any], name: str) -> dt.datetime | None:
         raise InvalidParameter(name, f"{name} must be an RFC 3339 date or timestamp") from None
 
 
+# Free-text search matches codes, names and addresses: longer text finds nothing more,
+# and a 30 KB q took seconds per request.
+MAX_TEXT_QUERY = 100
+
+
 def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> SearchQuery:
     """Validate the search parameters (query string, or POST body merged over it)."""
     coord_sys = check_coord_sys(params.get("coord_sys"))
@@ -139,6 +144,10 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
             q.enums[name] = values
     q.owner = params.get("owner") or params.get("responsible_unit") or None
     q.text = (params.get("q") or "").strip() or None
+    if q.text and len(q.text) > MAX_TEXT_QUERY:
+        raise InvalidParameter(
+            "q", f"搜索词至多 {MAX_TEXT_QUERY} 个字符 / at most {MAX_TEXT_QUERY} characters in q"
+        )
     q.updated_from = _instant(params, "updated_from")
     q.updated_to = _instant(params, "updated_to")
     q.date_field = params.get("date_field") or None
