@@ -41,10 +41,16 @@ class AuthenticationRequired(RegistryError):
 
     status = 401
     code = "authentication_required"
+    # Also challenge for HTTP Basic (an API token as the password): set by the web layer
+    # on the routes desktop GIS clients read, which prompt for it (QGIS, curl/GDAL).
+    offer_basic = False
 
     def headers(self) -> dict[str, str]:
-        """Tell clients how to authenticate (RFC 9110)."""
-        return {"WWW-Authenticate": 'Bearer realm="registry"'}
+        """Tell clients how to authenticate (RFC 9110; Basic per RFC 7617)."""
+        challenge = 'Bearer realm="registry"'
+        if self.offer_basic:
+            challenge += ', Basic realm="registry", charset="UTF-8"'
+        return {"WWW-Authenticate": challenge}
 
 
 class CsrfFailed(RegistryError):
@@ -404,7 +410,7 @@ class NewToken:
 def create_token(
     conn: psycopg.Connection, user: User, *, name: str = "", ttl: dt.timedelta | None = None
 ) -> NewToken:
-    """Issue an API token for scripts and GIS clients (``Authorization: Bearer``)."""
+    """Issue an API token for scripts and GIS clients (Bearer, or the password of HTTP Basic)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = conn.execute(
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at) "
@@ -439,6 +445,30 @@ def user_for_token(conn: psycopg.Connection, token: str) -> User:
     if row is None:
         raise AuthenticationRequired("invalid, expired or revoked API token")
     return _user(row)
+
+
+def user_for_basic(conn: psycopg.Connection, username: str, password: str) -> User:
+    """The account behind HTTP Basic credentials whose password is one of its API tokens.
+
+    For GIS clients that cannot send a bearer header (QGIS 3.22's OGC API Features and
+    vector tile layers, GDAL before 3.6 with ``GDAL_HTTP_USERPWD``). The user name must be
+    the token's owner. The account's own password is never accepted: anything that is not
+    an API token is refused *without being checked*, so Basic cannot be used to guess
+    passwords around the login rate limit, and no request pays for an argon2 hash.
+    """
+    if not password.startswith(TOKEN_PREFIX):
+        logger.info("HTTP Basic without an API token refused for user %r", username)
+        raise AuthenticationRequired(
+            "HTTP Basic 的密码须为 API 令牌（用 POST /auth/tokens 创建），不接受账户密码 / "
+            "HTTP Basic needs an API token as the password (create one with POST /auth/tokens), "
+            "not the account password"
+        )
+    user = user_for_token(conn, password)
+    if user.username.lower() != username.lower():
+        raise AuthenticationRequired(
+            "用户名与 API 令牌的所有者不符 / the user name is not the owner of this API token"
+        )
+    return user
 
 
 def revoke_token(conn: psycopg.Connection, user: User, token_id: int) -> bool:

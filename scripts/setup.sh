@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install what the registry needs and is missing: system packages (PostgreSQL 15,
-# PostGIS 3, GDAL; with --with-browser also Chromium and a CJK font) and the locked
+# PostGIS 3, GDAL; with --with-browser also Chromium, a CJK font and QGIS) and the locked
 # Python environment in .venv. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
 if [[ "${1:-}" == "--with-browser" ]]; then
-  packages+=(chromium fonts-wqy-microhei libatomic1)
+  # python3-qgis: QGIS 3.22 headless for the real-client tests (-m gis_client), ~930 MB
+  packages+=(chromium fonts-wqy-microhei libatomic1 python3-qgis)
 fi
 
 missing=()

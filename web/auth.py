@@ -3,20 +3,26 @@
 Two ways in: a browser session cookie (HttpOnly, SameSite=Lax) whose every
 state-changing request must carry the session's CSRF token in ``X-CSRF-Token``
 (double submit: the header must equal the readable ``registry_csrf`` cookie and
-match the hash stored with the session), or ``Authorization: Bearer <token>`` for
-scripts and GIS clients, which needs no CSRF token since browsers never attach it
-on their own. Routes declare what they need with :func:`require`; what a role may
-do is decided in :mod:`registry.permissions` alone.
+match the hash stored with the session), or an API token for scripts and GIS
+clients: ``Authorization: Bearer <token>``, or ``Authorization: Basic
+base64(user:token)`` for clients that can only send Basic (QGIS 3.22, older GDAL).
+Neither needs a CSRF token, since browsers never attach them on their own: a browser
+only resends Basic credentials typed into its own login prompt, and browsers are never
+challenged for Basic (see :func:`_offers_basic`). Routes declare what they need with
+:func:`require`; what a role may do is decided in :mod:`registry.permissions` alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Request
 
 from registry import permissions
@@ -25,12 +31,14 @@ from registry.accounts import (
     CsrfFailed,
     User,
     sha256,
+    user_for_basic,
     user_for_session,
     user_for_token,
 )
 from registry.permissions import Action
 from registry.settings import Settings
 from web.deps import ConnDep
+from web.ogc.common import OGC_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ SESSION_COOKIE = "registry_session"
 CSRF_COOKIE = "registry_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_IN_FIRST = "sign in first (POST /auth/login) or send an API token"
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,55 @@ def _check_csrf(request: Request, csrf_hash: str) -> None:
         raise CsrfFailed("CSRF token does not match this session")
 
 
+def _offers_basic(request: Request) -> bool:
+    """Whether a 401 here also challenges for HTTP Basic (an API token as the password).
+
+    Only on the OGC API Features and vector tile routes, which desktop GIS clients read,
+    and never to a browser (it sends ``Sec-Fetch-Mode``, GIS clients do not): a browser
+    would pop its own login box over the map page, whose sign-in form handles an expired
+    session, and would then attach the typed credentials to every request to the site,
+    cross-site form posts included, which is what would make Basic need a CSRF token.
+    """
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
+    return path.startswith(OGC_PREFIX) and "Sec-Fetch-Mode" not in request.headers
+
+
+def _unauthenticated(request: Request, message: str = SIGN_IN_FIRST) -> AuthenticationRequired:
+    """The 401 for this request, with the challenge its route calls for."""
+    error = AuthenticationRequired(message)
+    error.offer_basic = _offers_basic(request)
+    return error
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str]:
+    """User name and password of a Basic ``Authorization`` value (RFC 7617)."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    username, colon, password = decoded.partition(":")
+    if not colon or not username or not password:
+        raise AuthenticationRequired(
+            "Basic 凭据格式错误，应为 base64(用户名:API 令牌) / "
+            "malformed Basic credentials: expected base64(user name:API token)"
+        )
+    return username, password
+
+
+def _user_for_authorization(conn: psycopg.Connection, authorization: str) -> User:
+    """The account an ``Authorization`` header's API token belongs to (Bearer or Basic)."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        return user_for_token(conn, credentials)
+    if scheme.lower() == "basic" and credentials:
+        return user_for_basic(conn, *_basic_credentials(credentials))
+    raise AuthenticationRequired(
+        "Authorization must be 'Bearer <API token>' or 'Basic base64(<user>:<API token>)'"
+    )
+
+
 def get_principal(request: Request, conn: ConnDep) -> Principal | None:
     """The authenticated caller, None when anonymous; bad credentials are a 401.
 
@@ -76,17 +134,18 @@ def get_principal(request: Request, conn: ConnDep) -> Principal | None:
     """
     principal: Principal | None = None
     authorization = request.headers.get("Authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationRequired("Authorization must be 'Bearer <API token>'")
-        principal = Principal(user_for_token(conn, token.strip()), "token")
-    elif SESSION_COOKIE in request.cookies:
-        session_id = request.cookies[SESSION_COOKIE]
-        user, csrf_hash = user_for_session(conn, session_id)
-        if request.method not in SAFE_METHODS:
-            _check_csrf(request, csrf_hash)
-        principal = Principal(user, "session", session_id)
+    try:
+        if authorization is not None:
+            principal = Principal(_user_for_authorization(conn, authorization), "token")
+        elif SESSION_COOKIE in request.cookies:
+            session_id = request.cookies[SESSION_COOKIE]
+            user, csrf_hash = user_for_session(conn, session_id)
+            if request.method not in SAFE_METHODS:
+                _check_csrf(request, csrf_hash)
+            principal = Principal(user, "session", session_id)
+    except AuthenticationRequired as error:
+        error.offer_basic = _offers_basic(request)
+        raise
     request.state.principal = principal
     return principal
 
@@ -94,10 +153,10 @@ def get_principal(request: Request, conn: ConnDep) -> Principal | None:
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
 
 
-def current_principal(principal: PrincipalDep) -> Principal:
+def current_principal(request: Request, principal: PrincipalDep) -> Principal:
     """The caller, or 401 when not signed in."""
     if principal is None:
-        raise AuthenticationRequired("sign in first (POST /auth/login) or send an API token")
+        raise _unauthenticated(request)
     return principal
 
 
@@ -124,7 +183,7 @@ def require(action: Action | str, layer: str | None = None) -> Callable[..., Use
         if principal is None:
             if act is Action.READ and _settings(request).public_read:
                 return None
-            raise AuthenticationRequired("sign in first (POST /auth/login) or send an API token")
+            raise _unauthenticated(request)
         permissions.check(principal.user.role, act, target)
         return principal.user
 
