@@ -81,6 +81,13 @@ def test_unchanged_tile_is_304_with_if_none_match(client: TestClient) -> None:
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
+def test_tiles_that_need_an_account_are_never_stored_by_shared_caches(client: TestClient) -> None:
+    x, y = tile_of(*CENTRE, 14)
+    r = client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/14/{x}/{y}")
+    assert r.headers["cache-control"].startswith("private")
+    assert "Authorization" in r.headers["vary"]
+
+
 def test_deleted_assets_leave_the_tile(client: TestClient, conn: psycopg.Connection) -> None:
     conn.execute("UPDATE road_voids SET deleted_at = now()")
     conn.commit()

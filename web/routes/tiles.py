@@ -27,7 +27,10 @@ router = APIRouter(
 )
 
 MVT = "application/vnd.mapbox-vector-tile"
-CACHE = "public, max-age=60"
+# Tiles need an account unless the deployment opens reading: a shared cache (a proxy,
+# a GIS client's disk cache) must then not hand one user's tile to another.
+CACHE_PRIVATE = "private, max-age=60"
+CACHE_PUBLIC = "public, max-age=60"
 JIAOZUO_BOUNDS = [112.5, 34.8, 113.7, 35.5]
 
 
@@ -40,7 +43,12 @@ class TileNotFound(RegistryError):
 
 def _respond(request: Request, data: bytes) -> Response:
     etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE}
+    public = request.app.state.settings.public_read
+    headers = {
+        "ETag": etag,
+        "Cache-Control": CACHE_PUBLIC if public else CACHE_PRIVATE,
+        "Vary": "Authorization",
+    }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     if not data:
