@@ -39,14 +39,15 @@ def make_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = N
     JIT is off for the app's sessions: PostGIS functions declare high costs, so plans
     of ordinary tile and search queries pass ``jit_above_cost`` and compiling them
     took longer than running them (1.3 s of a 2.8 s city tile over a million assets).
-    Any ``options`` already in DATABASE_URL are kept.
+    Any ``options`` already in DATABASE_URL are kept and win over these defaults.
     """
     dsn = dsn_for(settings)
     timeout_ms = int(settings.statement_timeout * 1000)
     options = " ".join(
         filter(
             None,
-            [conninfo_to_dict(dsn).get("options"), "-c jit=off", f"-c statement_timeout={timeout_ms}"],
+            # the URL's own options last: for PostgreSQL the later -c wins
+            ["-c jit=off", f"-c statement_timeout={timeout_ms}", conninfo_to_dict(dsn).get("options")],
         )
     )
     return ConnectionPool(
