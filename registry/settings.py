@@ -61,12 +61,27 @@ class Settings(BaseSettings):
     login_max_failures: int = 5  # per username and address ...
     login_window_seconds: int = 300  # ... within this many seconds, then 429
     token_ttl_days: float = 365.0  # default lifetime of a new API token
+    # security headers and HTTPS (issue 9; web/security.py). Addresses (IPs or CIDRs,
+    # comma-separated; "*" any, "" none) whose X-Forwarded-Proto/-For are believed: a
+    # TLS-terminating proxy there makes the request https, and cookies Secure.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # CSP frame-ancestors: who may frame the pages ("'none'", "'self'", or origins).
+    frame_ancestors: str = "'none'"
+    hsts_seconds: int = 0  # >0: Strict-Transport-Security on https responses
     # No request can hold the service: a statement of a request's connection is
     # cancelled after this many seconds (503), and a request waits at most
     # pool_timeout seconds for a free connection (503 with Retry-After).
     statement_timeout: float = 30.0
     pool_timeout: float = 5.0
     pool_max_size: int = 10
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _one_directive(cls, value: str) -> str:
+        # written into the Content-Security-Policy header as it is
+        if any(c in value for c in ";,\r\n") or not value.isascii():
+            raise ValueError("CSP sources separated by spaces, e.g. \"'self' https://portal.example\"")
+        return value.strip() or "'none'"
 
     @field_validator("database_url")
     @classmethod

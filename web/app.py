@@ -18,6 +18,7 @@ from web.routes import auth as auth_routes
 from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
 from web.routes import map as map_routes
+from web.security import install_security
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     add_exception_handlers(app)
+    install_security(app, settings)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(history_routes.router)

@@ -223,7 +223,9 @@ def serve_cmd(
     host = host or settings.http_host
     port = port or settings.http_port
     typer.echo(f"serving on http://{host}:{port}  (health: http://{host}:{port}/health)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # The app believes X-Forwarded-* only from REGISTRY_FORWARDED_ALLOW_IPS (web/security.py);
+    # uvicorn's own proxy handling (FORWARDED_ALLOW_IPS, 127.0.0.1) would widen that list.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command("up")

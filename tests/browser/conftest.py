@@ -4,6 +4,11 @@
 Chromium is the system's (/usr/bin/chromium), never one downloaded by
 ``playwright install``; every request the page makes is recorded so tests can assert
 that nothing leaves the host.
+
+Pages run under the app's real Content-Security-Policy and a violation fails the test
+(``fail_on_csp_violations``). The policy refuses ``eval``, so ``page.wait_for_function``
+(which evals its predicate in the page) cannot be used: wait with locators or
+``expect`` instead; ``page.evaluate`` is not affected.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,13 +206,44 @@ def app_settings(live: LiveServer, **changes: Any) -> Iterator[None]:
         live.app.state.settings = before
 
 
+@dataclass
+class CspWatch:
+    """Content-Security-Policy violations logged by any page of the contexts opened during
+    the current test (Chromium logs every refused script, style, image or connection on
+    the console), and those contexts."""
+
+    violations: list[str] = field(default_factory=list)
+    contexts: list[Any] = field(default_factory=list)
+
+    def watch(self, context: Any) -> Any:
+        """Record the CSP violations of every page of ``context`` (popups included)."""
+
+        def on_console(message: Any) -> None:
+            if "Content Security Policy" in message.text:
+                where = message.location or {}
+                self.violations.append(
+                    f"{where.get('url', '?')}:{where.get('lineNumber', '?')}: {message.text}"
+                )
+
+        context.on("console", on_console)
+        self.contexts.append(context)
+        return context
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def csp_watch() -> CspWatch:
+    """The session's CSP watch (every context the ``browser`` fixture opens reports here)."""
+    return CspWatch()
+
+
+@pytest.fixture(scope="session")
+def browser(csp_watch: CspWatch) -> Iterator[Any]:
     """Debian's Chromium, headless; fails (never skips) if absent.
 
     playwright's ``launch`` gives Chromium a fresh temporary user-data-dir of its own
     (it refuses a ``--user-data-dir`` argument), and every test opens a new isolated
-    context, so no profile state leaks between runs or tests.
+    context, so no profile state leaks between runs or tests. Every context is watched
+    for Content-Security-Policy violations (see ``fail_on_csp_violations``).
     """
     from playwright.sync_api import sync_playwright
 
@@ -215,8 +251,31 @@ def browser() -> Iterator[Any]:
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        new_context = b.new_context
+        b.new_context = lambda *args, **kwargs: csp_watch.watch(new_context(*args, **kwargs))
         yield b
         b.close()
+
+
+@pytest.fixture(autouse=True)
+def fail_on_csp_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a browser test whose pages broke the app's Content-Security-Policy.
+
+    Torn down after the test's own fixtures: the contexts the test left open are closed
+    first, so every message their pages logged has arrived.
+    """
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    watch: CspWatch = request.getfixturevalue("csp_watch")
+    watch.violations.clear()
+    watch.contexts.clear()
+    yield
+    for context in watch.contexts:
+        with suppress(Exception):  # already closed by the test
+            context.close()
+    if watch.violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(watch.violations), pytrace=False)
 
 
 @dataclass

@@ -53,7 +53,7 @@ def test_demo_city_map_signed_in_for_the_readme(browser: Any, demo_server: LiveS
     assert len(layers) >= 3, layers
     assert page.locator("#results-count").inner_text().startswith("共")
     # the vector tiles of the visible extent have been drawn
-    page.wait_for_function("document.querySelectorAll('.leaflet-pane canvas').length > 0")
+    page.locator(".leaflet-pane canvas").first.wait_for(state="attached")
     page.wait_for_timeout(800)
     mp.shot("map")
     assert not mp.errors and mp.off_host() == []

@@ -10,6 +10,7 @@ import zlib
 import httpx
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from importers.photos import store as store_photo
 from registry.permissions import Role
@@ -82,7 +83,7 @@ def test_file_shows_change_history_after_an_edit(browser, live_server: LiveServe
     page.fill("#edit-form input[name='road_name']", "塔南路")
     page.select_option("#edit-form select[name='risk_grade']", "I")
     page.click("#edit-form button[type='submit']")
-    page.wait_for_function("document.querySelectorAll('#file-history > ol > li').length === 2")
+    expect(page.locator("#file-history > ol > li")).to_have_count(2)
     newest = page.locator("#file-history > ol > li").first
     head = newest.locator("strong").inner_text()
     assert "surveyor" in head and "修改" in head  # who and what kind of change
@@ -112,7 +113,8 @@ def test_file_shows_photo_thumbnails_and_the_full_photo_on_click(browser, live_s
     page = mp.page
     page.wait_for_selector("#file-photos img")
     thumb = page.locator("#file-photos img").first
-    page.wait_for_function("document.querySelector('#file-photos img').naturalWidth > 0")
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("img => img.naturalWidth") > 0
     assert thumb.get_attribute("src") == f"/api/photos/{digest}/thumb"  # a small JPEG made by the server
     assert thumb.bounding_box()["width"] <= 100
     thumb.click()

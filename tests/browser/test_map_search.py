@@ -104,7 +104,7 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_unshifts_clicks(browser, live_se
 def test_text_search_suggests_and_lists_matches(map_page: MapPage, live_server) -> None:
     page = map_page.page
     page.fill("#q", "KD-TEST-000")
-    page.wait_for_function("document.querySelectorAll('#q-suggest option').length > 0", timeout=5000)
+    page.locator("#q-suggest option").first.wait_for(state="attached", timeout=5000)
     suggestions = page.evaluate("[...document.querySelectorAll('#q-suggest option')].map(o => o.value)")
     assert "KD-TEST-0001" in suggestions
     page.fill("#q", "KD-TEST-0004")

@@ -67,10 +67,16 @@ def _secret_body(model: type[BaseModel]) -> Any:
     return parse
 
 
+def _cookie_secure(request: Request) -> bool:
+    """Secure cookies over HTTPS: REGISTRY_COOKIE_SECURE, or an https request (directly
+    or through a proxy in REGISTRY_FORWARDED_ALLOW_IPS, see web/security.py)."""
+    return bool(request.app.state.settings.cookie_secure) or request.url.scheme == "https"
+
+
 def _set_session_cookies(
     response: Response, request: Request, session: accounts.NewSession, max_age: int
 ) -> None:
-    secure = request.app.state.settings.cookie_secure
+    secure = _cookie_secure(request)
     response.set_cookie(
         SESSION_COOKIE,
         session.session_id,
@@ -129,13 +135,17 @@ def login(
 
 @router.post("/logout", summary="Sign out: the session stops working at once")
 def logout(
-    response: Response, conn: ConnDep, principal: Annotated[Principal, Depends(current_principal)]
+    request: Request,
+    response: Response,
+    conn: ConnDep,
+    principal: Annotated[Principal, Depends(current_principal)],
 ) -> dict[str, str]:
     """End the cookie session (a token-authenticated call has nothing to end)."""
     if principal.session_id:
         accounts.end_session(conn, principal.session_id)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    secure = _cookie_secure(request)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
     return {"status": "signed_out"}
 
 

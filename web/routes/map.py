@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,18 +39,15 @@ def _page_config(request: Request) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def map_page(request: Request) -> HTMLResponse:
-    """The map; configuration is inlined so the first paint needs no extra request."""
-    return TEMPLATES.TemplateResponse(
-        request, "map.html", {"config_json": json.dumps(_page_config(request), ensure_ascii=False)}
-    )
+    """The map; configuration is in the page (a JSON data block) so the first paint needs
+    no extra request."""
+    return TEMPLATES.TemplateResponse(request, "map.html", {"config": _page_config(request)})
 
 
 @router.get("/upload", response_class=HTMLResponse, include_in_schema=False)
 def upload_page(request: Request) -> HTMLResponse:
     """The surveyors' upload page (dry run → report → confirm → progress → undo)."""
-    return TEMPLATES.TemplateResponse(
-        request, "upload.html", {"config_json": json.dumps(_page_config(request), ensure_ascii=False)}
-    )
+    return TEMPLATES.TemplateResponse(request, "upload.html", {"config": _page_config(request)})
 
 
 @router.get("/api/layers", summary="The layer catalogue: titles, attributes, choices, statuses, styles")

@@ -24,6 +24,9 @@ from web.deps import CatalogDep, ConnDep
 
 router = APIRouter(tags=["map"])
 
+# web/security.py gives this page (folium writes inline <script>/<style>) a nonce.
+PRINT_MAP_PATH = "/api/search/map.html"
+
 
 class OfflineMap(folium.Map):
     """folium.Map with only Leaflet, served by this app (no jQuery/Bootstrap/CDN)."""
@@ -86,6 +89,12 @@ def _label(catalog: LayerCatalog, layer: str, attr: str, code: Any, lang: str) -
     return (found.zh if lang == "zh" else found.en) if found else str(code)
 
 
+def _script_safe(text: str) -> str:
+    """HTML-escaped text that is also inert inside the JS template literal folium writes
+    a tooltip into (a code like ``${...}`` or a backtick would run as script there)."""
+    return html.escape(text).replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
 def render_result_map(
     fc: dict[str, Any], catalog: LayerCatalog, *, static_base: str, lang: str = "zh", title: str = ""
 ) -> str:
@@ -128,7 +137,7 @@ def render_result_map(
                 fill=True,
                 fill_color=color,
                 fill_opacity=0.9,
-                tooltip=html.escape(tip),
+                tooltip=_script_safe(tip),
             ).add_to(m)
         elif geom:
             folium.GeoJson(
@@ -139,7 +148,7 @@ def render_result_map(
                     "fillColor": c,
                     "fillOpacity": 0.4,
                 },
-                tooltip=html.escape(tip),
+                tooltip=_script_safe(tip),
             ).add_to(m)
         dist = p.get("distance_m")
         rows.append(
@@ -179,7 +188,7 @@ def _all_coords(features: list[dict[str, Any]]) -> list[list[float]]:
 
 
 @router.get(
-    "/api/search/map.html",
+    PRINT_MAP_PATH,
     response_class=HTMLResponse,
     summary="Printable HTML map of a search result",
     dependencies=[Depends(require(Action.READ))],

@@ -20,6 +20,8 @@
     const el = document.createElement(tag);
     for (const k in attrs || {}) {
       if (k === "text") el.textContent = attrs[k];
+      // through the DOM: the CSP refuses style attributes set as markup (style-src)
+      else if (k === "style") el.style.cssText = attrs[k];
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), attrs[k]);
       else if (attrs[k] !== undefined && attrs[k] !== null && attrs[k] !== false) el.setAttribute(k, attrs[k]);
     }
