@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Style
 
 T = AttrType.TEXT
@@ -117,4 +118,9 @@ MANHOLES = LayerSpec(
         },
         radius=4,
     ),
+    grants=SURVEY_GRANTS,
+    text_search=("road_name",),
+    owner_search=("owner_unit",),
+    filters=("kind", "condition"),
+    map_attrs=("kind", "condition", "road_name"),
 )

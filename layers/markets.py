@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Problem, Style
 
 T = AttrType.TEXT
@@ -103,4 +104,9 @@ MARKETS = LayerSpec(
         },
     ),
     validate=_season_in_order,
+    grants=SURVEY_GRANTS,
+    text_search=("name", "road_name"),
+    owner_search=("managing_unit",),
+    filters=("kind",),
+    map_attrs=("kind", "name", "road_name"),
 )

@@ -71,4 +71,9 @@ PARKING = LayerSpec(
         Attr("area_m2", AttrType.NUMBER, "面积", "Area", unit="m²", computed=True),
     ),
     style=Style(by="status", colors={"planned": "#9e9ac8", "in_use": "#3182bd", "suspended": "#bdbdbd"}),
+    grants={"planner": frozenset({"create", "update", "delete"})},
+    text_search=("name", "road_name"),
+    owner_search=("operator",),
+    filters=("kind",),
+    map_attrs=("kind", "name", "road_name"),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Problem, Style
 
 T = AttrType.TEXT
@@ -104,4 +105,9 @@ POLES_WIRES = LayerSpec(
         radius=4,
     ),
     validate=_element_matches_geometry,
+    grants=SURVEY_GRANTS,
+    text_search=("road_name",),
+    owner_search=("owner_unit",),
+    filters=("element", "kind"),
+    map_attrs=("element", "kind", "road_name"),
 )

@@ -180,4 +180,8 @@ ROAD_VOIDS = LayerSpec(
     lifecycle_fields=frozenset(
         {"status", "remediation_deadline", "notes"} | {f for pair in _STEP_FIELDS.values() for f in pair}
     ),
+    grants={"surveyor": frozenset({"create", "update", "import"}), "officer": frozenset({"lifecycle"})},
+    text_search=("road_name", "location_desc"),
+    filters=("risk_grade",),
+    map_attrs=("risk_grade", "road_name"),
 )

@@ -140,4 +140,7 @@ WATER_SUPPLY = LayerSpec(
         due="next_test_due",
     ),
     children=(WATER_TESTS,),
+    grants={"surveyor": frozenset({"create", "update", "import"}), "officer": frozenset({"inspect"})},
+    text_search=("compound_name", "address"),
+    owner_search=("managing_unit",),
 )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from registry.errors import LayerNotFound
+from registry.permissions import check_grants
 from registry.spec import LayerSpec
 
 
@@ -19,6 +20,7 @@ class LayerCatalog:
         """A catalogue with these layers added."""
         merged = dict(self.layers)
         for spec in specs:
+            check_grants(spec)
             if spec.name in merged:
                 raise ValueError(f"layer {spec.name!r} is registered twice")
             merged[spec.name] = spec
@@ -35,6 +37,10 @@ class LayerCatalog:
     def names(self) -> list[str]:
         """Layer names in registration order."""
         return list(self.layers)
+
+    def filter_attrs(self) -> list[str]:
+        """Every attribute some layer offers as a value filter, in declaration order."""
+        return list(dict.fromkeys(a for spec in self for a in spec.filter_attrs))
 
     def __iter__(self) -> Iterator[LayerSpec]:
         return iter(self.layers.values())

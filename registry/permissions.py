@@ -1,14 +1,14 @@
 """Who may do what, on which layer: the one declaration of roles and permissions.
 
 Every check in the registry (web routes, CLI, importers) asks :func:`allowed` or
-:func:`check`; nothing else knows what a role means. Layers are named here as
-strings (never imported), so a seventh layer is readable by everyone and writable
-by admins until a line below gives a role more.
+:func:`check`; nothing else knows what a role means. Roles and global rights are
+declared here; what a role may do on a layer is declared by the layer itself
+(``LayerSpec.grants``), so a new layer brings its own rights with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from registry.errors import RegistryError
@@ -54,35 +54,14 @@ ROLE_LABELS: Mapping[Role, tuple[str, str]] = {
 
 ANY_LAYER = "*"
 
-# Layers surveyors deliver files for.
-SURVEY_LAYERS = frozenset({"road_voids", "manholes", "poles_wires", "water_supply", "markets"})
-
-_Grant = Mapping[Action, frozenset[str]]
-
-# role → action → layers (ANY_LAYER for all). Global actions use ANY_LAYER too.
-POLICY: Mapping[Role, _Grant] = {
-    Role.ADMIN: {action: frozenset({ANY_LAYER}) for action in Action},
-    Role.SURVEYOR: {
-        Action.READ: frozenset({ANY_LAYER}),
-        Action.CREATE: SURVEY_LAYERS,
-        Action.UPDATE: SURVEY_LAYERS,
-        Action.IMPORT: SURVEY_LAYERS,
-    },
-    Role.PLANNER: {
-        Action.READ: frozenset({ANY_LAYER}),
-        Action.CREATE: frozenset({"parking"}),
-        Action.UPDATE: frozenset({"parking"}),
-        Action.DELETE: frozenset({"parking"}),
-    },
-    Role.OFFICER: {
-        Action.READ: frozenset({ANY_LAYER}),
-        Action.LIFECYCLE: frozenset({"road_voids"}),
-        Action.INSPECT: frozenset({"water_supply"}),
-    },
-    Role.VIEWER: {
-        Action.READ: frozenset({ANY_LAYER}),
-    },
+# What surveyors may do on the layers they deliver files for; a layer declares it
+# (``LayerSpec.grants``) rather than being listed here.
+SURVEY_GRANTS: Mapping[str, frozenset[str]] = {
+    Role.SURVEYOR.value: frozenset({Action.CREATE.value, Action.UPDATE.value, Action.IMPORT.value})
 }
+
+# Layer actions a layer may grant to roles other than admin (READ is everyone's).
+GRANTABLE = frozenset(Action) - GLOBAL_ACTIONS - {Action.READ}
 
 
 class PermissionDenied(RegistryError):
@@ -108,28 +87,39 @@ def parse_role(name: str) -> Role:
         raise UnknownRole(f"unknown role {name!r}; roles are: {valid}") from None
 
 
-def allowed(role: str | Role, action: str | Action, layer: str | None = None) -> bool:
+def check_grants(spec: LayerSpec) -> None:
+    """Refuse a layer declaration that grants an unknown role or action (a typo there
+    would silently leave a role without rights); called when a layer is registered."""
+    for role, actions in spec.grants.items():
+        if role not in {r.value for r in Role} or role == Role.ADMIN:
+            raise ValueError(f"layer {spec.name!r} grants to unknown or admin role {role!r}")
+        bad = set(actions) - {a.value for a in GRANTABLE}
+        if bad:
+            raise ValueError(f"layer {spec.name!r} grants {role!r} actions that are not layer actions: {bad}")
+
+
+def allowed(role: str | Role, action: str | Action, layer: LayerSpec | None = None) -> bool:
     """Whether ``role`` may do ``action`` (on ``layer`` for layer actions).
 
-    An unknown role or action is never allowed.
+    Admins may do everything and every role reads every layer; anything else is what
+    the layer's own declaration grants. An unknown role or action is never allowed.
     """
     try:
-        grant = POLICY[Role(role)]
+        who = Role(role)
         act = Action(action)
     except ValueError:
         return False
-    layers = grant.get(act, frozenset())
-    if ANY_LAYER in layers:
+    if who is Role.ADMIN or act is Action.READ:
         return True
     if act in GLOBAL_ACTIONS or layer is None:
         return False
-    return layer in layers
+    return act.value in layer.grants.get(who.value, frozenset())
 
 
-def check(role: str | Role, action: str | Action, layer: str | None = None) -> None:
+def check(role: str | Role, action: str | Action, layer: LayerSpec | None = None) -> None:
     """Raise PermissionDenied (403) naming the role, action and layer when not allowed."""
     if not allowed(role, action, layer):
-        where = f" on layer {layer!r}" if layer else ""
+        where = f" on layer {layer.name!r}" if layer else ""
         raise PermissionDenied(f"role {role!s} may not {Action(action).value}{where}")
 
 
@@ -147,15 +137,15 @@ def action_for_update(spec: LayerSpec, fields: set[str] | frozenset[str]) -> Act
 
 def can_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[str]) -> bool:
     """UPDATE allows any change; LIFECYCLE allows changes to lifecycle fields only."""
-    if allowed(role, Action.UPDATE, spec.name):
+    if allowed(role, Action.UPDATE, spec):
         return True
-    return action_for_update(spec, fields) is Action.LIFECYCLE and allowed(role, Action.LIFECYCLE, spec.name)
+    return action_for_update(spec, fields) is Action.LIFECYCLE and allowed(role, Action.LIFECYCLE, spec)
 
 
-def permissions_of(role: str | Role, layers: list[str]) -> dict[str, list[str]]:
+def permissions_of(role: str | Role, layers: Iterable[LayerSpec]) -> dict[str, list[str]]:
     """For ``/auth/me`` and the map: layer → actions allowed, plus ``"*"`` → global ones."""
     result: dict[str, list[str]] = {
-        layer: [a.value for a in Action if a not in GLOBAL_ACTIONS and allowed(role, a, layer)]
+        layer.name: [a.value for a in Action if a not in GLOBAL_ACTIONS and allowed(role, a, layer)]
         for layer in layers
     }
     result[ANY_LAYER] = [a.value for a in Action if a in GLOBAL_ACTIONS and allowed(role, a)]

@@ -32,9 +32,6 @@ from registry.spec import AttrType, LayerSpec
 from registry.sqlparams import Params
 
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-TEXT_FIELDS = ("code", "name", "road_name", "compound_name", "address", "location_desc")
-OWNER_FIELDS = ("responsible_unit", "owner_unit", "managing_unit", "operator")
-ENUM_FILTERS = ("status", "kind", "risk_grade", "condition", "element")
 MAX_LIMIT = 1000
 MAX_RADIUS_M = 50_000
 
@@ -133,7 +130,7 @@ def _branch(
     if q.district:
         where.append(sql.SQL("t.district_code = {}").format(p.add(q.district)))
     if q.owner:
-        cols = [c for c in OWNER_FIELDS if c in names]
+        cols = list(spec.owner_search_attrs)
         pattern = p.add(f"%{_escape_like(q.owner)}%")
         where.append(
             sql.SQL("({})").format(
@@ -143,7 +140,7 @@ def _branch(
             )
         )
     if q.text:
-        cols = [c for c in TEXT_FIELDS if c in names]
+        cols = list(spec.text_search_attrs)
         pattern = p.add(f"%{_escape_like(q.text)}%")
         where.append(
             sql.SQL("({})").format(

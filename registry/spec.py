@@ -143,6 +143,51 @@ class LayerSpec:
     # Most vertices one geometry may have: a street-scale asset needs hundreds, and a
     # million-vertex shape would hold the service (parsing, validity, tiles).
     max_vertices: int = 10_000
+    # Who may write this layer: role name → actions ("create", "update", "delete",
+    # "import", "inspect", "lifecycle"; see registry.permissions). Every role reads
+    # every layer and admins may do everything, so only the other grants are declared.
+    grants: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False, compare=False)
+    # Which attributes (besides the common ones) serve which everyday question:
+    # matched by free-text search (the code always is), by the owner filter (the
+    # responsible unit always is), offered as value filters on the map and in
+    # /api/search (the status always is), and written into map tiles to style and
+    # label features (code, status and the style's attributes always are).
+    text_search: tuple[str, ...] = ()
+    owner_search: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    map_attrs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = {a.name for a in self.all_attrs}
+        for what in ("text_search", "owner_search", "filters", "map_attrs"):
+            unknown = [n for n in getattr(self, what) if n not in names]
+            if unknown:
+                raise ValueError(f"layer {self.name!r}: {what} names unknown attributes {unknown}")
+
+    @property
+    def text_search_attrs(self) -> tuple[str, ...]:
+        """Attributes a free-text search (``q``) matches."""
+        return ("code", *self.text_search)
+
+    @property
+    def owner_search_attrs(self) -> tuple[str, ...]:
+        """Attributes the owner/responsible-unit filter matches."""
+        return ("responsible_unit", *self.owner_search)
+
+    @property
+    def filter_attrs(self) -> tuple[str, ...]:
+        """Attributes offered as value filters (each has choices)."""
+        return ("status", *self.filters)
+
+    @property
+    def tile_attrs(self) -> tuple[str, ...]:
+        """Properties written into vector tiles (beyond ``id``)."""
+        wanted = ["code", "status", *self.map_attrs]
+        names = {a.name for a in self.all_attrs}
+        for styling in (self.style.by, self.style.label, self.style.due):
+            if styling and styling in names and styling not in wanted:
+                wanted.append(styling)
+        return tuple(wanted)
 
     @property
     def common_attrs(self) -> tuple[Attr, ...]:

@@ -29,18 +29,6 @@ MAX_FEATURES_PER_LAYER = 50_000
 AGGREGATE_MAX_ZOOM = 14
 AGGREGATE_CELLS_PER_TILE = 64
 _WORLD_M = 40075016.685578488
-# Attributes that style and label a feature on any layer, when the layer has them.
-_STYLE_ATTRS = ("kind", "element", "risk_grade", "condition", "name", "road_name")
-
-
-def tile_attributes(spec: LayerSpec) -> list[str]:
-    """Properties written into the tile for this layer (beyond ``id``)."""
-    names = {a.name for a in spec.all_attrs}
-    wanted = ["code", "status", *(a for a in _STYLE_ATTRS if a in names)]
-    for styling in (spec.style.by, spec.style.due):
-        if styling in names and styling not in wanted:
-            wanted.append(styling)
-    return wanted
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -55,7 +43,7 @@ def check_tile(z: int, x: int, y: int) -> None:
 def _layer_mvt(spec: LayerSpec) -> sql.Composable:
     cols = sql.SQL(", ").join(
         [sql.SQL("t.id::text AS id")]
-        + [sql.SQL("t.{0} AS {0}").format(sql.Identifier(a)) for a in tile_attributes(spec)]
+        + [sql.SQL("t.{0} AS {0}").format(sql.Identifier(a)) for a in spec.tile_attrs]
     )
     # The row selection is a separate subquery (OFFSET 0 keeps it from being
     # flattened) so its plan is costed without the expensive per-row MVT functions;
@@ -91,7 +79,7 @@ def _aggregated_layer_mvt(spec: LayerSpec) -> sql.Composable:
     are drawn — one per cell and the large shapes — are read in full, by ``ctid``
     (layer tables are leaf tables, so a ctid names one row within the statement).
     """
-    attrs = tile_attributes(spec)
+    attrs = spec.tile_attrs
     cols = sql.SQL(", ").join(sql.SQL("t.{0}").format(sql.Identifier(a)) for a in attrs)
     outer = sql.SQL(", ").join(sql.Identifier(a) for a in ["id", *attrs])
     table = sql.Identifier(spec.name)

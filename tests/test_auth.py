@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -36,34 +37,44 @@ def client(db: Settings, users: dict[Role, Account]) -> Iterator[TestClient]:
 
 
 def test_permission_table_matches_the_bureau_roles() -> None:
-    survey = ["road_voids", "manholes", "poles_wires", "water_supply", "markets"]
-    for layer in [*survey, "parking"]:
+    layer = default_catalog().get
+    survey = [layer(n) for n in ("road_voids", "manholes", "poles_wires", "water_supply", "markets")]
+    parking = layer("parking")
+    for spec in [*survey, parking]:
         for role in Role:
-            assert allowed(role, Action.READ, layer)
-        assert allowed(Role.ADMIN, Action.RESTORE, layer)
-        assert not allowed(Role.VIEWER, Action.UPDATE, layer)
-    for layer in survey:
-        assert allowed(Role.SURVEYOR, Action.IMPORT, layer) and allowed(Role.SURVEYOR, Action.UPDATE, layer)
-        assert not allowed(Role.PLANNER, Action.UPDATE, layer)
-        assert not allowed(Role.SURVEYOR, Action.DELETE, layer)
-    assert allowed(Role.PLANNER, Action.DELETE, "parking") and not allowed(
-        Role.SURVEYOR, Action.CREATE, "parking"
+            assert allowed(role, Action.READ, spec)
+        assert allowed(Role.ADMIN, Action.RESTORE, spec)
+        assert not allowed(Role.VIEWER, Action.UPDATE, spec)
+    for spec in survey:
+        assert allowed(Role.SURVEYOR, Action.IMPORT, spec) and allowed(Role.SURVEYOR, Action.UPDATE, spec)
+        assert not allowed(Role.PLANNER, Action.UPDATE, spec)
+        assert not allowed(Role.SURVEYOR, Action.DELETE, spec)
+    assert allowed(Role.PLANNER, Action.DELETE, parking) and not allowed(
+        Role.SURVEYOR, Action.CREATE, parking
     )
-    assert allowed(Role.OFFICER, Action.LIFECYCLE, "road_voids") and allowed(
-        Role.OFFICER, Action.INSPECT, "water_supply"
+    assert allowed(Role.OFFICER, Action.LIFECYCLE, layer("road_voids")) and allowed(
+        Role.OFFICER, Action.INSPECT, layer("water_supply")
     )
-    assert not allowed(Role.OFFICER, Action.UPDATE, "road_voids")
+    assert not allowed(Role.OFFICER, Action.UPDATE, layer("road_voids"))
     # an officer may close a hazard but not move or rename it
-    road_voids = default_catalog().get("road_voids")
+    road_voids = layer("road_voids")
     assert can_update(Role.OFFICER, road_voids, {"status", "closed_on", "closed_by"})
     assert not can_update(Role.OFFICER, road_voids, {"status", "road_name"})
     assert not can_update(Role.OFFICER, road_voids, {"geom"})
     for action in (Action.MANAGE_USERS, Action.UNDO, Action.AUDIT):
         assert [r for r in Role if allowed(r, action)] == [Role.ADMIN]
-    assert not allowed("superuser", Action.READ, "parking") and not allowed(Role.ADMIN, "fly")
-    # a layer nobody listed is readable by all, writable by admins only
-    assert allowed(Role.VIEWER, Action.READ, "kiosks") and not allowed(Role.SURVEYOR, Action.CREATE, "kiosks")
-    assert permissions_of(Role.PLANNER, ["parking"])["parking"] == ["read", "create", "update", "delete"]
+    assert not allowed("superuser", Action.READ, parking) and not allowed(Role.ADMIN, "fly")
+    # a layer that grants nothing is readable by all, writable by admins only
+    kiosks = replace(parking, name="kiosks", grants={})
+    assert allowed(Role.VIEWER, Action.READ, kiosks) and not allowed(Role.PLANNER, Action.CREATE, kiosks)
+    assert permissions_of(Role.PLANNER, [parking])["parking"] == ["read", "create", "update", "delete"]
+
+
+def test_a_layer_granting_an_unknown_role_or_action_is_refused_at_registration() -> None:
+    parking = default_catalog().get("parking")
+    for grants in ({"planer": frozenset({"create"})}, {"planner": frozenset({"undo"})}):
+        with pytest.raises(ValueError, match="grants"):
+            LayerCatalog().register(replace(parking, name="kiosks", grants=grants))
 
 
 # ---------------------------------------------------------------- passwords and accounts
@@ -110,8 +121,13 @@ def test_login_sets_httponly_samesite_session_and_readable_csrf_cookie(
     assert me.status_code == 200 and me.json()["username"] == "officer"
 
 
-def test_login_accepts_a_html_form(client: TestClient, users: dict[Role, Account]) -> None:
-    response = client.post("/auth/login", data={"username": "viewer", "password": PASSWORDS[Role.VIEWER]})
+def test_login_accepts_a_html_form_with_the_csrf_token(
+    client: TestClient, users: dict[Role, Account]
+) -> None:
+    form = {"username": "viewer", "password": PASSWORDS[Role.VIEWER]}
+    assert client.post("/auth/login", data=form).status_code == 403  # login CSRF: see test_bad_input
+    client.cookies.set(CSRF_COOKIE, "token-of-the-page")
+    response = client.post("/auth/login", data={**form, "csrf_token": "token-of-the-page"})
     assert response.status_code == 200 and response.json()["user"]["username"] == "viewer"
 
 

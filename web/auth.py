@@ -184,7 +184,8 @@ def require(action: Action | str, layer: str | None = None) -> Callable[..., Use
             if act is Action.READ and _settings(request).public_read:
                 return None
             raise _unauthenticated(request)
-        permissions.check(principal.user.role, act, target)
+        spec = request.app.state.catalog.get(target) if target else None
+        permissions.check(principal.user.role, act, spec)
         return principal.user
 
     dependency.__name__ = f"require_{act.value}"

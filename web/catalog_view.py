@@ -41,6 +41,10 @@ def layer_json(spec: LayerSpec) -> dict[str, Any]:
         # what a role with only the LIFECYCLE right may change (the map's edit form)
         "lifecycle_fields": sorted(spec.lifecycle_fields),
         "attrs": [_attr(a) for a in spec.all_attrs],
+        # the everyday questions the layer declares (search box, filters, map labels)
+        "text_search": list(spec.text_search_attrs),
+        "filters": list(spec.filter_attrs),
+        "tile_attrs": list(spec.tile_attrs),
         "style": {
             "by": style.by,
             "colors": dict(style.colors),

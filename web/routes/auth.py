@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -11,8 +12,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from registry import accounts
-from registry.accounts import User
-from registry.errors import InvalidFeature
+from registry.accounts import CsrfFailed, User
+from registry.errors import InvalidFeature, UnsupportedMediaType
 from registry.permissions import ROLE_LABELS, Action, PermissionDenied, Role, permissions_of
 from web.auth import (
     CSRF_COOKIE,
@@ -35,26 +36,46 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+def _check_form_csrf(request: Request, token: str) -> None:
+    """A form post must carry the ``registry_csrf`` cookie's value (double submit)."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not token or not cookie or not hmac.compare_digest(token.encode(), cookie.encode()):
+        raise CsrfFailed(
+            f"表单须带 csrf_token，其值与 {CSRF_COOKIE} Cookie 相同 / a form post must carry "
+            f"csrf_token equal to the {CSRF_COOKIE} cookie (or send JSON)"
+        )
+
+
 def _secret_body(model: type[BaseModel]) -> Any:
     """A body dependency for models that carry a password.
 
     FastAPI's own 422 response echoes the submitted input, which would put the
     password in the response; this one names the fields and never the values.
-    JSON and HTML form posts (urlencoded) are both accepted.
+    Accepted: JSON (``application/json``, which a cross-site HTML form cannot send), or
+    an HTML form post (urlencoded) that carries ``csrf_token`` equal to the
+    ``registry_csrf`` cookie, which another site can neither read nor set. Anything
+    else is a 415: a cross-site ``text/plain`` form could otherwise smuggle a JSON body
+    and sign the victim's browser into the attacker's account (login CSRF).
     """
 
     async def parse(request: Request) -> BaseModel:
         raw = await request.body()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+            raise UnsupportedMediaType(
+                "请以 JSON（application/json）提交，或提交带 csrf_token 的表单 / send JSON "
+                "(application/json), or a form (application/x-www-form-urlencoded) with csrf_token"
+            )
         try:
             if content_type == "application/x-www-form-urlencoded":
                 data: Any = {
                     k: v[0] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()
                 }
+                _check_form_csrf(request, data.pop("csrf_token", ""))
             else:
                 data = json.loads(raw or b"{}")
             return model.model_validate(data)
-        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        except (ValidationError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             fields = exc.errors(include_input=False) if isinstance(exc, ValidationError) else []
             raise InvalidFeature(
                 f"invalid request body: {', '.join(str(e['loc'][-1]) for e in fields) or 'not JSON'}",
@@ -103,7 +124,7 @@ def _me(user: User, catalog: Any) -> dict[str, Any]:
     return {
         **user.public(),
         "role_label": {"zh": zh, "en": en},
-        "permissions": permissions_of(user.role, catalog.names()),
+        "permissions": permissions_of(user.role, catalog),
     }
 
 

@@ -104,7 +104,9 @@ def _recorded_photo(
         (digest,),
     ).fetchall()
     if principal is not None:
-        rows = [r for r in rows if permissions.allowed(principal.user.role, Action.READ, r[0])]
+        layers = request.app.state.catalog.layers
+        role = principal.user.role
+        rows = [r for r in rows if r[0] in layers and permissions.allowed(role, Action.READ, layers[r[0]])]
     if not rows:
         raise PhotoNotFound(f"no photo {digest}")
     path = photo_path(request.app.state.settings.data_dir, digest)

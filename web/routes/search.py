@@ -19,7 +19,6 @@ from registry.features import parse_bbox
 from registry.permissions import Action
 from registry.properties import parse_instant
 from registry.search import (
-    ENUM_FILTERS,
     MAX_LIMIT,
     MAX_RADIUS_M,
     SearchQuery,
@@ -138,7 +137,7 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
     if polygon is not None:
         q.polygon = polygon_from_geojson(polygon, coord_sys)
     q.district = params.get("district") or None
-    for name in ENUM_FILTERS:
+    for name in catalog.filter_attrs():
         values = _list(params, name)
         if values:
             q.enums[name] = values
@@ -217,11 +216,11 @@ def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
 @router.get("/search", summary="Search assets by location and attributes 位置查询")
 def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
     """Radius (``lon``, ``lat``, ``radius`` m), ``nearest=k``, ``bbox``, ``district``, ``layers``,
-    ``status``/``kind``/``risk_grade``/``condition``/``element``, ``owner``, ``q`` text,
+    value filters declared by the layers (``status``, ``kind``, ``risk_grade``…), ``owner``, ``q`` text,
     ``updated_from``/``updated_to``, ``date_field`` + ``date_from``/``date_to``,
     ``coord_sys`` (wgs84, cgcs2000, gcj02, bd09), ``limit``/``offset``, ``f`` (geojson, csv)."""
     params: dict[str, Any] = dict(request.query_params)
-    for name in ("layers", *ENUM_FILTERS):
+    for name in ("layers", *catalog.filter_attrs()):
         many = request.query_params.getlist(name)
         if len(many) > 1:
             params[name] = ",".join(many)

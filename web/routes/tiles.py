@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from registry.errors import InvalidParameter, RegistryError
 from registry.permissions import Action
 from registry.spec import LayerSpec
-from registry.tiles import MAX_ZOOM, tile, tile_attributes
+from registry.tiles import MAX_ZOOM, tile
 from web.auth import require
 from web.deps import CatalogDep, ConnDep
 from web.ogc.common import base_url
@@ -66,7 +66,7 @@ def _tile(request: Request, conn: Any, specs: list[LayerSpec], z: int, x: int, y
 
 def _vector_layer(spec: LayerSpec) -> dict[str, Any]:
     fields = {"id": "String"}
-    for name in tile_attributes(spec):
+    for name in spec.tile_attrs:
         attr = spec.attr(name)
         fields[name] = {"integer": "Number", "numeric": "Number", "boolean": "Boolean"}.get(
             attr.type.value, "String"
