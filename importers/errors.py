@@ -106,12 +106,6 @@ class GeometryColumnsMissing(ImportFileError):
     code = "import_no_geometry_columns"
 
 
-class ImportRejected(ImportFileError):
-    """Some rows have errors and the user did not ask to skip them: nothing written."""
-
-    code = "import_rejected"
-
-
 class ImportNotFound(ImportFileError):
     """No import with that id."""
 

@@ -286,6 +286,10 @@ def _failures_from(conn: psycopg.Connection, ip: str, window: int) -> tuple[int,
     return int(row[0]), max(1, int(row[1]))
 
 
+# How long each login attempt is kept (who tried which account from where).
+LOGIN_ATTEMPTS_KEEP_DAYS = 180
+
+
 def authenticate(
     conn: psycopg.Connection,
     *,
@@ -327,6 +331,11 @@ def authenticate(
         ok = False
     ok = ok and row is not None and not row["disabled"]
     conn.execute("INSERT INTO login_attempts (username, ip, success) VALUES (%s, %s, %s)", (username, ip, ok))
+    # The table would grow with every login forever; attempts older than the audit
+    # period are of no use to the rate limit (minutes) nor to an investigation.
+    conn.execute(
+        "DELETE FROM login_attempts WHERE at < now() - make_interval(days => %s)", (LOGIN_ATTEMPTS_KEEP_DAYS,)
+    )
     if not ok:
         conn.commit()  # the failure must count even though the caller rolls back
         logger.info("failed login for user %r from %s", username, ip)

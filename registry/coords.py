@@ -28,7 +28,6 @@ _EE = 0.00669342162296594323
 _X_PI = math.pi * 3000.0 / 180.0
 
 Array = npt.NDArray[np.float64]
-OFFSET_SYSTEMS = ("gcj02", "bd09")
 _ALIASES = {
     "gcj02": "gcj02",
     "gcj-02": "gcj02",

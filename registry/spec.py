@@ -253,7 +253,3 @@ class LayerSpec:
     def writable_attrs(self) -> tuple[Attr, ...]:
         """Attributes a client may set."""
         return tuple(a for a in self.all_attrs if not a.computed)
-
-    def labels(self, lang: str = "zh") -> dict[str, str]:
-        """Field name → label, for forms, popups and reports."""
-        return {a.name: a.label(lang) for a in self.all_attrs}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter
 from registry.spec import LayerSpec
 
@@ -133,8 +132,3 @@ def tile(conn: psycopg.Connection, specs: list[LayerSpec], z: int, x: int, y: in
     cell = _WORLD_M / (1 << z) / AGGREGATE_CELLS_PER_TILE
     row = conn.execute(statement, {"z": z, "x": x, "y": y, "cell": cell}).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
-
-
-def all_layers(catalog: LayerCatalog) -> list[LayerSpec]:
-    """Every layer, in catalogue order (the order they are drawn)."""
-    return list(catalog)

@@ -103,6 +103,21 @@ def test_short_passwords_and_unknown_roles_are_refused(conn: psycopg.Connection)
 # ---------------------------------------------------------------- sessions
 
 
+def test_login_attempts_older_than_the_audit_period_are_pruned(
+    client: TestClient, users: dict[Role, Account], conn: psycopg.Connection
+) -> None:
+    old = accounts.LOGIN_ATTEMPTS_KEEP_DAYS + 1
+    conn.execute(
+        "INSERT INTO login_attempts (username, ip, success, at) VALUES "
+        "('old', '10.0.0.1', false, now() - make_interval(days => %s)), ('recent', '10.0.0.1', false, now())",
+        (old,),
+    )
+    conn.commit()
+    client.post("/auth/login", json={"username": "viewer", "password": PASSWORDS[Role.VIEWER]})
+    names = [r[0] for r in conn.execute("SELECT username FROM login_attempts ORDER BY id").fetchall()]
+    assert names == ["recent", "viewer"]
+
+
 def test_login_sets_httponly_samesite_session_and_readable_csrf_cookie(
     client: TestClient, users: dict[Role, Account]
 ) -> None:
