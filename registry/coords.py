@@ -46,10 +46,17 @@ def _arr(v: Any) -> Array:
     return np.asarray(v, dtype=np.float64)
 
 
+# The published algorithms leave points outside this rough box unshifted: (west, south,
+# east, north), as in eviltransform and gcoord. The map's coords.js has the same box;
+# tests/test_coords_parity.py holds the two to each other over a grid crossing it.
+CHINA_BOX = (72.004, 0.8293, 137.8347, 55.8271)
+
+
 def out_of_china(lon: Any, lat: Any) -> npt.NDArray[np.bool_]:
-    """The published algorithms leave points outside this rough box unshifted."""
+    """Whether GCJ-02/BD-09 leave these points unshifted (outside :data:`CHINA_BOX`)."""
     lon, lat = _arr(lon), _arr(lat)
-    return ~((lon > 73.66) & (lon < 135.05) & (lat > 3.86) & (lat < 53.55))
+    west, south, east, north = CHINA_BOX
+    return (lon < west) | (lon > east) | (lat < south) | (lat > north)
 
 
 def _transform_lat(x: Array, y: Array) -> Array:
