@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+ECHO_LIMIT = 200
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters: a problem
+    names the bad input but never sends a 100 kB value back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
+
 
 class RegistryError(Exception):
     """Base class; ``code`` is stable for clients, the message is safe to show users."""
@@ -56,6 +65,28 @@ class InvalidParameter(RegistryError):
     def __init__(self, parameter: str, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, errors=errors)
         self.parameter = parameter
+
+
+class InvalidText(InvalidParameter):
+    """Text that no database column can hold: a NUL character or a lone UTF-16 surrogate.
+
+    400 for a query or path parameter, 422 for a field of a request body (``status``
+    is set per instance); ``parameter`` names where it was found.
+    """
+
+    status = 400
+    code = "invalid_text"
+
+    def __init__(self, parameter: str, message: str, *, status: int = 400) -> None:
+        super().__init__(parameter, message)
+        self.status = status
+
+
+class UnsupportedMediaType(RegistryError):
+    """The request body is not in a form the endpoint accepts (its Content-Type)."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class FeatureNotFound(RegistryError):
