@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from layers import default_catalog
@@ -19,6 +19,7 @@ from web.routes import features, health, imports, parking, photos, printmap, sea
 from web.routes import history as history_routes
 from web.routes import map as map_routes
 from web.security import install_security
+from web.textcheck import refuse_unstorable_text
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         title="焦作市城市管理资产登记 Jiaozuo Asset Registry",
         version="0.1.0",
         lifespan=lifespan,
+        # every route: NUL or a lone surrogate in any parameter or body is a 400/422
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.settings = settings
     app.state.catalog = catalog
