@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.errors import RegistryError
+from registry.errors import ECHO_LIMIT, RegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,28 @@ _TITLES = {
 RETRY_AFTER = "5"
 
 
+# A problem names the bad input but never sends a large one back: an echoed value
+# (``errors[].value``) is cut to ECHO_LIMIT characters, any other text to TEXT_LIMIT.
+TEXT_LIMIT = 1000
+
+
+def _capped(value: Any, key: str = "") -> Any:
+    """``value`` with long strings cut and unencodable ones (lone surrogates) escaped,
+    inside lists and objects too, so the response is small and always renders."""
+    if isinstance(value, str):
+        limit = ECHO_LIMIT if key in ("value", "input") else TEXT_LIMIT
+        if len(value) > limit:
+            value = f"{value[:limit]}…({len(value)} chars)"
+        if not value.isascii():
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {str(k): _capped(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_capped(v, key) for v in value]
+    return value
+
+
 def problem(
     status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -50,10 +72,10 @@ def problem(
         "type": f"urn:jiaozuo-registry:problem:{code}",
         "title": _TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": _capped(detail),
         "code": code,
     }
-    body.update({k: v for k, v in extra.items() if v is not None and v != []})
+    body.update({k: _capped(v, k) for k, v in extra.items() if v is not None and v != []})
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
