@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from registry.permissions import SURVEY_GRANTS
-from registry.spec import Attr, AttrType, Choice, LayerSpec, Style
+from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Style
 
 T = AttrType.TEXT
 
@@ -118,9 +118,10 @@ MANHOLES = LayerSpec(
         },
         radius=4,
     ),
-    grants=SURVEY_GRANTS,
+    grants={**SURVEY_GRANTS, "officer": frozenset({"inspect"})},
     text_search=("road_name",),
     owner_search=("owner_unit",),
     filters=("kind", "condition"),
     map_attrs=("kind", "condition", "road_name"),
+    measures=(Measure("remediated", "窨井整治", "Manholes remediated", date="remediated_on", unit_zh="座"),),
 )

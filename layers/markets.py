@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry.permissions import SURVEY_GRANTS
-from registry.spec import Attr, AttrType, Choice, LayerSpec, Problem, Style
+from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
 
 T = AttrType.TEXT
 
@@ -104,9 +104,12 @@ MARKETS = LayerSpec(
         },
     ),
     validate=_season_in_order,
-    grants=SURVEY_GRANTS,
+    grants={**SURVEY_GRANTS, "officer": frozenset({"inspect"})},
     text_search=("name", "road_name"),
     owner_search=("managing_unit",),
     filters=("kind",),
     map_attrs=("kind", "name", "road_name"),
+    measures=(
+        Measure("recorded", "登记市场摊点", "Markets and stalls recorded", date="created_at", unit_zh="处"),
+    ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.spec import Attr, AttrType, Choice, LayerSpec, Style
+from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Style
 
 T, INT = AttrType.TEXT, AttrType.INTEGER
 
@@ -71,9 +71,14 @@ PARKING = LayerSpec(
         Attr("area_m2", AttrType.NUMBER, "面积", "Area", unit="m²", computed=True),
     ),
     style=Style(by="status", colors={"planned": "#9e9ac8", "in_use": "#3182bd", "suspended": "#bdbdbd"}),
-    grants={"planner": frozenset({"create", "update", "delete"})},
+    grants={"planner": frozenset({"create", "update", "delete"}), "officer": frozenset({"inspect"})},
     text_search=("name", "road_name"),
     owner_search=("operator",),
     filters=("kind",),
     map_attrs=("kind", "name", "road_name"),
+    measures=(
+        Measure(
+            "bays_added", "新增泊位", "Parking bays added", date="created_at", total="capacity", unit_zh="个"
+        ),
+    ),
 )

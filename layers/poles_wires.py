@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry.permissions import SURVEY_GRANTS
-from registry.spec import Attr, AttrType, Choice, LayerSpec, Problem, Style
+from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
 
 T = AttrType.TEXT
 
@@ -105,9 +105,26 @@ POLES_WIRES = LayerSpec(
         radius=4,
     ),
     validate=_element_matches_geometry,
-    grants=SURVEY_GRANTS,
+    grants={**SURVEY_GRANTS, "officer": frozenset({"inspect"})},
     text_search=("road_name",),
     owner_search=("owner_unit",),
     filters=("element", "kind"),
     map_attrs=("element", "kind", "road_name"),
+    measures=(
+        Measure(
+            "cleared",
+            "杆线清理（废弃杆、废弃线、飞线）",
+            "Poles and wires cleared",
+            date="removed_on",
+            unit_zh="处",
+        ),
+        Measure(
+            "flying_wires_removed",
+            "飞线清理",
+            "Flying wires removed",
+            date="removed_on",
+            where=(("flying_wire", True),),
+            unit_zh="条",
+        ),
+    ),
 )

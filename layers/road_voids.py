@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from registry.spec import Attr, AttrType, Choice, LayerSpec, Problem, Style
+from registry.spec import Attr, AttrType, Choice, Flag, LayerSpec, Measure, Problem, Style
 
 T, N, D = AttrType.TEXT, AttrType.NUMBER, AttrType.DATE
 
@@ -180,8 +180,25 @@ ROAD_VOIDS = LayerSpec(
     lifecycle_fields=frozenset(
         {"status", "remediation_deadline", "notes"} | {f for pair in _STEP_FIELDS.values() for f in pair}
     ),
-    grants={"surveyor": frozenset({"create", "update", "import"}), "officer": frozenset({"lifecycle"})},
+    grants={
+        "surveyor": frozenset({"create", "update", "import"}),
+        "officer": frozenset({"lifecycle", "inspect"}),
+    },
     text_search=("road_name", "location_desc"),
     filters=("risk_grade",),
     map_attrs=("risk_grade", "road_name"),
+    measures=(
+        Measure("found", "隐患排查", "Hazards found", date="found_on", unit_zh="处"),
+        Measure("closed", "隐患销号", "Hazards closed", date="closed_on", unit_zh="处"),
+    ),
+    flags=(
+        Flag(
+            "deadline_overdue",
+            "整治逾期",
+            "Remediation overdue",
+            overdue="remediation_deadline",
+            # not yet remediated: once remediated, the deadline is met
+            statuses=tuple(c.code for c in STAGES if c.code not in ("remediated", "closed")),
+        ),
+    ),
 )

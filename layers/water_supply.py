@@ -3,19 +3,13 @@ against GB 5749-2022 by the database (never typed as pass/fail)."""
 
 from __future__ import annotations
 
-from registry.spec import Attr, AttrType, ChildTable, Choice, LayerSpec, Style
+from registry.spec import Attr, AttrType, ChildTable, Choice, Flag, LayerSpec, Measure, Style
 
 T, N, INT, D, B = AttrType.TEXT, AttrType.NUMBER, AttrType.INTEGER, AttrType.DATE, AttrType.BOOLEAN
 
-# GB 5749-2022 limits for tap water, as used by the pass/fail column in SQL.
-LIMITS = {
-    "turbidity_ntu": (None, 1.0),
-    "free_chlorine_mg_l": (0.05, 2.0),
-    "total_coliforms_mpn": (None, 0),
-    "total_bacteria_cfu_ml": (None, 100),
-    "ph": (6.5, 8.5),
-}
-TEST_INTERVAL_MONTHS = 3
+# The GB 5749-2022 limits and the test interval (quarterly by default) are not
+# repeated here: they live in the database (`water_quality_limits`,
+# `water_test_schedule`, sql/0070), which judges every test and dates the next one.
 
 WATER_TESTS = ChildTable(
     name="water_tests",
@@ -143,4 +137,25 @@ WATER_SUPPLY = LayerSpec(
     grants={"surveyor": frozenset({"create", "update", "import"}), "officer": frozenset({"inspect"})},
     text_search=("compound_name", "address"),
     owner_search=("managing_unit",),
+    measures=(
+        Measure(
+            "sites_tested",
+            "水质检测小区",
+            "Sites tested",
+            date="tested_on",
+            child="water_tests",
+            unit_zh="处",
+        ),
+    ),
+    flags=(
+        Flag("water_failing", "最近检测不合格", "Last test failed", where=(("last_test_passed", False),)),
+        Flag(
+            "test_overdue",
+            "水质检测逾期",
+            "Water test overdue",
+            overdue="next_test_due",
+            missing_is_due=True,
+            statuses=("in_service",),
+        ),
+    ),
 )

@@ -24,6 +24,7 @@ import shapely.geometry
 from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
+from registry.campaigns import flag_condition, measure_condition, year_bounds
 from registry.catalog import LayerCatalog
 from registry.coords import bd09_to_wgs84, gcj02_to_wgs84
 from registry.errors import InvalidParameter
@@ -55,6 +56,13 @@ class SearchQuery:
     date_field: str | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    # declared by the layers (LayerSpec.flags / .measures): flagged assets, and the
+    # assets counted for a campaign measure in a year
+    flags: list[str] = field(default_factory=list)
+    measure: str | None = None
+    year: int | None = None
+    inspected_since: dt.datetime | None = None
+    today: dt.date | None = None
     limit: int = 50
     offset: int = 0
 
@@ -117,12 +125,42 @@ def polygon_from_geojson(geometry: Any, coord_sys: str) -> BaseGeometry:
     return shape
 
 
+def _campaign_filters(
+    conn: psycopg.Connection, spec: LayerSpec, q: SearchQuery, p: Params
+) -> list[sql.Composable] | None:
+    """Conditions of the flags, measure and inspection filters, or None when the layer
+    declares no such flag or measure (it then has no match)."""
+    where: list[sql.Composable] = []
+    declared = {f.name: f for f in spec.flags}
+    for name in q.flags:
+        if name not in declared:
+            return None
+        where.append(flag_condition(declared[name], p, q.today))
+    if q.measure:
+        m = next((x for x in spec.measures if x.name == q.measure), None)
+        if m is None:
+            return None
+        start, end = year_bounds(p, q.year or (q.today or dt.date.today()).year)
+        where.append(measure_condition(conn, spec, m, p, start=start, end=end))
+    if q.inspected_since:
+        where.append(
+            sql.SQL(
+                "EXISTS (SELECT 1 FROM inspections i WHERE i.asset_id = t.id AND i.inspected_at >= {})"
+            ).format(p.add(q.inspected_since))
+        )
+    return where
+
+
 def _branch(
-    spec: LayerSpec, q: SearchQuery, p: Params, point: sql.Composable | None
+    conn: psycopg.Connection, spec: LayerSpec, q: SearchQuery, p: Params, point: sql.Composable | None
 ) -> sql.Composable | None:
     """The SELECT for one layer, or None when a filter cannot match this layer."""
     names = {a.name: a for a in spec.all_attrs}
     where: list[sql.Composable] = [sql.SQL("t.deleted_at IS NULL")]
+    campaign = _campaign_filters(conn, spec, q, p)
+    if campaign is None:
+        return None
+    where += campaign
     for attr, wanted in q.enums.items():
         if attr not in names:
             return None
@@ -204,7 +242,7 @@ def search(conn: psycopg.Connection, catalog: LayerCatalog, q: SearchQuery) -> S
     point = None
     if q.point is not None:
         point = sql.SQL("ST_SetSRID(ST_MakePoint({}, {}), 4490)").format(p.add(q.point[0]), p.add(q.point[1]))
-    branches = [b for b in (_branch(s, q, p, point) for s in specs) if b is not None]
+    branches = [b for b in (_branch(conn, s, q, p, point) for s in specs) if b is not None]
     if not branches:
         return SearchResult(0, [])
     union = sql.SQL(" UNION ALL ").join(branches)

@@ -115,6 +115,55 @@ class ChildTable:
     attrs: tuple[Attr, ...]
 
 
+@dataclass(frozen=True)
+class Measure:
+    """A campaign figure counted from the records, never typed (targets are set against it).
+
+    An asset counts in a year when its ``date`` attribute falls in that year (for
+    ``child``: when one of its child records' ``date`` does) and every ``where``
+    attribute has the given value; ``total`` sums that attribute instead of counting
+    assets (parking bays: the capacity). ``date`` may be ``created_at`` (when the
+    registry recorded the asset).
+    """
+
+    name: str
+    zh: str
+    en: str
+    date: str
+    where: tuple[tuple[str, Any], ...] = ()
+    total: str | None = None
+    child: str | None = None
+    unit_zh: str = "个"
+    unit_en: str = ""
+
+    def label(self, lang: str = "zh") -> str:
+        """Name of the figure in ``zh`` or ``en``."""
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An everyday yes/no question about an asset, offered as ``<name>=true`` in
+    ``/api/search``, counted on the dashboard and drawn on the map.
+
+    Flagged when every condition holds: ``overdue`` names a date attribute that lies
+    before today (``missing_is_due``: a missing date counts as due), ``where`` holds
+    attribute values, and the status is one of ``statuses`` (when given).
+    """
+
+    name: str
+    zh: str
+    en: str
+    overdue: str | None = None
+    missing_is_due: bool = False
+    where: tuple[tuple[str, Any], ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def label(self, lang: str = "zh") -> str:
+        """Name of the question in ``zh`` or ``en``."""
+        return self.zh if lang == "zh" else self.en
+
+
 Validator = Callable[[Mapping[str, Any], Any], list[Problem]]
 
 
@@ -156,6 +205,10 @@ class LayerSpec:
     owner_search: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     map_attrs: tuple[str, ...] = ()
+    # Campaign figures counted from this layer's records (targets are set against
+    # them), and yes/no questions offered as search filters and dashboard counts.
+    measures: tuple[Measure, ...] = ()
+    flags: tuple[Flag, ...] = ()
 
     def __post_init__(self) -> None:
         names = {a.name for a in self.all_attrs}
@@ -163,6 +216,25 @@ class LayerSpec:
             unknown = [n for n in getattr(self, what) if n not in names]
             if unknown:
                 raise ValueError(f"layer {self.name!r}: {what} names unknown attributes {unknown}")
+        self._check_measures_and_flags(names)
+
+    def _check_measures_and_flags(self, names: set[str]) -> None:
+        """A measure or flag naming an unknown attribute would fail only at query time."""
+        for m in self.measures:
+            child = next((c for c in self.children if c.name == m.child), None)
+            if m.child and child is None:
+                raise ValueError(f"layer {self.name!r}: measure {m.name!r} names unknown child {m.child!r}")
+            dated = {a.name for a in child.attrs} if child else names | {"created_at"}
+            used = [m.date, *(k for k, _ in m.where), *([m.total] if m.total else [])]
+            unknown = [n for n in used if n not in names | dated]
+            if unknown or m.date not in dated:
+                raise ValueError(f"layer {self.name!r}: measure {m.name!r} names unknown attributes")
+        for f in self.flags:
+            used = [*([f.overdue] if f.overdue else []), *(k for k, _ in f.where)]
+            if [n for n in used if n not in names]:
+                raise ValueError(f"layer {self.name!r}: flag {f.name!r} names unknown attributes")
+            if set(f.statuses) - {c.code for c in self.statuses}:
+                raise ValueError(f"layer {self.name!r}: flag {f.name!r} names unknown statuses")
 
     @property
     def text_search_attrs(self) -> tuple[str, ...]:

@@ -155,9 +155,27 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
         a.name == q.date_field and a.type.value == "date" for spec in catalog for a in spec.all_attrs
     ):
         raise InvalidParameter("date_field", f"no layer has a date attribute {q.date_field!r}")
+    _campaign_params(params, catalog, q)
     q.limit = _int(params, "limit", 50, 1, MAX_LIMIT) or 50
     q.offset = _int(params, "offset", 0, 0, 2**31 - 1) or 0
     return q
+
+
+def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> None:
+    """The filters the layers declare: ``<flag>=true`` (e.g. ``water_failing``,
+    ``test_overdue``, ``deadline_overdue``), ``measure`` + ``year`` (the assets a campaign
+    figure counts), and ``inspected_since`` (an inspection at or after that time)."""
+    for name in dict.fromkeys(f.name for spec in catalog for f in spec.flags):
+        raw = str(params.get(name) or "").strip().lower()
+        if raw in ("true", "1", "yes"):
+            q.flags.append(name)
+        elif raw not in ("", "false", "0", "no"):
+            raise InvalidParameter(name, f"{name} must be true or false")
+    q.measure = params.get("measure") or None
+    if q.measure and not any(m.name == q.measure for spec in catalog for m in spec.measures):
+        raise InvalidParameter("measure", f"no layer declares a measure {q.measure!r}")
+    q.year = _int(params, "year", None, 2000, 2100)
+    q.inspected_since = _instant(params, "inspected_since")
 
 
 def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
@@ -218,6 +236,8 @@ def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response
     """Radius (``lon``, ``lat``, ``radius`` m), ``nearest=k``, ``bbox``, ``district``, ``layers``,
     value filters declared by the layers (``status``, ``kind``, ``risk_grade``…), ``owner``, ``q`` text,
     ``updated_from``/``updated_to``, ``date_field`` + ``date_from``/``date_to``,
+    the layers' flags (``water_failing=true``, ``test_overdue=true``, ``deadline_overdue=true``),
+    ``measure`` + ``year`` (what a campaign figure counts), ``inspected_since``,
     ``coord_sys`` (wgs84, cgcs2000, gcj02, bd09), ``limit``/``offset``, ``f`` (geojson, csv)."""
     params: dict[str, Any] = dict(request.query_params)
     for name in ("layers", *catalog.filter_attrs()):
