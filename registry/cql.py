@@ -6,13 +6,20 @@ against the layer's whitelist (``registry.properties``). Nothing from the filter
 text is ever pasted into SQL.
 
 pygeofilter's CQL2-text grammar lacks ``S_DWITHIN`` (it came back in later CQL2
-drafts), so the grammar is extended here with that one predicate.
+drafts), so the grammar is extended here with that one predicate. Temporal literals
+are parsed strictly as RFC 3339 here (pygeofilter's fuzzy date parser would take
+"yesterday"), and a filter's size is bounded (``MAX_FILTER_TERMS`` conditions,
+``MAX_FILTER_DEPTH`` levels of nesting), checked without recursion, so a huge or deep
+filter is a 400 and never a RecursionError.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import os
+import re
 from functools import cache
 from typing import Any
 
@@ -24,9 +31,9 @@ from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json.parser import walk_cql_json
 from pygeofilter.parsers.cql2_text import parser as text_parser
 
-from registry.crs import ApiCrs, to_storage
-from registry.errors import InvalidParameter
-from registry.properties import Prop, coerce, lookup
+from registry.crs import ApiCrs, check_inside, to_storage
+from registry.errors import InvalidParameter, shown
+from registry.properties import Prop, coerce, lookup, parse_instant
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
 
@@ -40,6 +47,49 @@ _UNITS = {
     "km": 1000.0,
     "kilometers": 1000.0,
 }
+# Bounds on one filter: conditions (comparisons, spatial tests…) joined by AND/OR/NOT,
+# levels of nesting (a chain of the same operator is one level), and nodes in all
+# (IN lists, function arguments). A JSON filter nested deeper than MAX_JSON_DEPTH is
+# refused before it is walked.
+MAX_FILTER_TERMS = 100
+MAX_FILTER_DEPTH = 20
+MAX_FILTER_NODES = 2000
+MAX_JSON_DEPTH = 2 * MAX_FILTER_DEPTH + 10
+MAX_DWITHIN_M = 1_000_000.0
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    """A CQL2 timestamp literal: an RFC 3339 date-time (UTC when it has no offset)."""
+    if isinstance(value, str) and _RFC3339.match(value.strip()):
+        try:
+            return parse_instant(value)
+        except ValueError:
+            pass
+    raise InvalidParameter(
+        "filter",
+        f"时间戳 {shown(value)} 不是 RFC 3339 日期时间（如 2025-03-31T08:00:00Z） / "
+        f"timestamp {shown(value)} is not an RFC 3339 date-time such as 2025-03-31T08:00:00Z",
+    )
+
+
+def _date(value: Any) -> dt.date:
+    """A CQL2 date literal: YYYY-MM-DD."""
+    if isinstance(value, str) and _DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InvalidParameter(
+        "filter",
+        f"日期 {shown(value)} 不是 YYYY-MM-DD 格式的有效日期 / "
+        f"date {shown(value)} is not a valid YYYY-MM-DD date",
+    )
+
+
+def _too_complex(zh: str, en: str) -> InvalidParameter:
+    return InvalidParameter("filter", f"筛选条件过于复杂：{zh} / filter too complex: {en}")
 
 
 @v_args(meta=False, inline=True)
@@ -50,6 +100,12 @@ class _Transformer(text_parser.CQLTransformer):
 
     def s_dwithin(self, lhs: Any, rhs: Any, distance: Any, units: Any = "meters") -> ast.Node:
         return ast.DistanceWithin(lhs, rhs, distance, str(units).strip("'\""))
+
+    def DATETIME(self, token: Any) -> dt.datetime:
+        return _timestamp(str(token))
+
+    def DATE(self, token: Any) -> dt.date:
+        return _date(str(token))
 
 
 @cache
@@ -73,6 +129,87 @@ def _text_parser() -> Lark:
     )
 
 
+def _prepare_json(doc: Any) -> Any:
+    """Bound the nesting and read temporal literals strictly, without recursion.
+
+    ``{"timestamp": …}``, ``{"date": …}`` and ``{"interval": […]}`` become Python values,
+    which pygeofilter's walker passes through as they are.
+    """
+    holder = [doc]
+    stack: list[tuple[Any, Any, int]] = [(holder, 0, 0)]
+    while stack:
+        parent, key, depth = stack.pop()
+        node = parent[key]
+        if depth > MAX_JSON_DEPTH:
+            raise _too_complex(
+                f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            )
+        if isinstance(node, dict):
+            if "type" in node and "coordinates" in node:
+                continue  # a geometry: shapely reads it
+            if "timestamp" in node:
+                parent[key] = _timestamp(node["timestamp"])
+            elif "date" in node:
+                parent[key] = _date(node["date"])
+            elif "interval" in node:
+                ends = node["interval"]
+                if not isinstance(ends, list) or len(ends) != 2:
+                    raise InvalidParameter(
+                        "filter", "interval takes [start, end] (each a date, timestamp or '..')"
+                    )
+                parent[key] = values.Interval(
+                    *(
+                        None
+                        if e == ".."
+                        else _date(e)
+                        if isinstance(e, str) and _DATE.match(e)
+                        else _timestamp(e)
+                        for e in ends
+                    )
+                )
+            else:
+                stack.extend((node, k, depth + 1) for k in node)
+        elif isinstance(node, list):
+            stack.extend((node, i, depth + 1) for i in range(len(node)))
+    return holder[0]
+
+
+def _check_size(root: Any) -> None:
+    """Refuse a filter over the bounds (see ``MAX_FILTER_*``), walking it without recursion."""
+    terms = nodes = 0
+    # (node, nesting depth, whether it is a condition: the root or an operand of AND/OR/NOT)
+    stack: list[tuple[Any, int, bool]] = [(root, 0, True)]
+    while stack:
+        node, depth, condition = stack.pop()
+        nodes += 1
+        if nodes > MAX_FILTER_NODES:
+            raise _too_complex(f"最多 {MAX_FILTER_NODES} 个元素", f"at most {MAX_FILTER_NODES} elements")
+        if depth > MAX_FILTER_DEPTH:
+            raise _too_complex(
+                f"最多嵌套 {MAX_FILTER_DEPTH} 层", f"at most {MAX_FILTER_DEPTH} levels of nesting"
+            )
+        if isinstance(node, ast.And | ast.Or):
+            # a chain of the same operator (a AND b AND c) is one level
+            stack.extend(
+                (c, depth if type(c) is type(node) else depth + 1, True) for c in (node.lhs, node.rhs)
+            )
+            continue
+        if isinstance(node, ast.Not):
+            stack.append((node.sub_node, depth + 1, True))
+            continue
+        if condition:
+            terms += 1
+            if terms > MAX_FILTER_TERMS:
+                raise _too_complex(
+                    f"最多 {MAX_FILTER_TERMS} 个条件（AND/OR 连接的比较、空间条件等）",
+                    f"at most {MAX_FILTER_TERMS} conditions (comparisons, spatial tests… joined by AND/OR)",
+                )
+        if isinstance(node, ast.Node):
+            stack.extend((c, depth + 1, False) for c in node.get_sub_nodes())
+        elif isinstance(node, list | tuple):
+            stack.extend((c, depth + 1, False) for c in node)
+
+
 def _json_walk(node: Any) -> Any:
     """pygeofilter's CQL2-JSON walker plus ``s_dwithin`` (absent from it)."""
     if isinstance(node, dict) and node.get("op") == "s_dwithin":
@@ -93,13 +230,34 @@ def parse_filter(text: str, lang: str | None) -> ast.Node:
     lang = (lang or "cql2-text").strip().lower()
     try:
         if lang == "cql2-text":
-            return _text_parser().parse(text)
-        if lang == "cql2-json":
-            return _json_walk(json.loads(text))
-    except (LarkError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise InvalidParameter("filter", f"cannot parse {lang} filter: {reason}") from None
-    raise InvalidParameter("filter-lang", f"unsupported filter-lang {lang!r}; use cql2-text or cql2-json")
+            node = _text_parser().parse(text)
+        elif lang == "cql2-json":
+            try:
+                doc = json.loads(text)
+            except RecursionError:
+                raise _too_complex(
+                    f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+                ) from None
+            node = _json_walk(_prepare_json(doc))
+        else:
+            raise InvalidParameter(
+                "filter-lang", f"unsupported filter-lang {shown(lang)}; use cql2-text or cql2-json"
+            )
+    except LarkError as exc:
+        # an error raised by a transformer callback (a bad timestamp) arrives wrapped
+        inner = getattr(exc, "orig_exc", None)
+        if isinstance(inner, InvalidParameter):
+            raise inner from None
+        raise _cannot_parse(lang, exc) from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise _cannot_parse(lang, exc) from None
+    _check_size(node)
+    return node
+
+
+def _cannot_parse(lang: str, exc: Exception) -> InvalidParameter:
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return InvalidParameter("filter", f"无法解析 {lang} 筛选条件 / cannot parse {lang} filter: {reason}")
 
 
 _COMPARISONS = {
@@ -133,8 +291,17 @@ class FilterCompiler:
     def compile(self, node: Any) -> sql.Composable:
         """SQL boolean expression for ``node`` over the table aliased ``t``."""
         if isinstance(node, ast.And | ast.Or):
+            # CQL2 text builds a AND b AND c as ((a AND b) AND c): joined flat, so the
+            # recursion (here and in psycopg's composition) does not grow with its length
+            parts, chain = [], [node]
+            while chain:
+                item = chain.pop()
+                if type(item) is type(node):
+                    chain.extend((item.rhs, item.lhs))
+                else:
+                    parts.append(self.compile(item))
             op = sql.SQL(" AND " if isinstance(node, ast.And) else " OR ")
-            return sql.SQL("({})").format(op.join([self.compile(node.lhs), self.compile(node.rhs)]))
+            return sql.SQL("({})").format(op.join(parts))
         if isinstance(node, ast.Not):
             return sql.SQL("(NOT {})").format(self.compile(node.sub_node))
         if isinstance(node, bool):
@@ -146,7 +313,7 @@ class FilterCompiler:
                 lhs, rhs = self._pair(node.lhs, node.rhs)
                 return sql.SQL("({} {} {})").format(lhs, sql.SQL(op), rhs)
         if isinstance(node, ast.Between):
-            prop = self._prop_of(node.lhs)
+            prop = self._needs_prop(node.lhs, "BETWEEN")
             return sql.SQL("({} {}BETWEEN {} AND {})").format(
                 self._operand(node.lhs),
                 sql.SQL("NOT " if node.not_ else ""),
@@ -160,12 +327,13 @@ class FilterCompiler:
                 self._operand(node.lhs), sql.SQL("NOT " if node.not_ else ""), self.params.add(node.pattern)
             )
         if isinstance(node, ast.In):
-            prop = self._prop_of(node.lhs)
+            prop = self._needs_prop(node.lhs, "IN")
             items = sql.SQL(", ").join([self._value(v, prop) for v in node.sub_nodes])
             return sql.SQL("({} {}IN ({}))").format(
                 self._operand(node.lhs), sql.SQL("NOT " if node.not_ else ""), items
             )
         if isinstance(node, ast.IsNull):
+            self._needs_prop(node.lhs, "IS NULL")
             return sql.SQL("({} IS {}NULL)").format(
                 self._operand(node.lhs), sql.SQL("NOT " if node.not_ else "")
             )
@@ -192,9 +360,21 @@ class FilterCompiler:
             if self._is_geometry_attr(node):
                 raise InvalidParameter("filter", "the geometry can only be used in spatial operators")
             return lookup(self.spec, node.name, "filter")
-        if isinstance(node, ast.Function) and node.name.lower() == "lower" and node.arguments:
-            return self._prop_of(node.arguments[0])
+        if isinstance(node, ast.Function) and node.name.lower() in ("lower", "casei") and node.arguments:
+            inner = self._prop_of(node.arguments[0])
+            # lower(x) is text whatever x is, and so is what it is compared with
+            return None if inner is None else dataclasses.replace(inner, kind="text", choices=())
         return None
+
+    def _needs_prop(self, node: Any, what: str) -> Prop:
+        """The property on the left of ``what``: a literal there has no type to compare in."""
+        prop = self._prop_of(node)
+        if prop is None:
+            raise InvalidParameter(
+                "filter",
+                f"{what} 的左侧须为属性 / the left side of {what} must be a property, e.g. code",
+            )
+        return prop
 
     def _operand(self, node: Any) -> sql.Composable:
         if isinstance(node, ast.Attribute):
@@ -217,11 +397,22 @@ class FilterCompiler:
         if prop is not None:
             value = coerce(prop, value, "filter")
         elif isinstance(value, list | dict):
-            raise InvalidParameter("filter", f"unsupported literal {value!r}")
+            raise InvalidParameter("filter", f"unsupported literal {shown(value)}")
         return self.params.add(value)
 
     def _pair(self, lhs: Any, rhs: Any) -> tuple[sql.Composable, sql.Composable]:
-        prop = self._prop_of(lhs) or self._prop_of(rhs)
+        left, right = self._prop_of(lhs), self._prop_of(rhs)
+        if left is None and right is None:
+            raise InvalidParameter(
+                "filter", "比较的一侧须为属性 / one side of a comparison must be a property, e.g. code"
+            )
+        if left is not None and right is not None and _family(left) != _family(right):
+            raise InvalidParameter(
+                "filter",
+                f"属性 {left.name}（{left.kind}）与 {right.name}（{right.kind}）类型不同，不能比较 / "
+                f"cannot compare {left.name} ({left.kind}) with {right.name} ({right.kind})",
+            )
+        prop = left or right
         return self._value(lhs, prop), self._value(rhs, prop)
 
     def _geometry(self, node: Any) -> sql.Composable:
@@ -229,9 +420,16 @@ class FilterCompiler:
         if self._is_geometry_attr(node):
             return sql.SQL("t.geom")
         if isinstance(node, values.Envelope):
+            try:
+                corners = [float(v) for v in (node.x1, node.x2, node.y1, node.y2)]
+            except (TypeError, ValueError):
+                raise InvalidParameter("filter", "an envelope takes four numbers") from None
+            x0, y0, x1, y1 = corners
+            if self.crs.swap_axes:
+                x0, y0, x1, y1 = y0, x0, y1, x1
+            check_inside(self.crs, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), "filter")
             literal = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(
-                *(self.params.add(float(v)) for v in (node.x1, node.x2, node.y1, node.y2)),
-                self.params.add(self.crs.srid),
+                *(self.params.add(v) for v in corners), self.params.add(self.crs.srid)
             )
         elif isinstance(node, values.Geometry):
             try:
@@ -240,6 +438,10 @@ class FilterCompiler:
                 raise InvalidParameter("filter", f"invalid geometry literal: {exc}") from None
             if shape.is_empty:
                 raise InvalidParameter("filter", "empty geometry literal")
+            x0, y0, x1, y1 = shape.bounds
+            if self.crs.swap_axes:
+                x0, y0, x1, y1 = y0, x0, y1, x1
+            check_inside(self.crs, (x0, y0, x1, y1), "filter")
             literal = sql.SQL("ST_GeomFromWKB({}, {})").format(
                 self.params.add(shape.wkb), self.params.add(self.crs.srid)
             )
@@ -255,8 +457,12 @@ class FilterCompiler:
             metres = float(node.distance) * factor
         except (KeyError, TypeError, ValueError):
             raise InvalidParameter("filter", "S_DWITHIN distance must be a number of metres") from None
-        if metres < 0:
-            raise InvalidParameter("filter", "S_DWITHIN distance must not be negative")
+        if not 0 <= metres <= MAX_DWITHIN_M:
+            raise InvalidParameter(
+                "filter",
+                f"S_DWITHIN 距离须在 0 到 {MAX_DWITHIN_M:.0f} 米之间 / "
+                f"S_DWITHIN distance must be between 0 and {MAX_DWITHIN_M:.0f} metres",
+            )
         geom_attr, other = (node.lhs, node.rhs) if self._is_geometry_attr(node.lhs) else (node.rhs, node.lhs)
         target = self._geometry(other)
         d = self.params.add(metres)
@@ -265,6 +471,13 @@ class FilterCompiler:
         return sql.SQL(
             "({g} && registry_dwithin_box({t}, {d}) AND ST_DWithin({g}::geography, {t}::geography, {d}))"
         ).format(g=self._geometry(geom_attr), t=target, d=d)
+
+
+def _family(prop: Prop) -> str:
+    """Kinds that compare with each other: numbers with numbers, instants with instants."""
+    return {"integer": "number", "numeric": "number", "date": "time", "timestamptz": "time"}.get(
+        prop.kind, prop.kind
+    )
 
 
 def compile_filter(

@@ -14,8 +14,9 @@ from functools import cache
 from typing import Any
 
 from pyproj import CRS as ProjCRS
+from pyproj import Transformer
 
-from registry.errors import InvalidParameter
+from registry.errors import InvalidParameter, shown
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 STORAGE_SRID = 4490
@@ -72,10 +73,11 @@ def storage_crs() -> ApiCrs:
     return resolve(_epsg_uri(STORAGE_SRID), "crs")
 
 
+# EPSG codes have at most 6 digits; the bound also keeps int() off a 5,000-digit code.
 _EPSG_FORMS = (
-    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)$", re.IGNORECASE),
-    re.compile(r"^\[?EPSG:(\d+)\]?$", re.IGNORECASE),
-    re.compile(r"^urn:ogc:def:crs:EPSG::(\d+)$", re.IGNORECASE),
+    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d{1,9})$", re.IGNORECASE),
+    re.compile(r"^\[?EPSG:(\d{1,9})\]?$", re.IGNORECASE),
+    re.compile(r"^urn:ogc:def:crs:EPSG::(\d{1,9})$", re.IGNORECASE),
 )
 _CRS84_FORMS = {
     CRS84.lower(),
@@ -107,8 +109,55 @@ def resolve(value: str | None, parameter: str) -> ApiCrs:
             break
     raise InvalidParameter(
         parameter,
-        f"unsupported CRS {value!r}; supported: {', '.join(supported_uris())}",
+        f"不支持的坐标参照系 {shown(value)} / unsupported CRS {shown(value)}; "
+        f"supported: {', '.join(supported_uris())}",
     )
+
+
+@cache
+def valid_area(srid: int) -> tuple[float, float, float, float]:
+    """Where coordinates in ``srid`` mean something: ``(minx, miny, maxx, maxy)`` in the
+    CRS's units, x east and y north (PostGIS order, whatever the axis order).
+
+    Geographic CRSs: the whole globe. Projected ones: their EPSG area of use, projected
+    (EPSG:4547, the 114°E Gauss-Krüger zone, covers 112.5°E-115.5°E). Far outside it a
+    projection's inverse gives garbage or fails, which PostGIS reports as an error.
+    """
+    proj = ProjCRS.from_epsg(srid)
+    if proj.is_geographic:
+        return (-180.0, -90.0, 180.0, 90.0)
+    area = proj.area_of_use
+    assert area is not None, f"EPSG:{srid} has no area of use"
+    to_crs = Transformer.from_crs(4326, proj, always_xy=True)
+    x0, y0, x1, y1 = to_crs.transform_bounds(area.west, area.south, area.east, area.north, densify_pts=51)
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def outside_message(crs: ApiCrs, bounds: tuple[float, float, float, float], what: str) -> str | None:
+    """Why the x/y ``bounds`` (minx, miny, maxx, maxy, in ``crs``) of ``what`` are not
+    within the CRS's valid area (Chinese, then English), or None when they are;
+    non-finite numbers never are."""
+    ax0, ay0, ax1, ay1 = valid_area(crs.srid)
+    x0, y0, x1, y1 = bounds
+    if ax0 <= x0 <= x1 <= ax1 and ay0 <= y0 <= y1 <= ay1:
+        return None
+    name = crs.uri.rsplit("/", 1)[-1] if crs.uri != CRS84 else "CRS84"
+    if crs.swap_axes:  # say it in the CRS's own axis order, as the client wrote it
+        x0, y0, x1, y1, ax0, ay0, ax1, ay1 = y0, x0, y1, x1, ay0, ax0, ay1, ax1
+    area = f"[{ax0:.6g}, {ay0:.6g}, {ax1:.6g}, {ay1:.6g}]"
+    got = f"[{x0:.6g}, {y0:.6g}, {x1:.6g}, {y1:.6g}]"
+    return (
+        f"{what} 的坐标 {got} 超出 {name} 的有效范围 {area}（坐标系或轴顺序有误？） / "
+        f"{what} coordinates {got} lie outside the valid area of {name} {area} (wrong CRS or axis order?)"
+    )
+
+
+def check_inside(crs: ApiCrs, bounds: tuple[float, float, float, float], parameter: str) -> None:
+    """InvalidParameter naming ``parameter`` unless the x/y ``bounds`` lie within the
+    CRS's valid area (see :func:`outside_message`)."""
+    message = outside_message(crs, bounds, parameter)
+    if message is not None:
+        raise InvalidParameter(parameter, message)
 
 
 def to_storage(expr: Any, srid: int) -> Any:

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from registry.crs import ApiCrs, from_storage, to_storage
-from registry.errors import InvalidParameter
+from registry.crs import ApiCrs, check_inside, from_storage, to_storage
+from registry.errors import InvalidParameter, shown
 from registry.properties import Prop, lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
@@ -48,22 +48,20 @@ def parse_bbox(text: str, bbox_crs: ApiCrs) -> tuple[float, float, float, float]
     try:
         numbers = [float(p) for p in parts]
     except ValueError:
-        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {text!r}") from None
+        raise InvalidParameter(
+            "bbox", f"bbox must be 4 or 6 comma-separated numbers, got {shown(text)}"
+        ) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4 or any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
-        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {text!r}")
+        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {shown(text)}")
     a, b, c, d = numbers
     if a > c or b > d:
         raise InvalidParameter("bbox", "bbox lower corner must not exceed the upper corner (min > max)")
     if bbox_crs.swap_axes:
         a, b, c, d = b, a, d, c
-    if bbox_crs.geographic and (
-        not -180 <= a <= 180 or not -180 <= c <= 180 or not -90 <= b <= 90 or not -90 <= d <= 90
-    ):
-        raise InvalidParameter(
-            "bbox", "bbox coordinates out of range for a geographic CRS (check the axis order)"
-        )
+    # out of range for a geographic CRS, or outside a projection's area (EPSG:4547)
+    check_inside(bbox_crs, (a, b, c, d), "bbox")
     return a, b, c, d
 
 
@@ -83,7 +81,7 @@ def parse_datetime(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
         return instant, instant
     except ValueError:
         raise InvalidParameter(
-            "datetime", f"datetime must be RFC 3339 or an interval, got {text!r}"
+            "datetime", f"datetime must be RFC 3339 or an interval, got {shown(text)}"
         ) from None
 
 

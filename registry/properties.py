@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
 
-from registry.errors import InvalidParameter
+from registry.errors import InvalidParameter, shown
 from registry.spec import Choice, LayerSpec
+
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 
 # JSON-schema type and format for each stored type (queryables, OpenAPI).
 _JSON_TYPES = {
@@ -88,14 +91,17 @@ def coerce(prop: Prop, value: Any, parameter: str) -> Any:
     """
     try:
         if prop.kind in ("text", "uuid"):
-            if isinstance(value, bool | dict | list):
+            # a date or timestamp literal is not text: comparing it as text is never meant
+            if isinstance(value, bool | dict | list | dt.date):
                 raise ValueError("expected text")
-            return str(value)
+            return str(uuid.UUID(str(value))) if prop.kind == "uuid" else str(value)
         if prop.kind == "integer":
             if isinstance(value, bool):
                 raise ValueError
             number = float(value) if not isinstance(value, int) else value
             if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
+                raise ValueError
+            if not INT4_MIN <= int(number) <= INT4_MAX:  # the columns are PostgreSQL integer
                 raise ValueError
             return int(number)
         if prop.kind == "numeric":
@@ -125,7 +131,9 @@ def coerce(prop: Prop, value: Any, parameter: str) -> Any:
     except (ValueError, TypeError, OverflowError):
         pass
     raise InvalidParameter(
-        parameter, f"value {value!r} is not a valid {prop.kind} for property {prop.name!r}"
+        parameter,
+        f"{shown(value)} 不是属性 {prop.name} 的有效值（{prop.kind}） / "
+        f"value {shown(value)} is not a valid {prop.kind} for property {prop.name!r}",
     )
 
 
