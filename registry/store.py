@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
+import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from pyproj import Geod
@@ -127,6 +128,20 @@ def _translate(spec: LayerSpec, exc: psycopg.Error) -> RegistryError:
     )
 
 
+# Said to the client whose geometry had a height that ``planar`` dropped.
+Z_DROPPED = {
+    "field": "geometry",
+    "message": "已去掉高程（Z）：图层只保存平面位置 / height (Z) dropped: layers keep 2D positions",
+}
+
+
+def planar(geom: BaseGeometry) -> BaseGeometry:
+    """The geometry without heights: layers store 2D positions (a height is an attribute,
+    e.g. a cover depth), so a Z coordinate from GPS or a 3D survey file is dropped, as the
+    importer does; the API tells the client it did (see web/routes)."""
+    return shapely.force_2d(geom) if shapely.has_z(geom) else geom
+
+
 def _writable_names(spec: LayerSpec) -> set[str]:
     return {a.name for a in spec.writable_attrs}
 
@@ -151,6 +166,7 @@ def create_asset(
                 {"field": f, "message": "not an attribute of this layer", "value": None} for f in unknown
             ],
         )
+    geom = planar(geom)
     clean, problems = validate_asset(spec, props, geom)
     if problems:
         raise _problems_to_error(spec, [p for p in problems if p.level == "error"] or problems)
@@ -204,6 +220,7 @@ def update_asset(
     current = get_asset(conn, spec, asset_id, lock=True)
     _check_version(spec, current, expected_version)
     merged = {name: current.get(name) for name in _writable_names(spec)} | props
+    geom = None if geom is None else planar(geom)
     final_geom = geom if geom is not None else shape(current["geom"])
     clean, problems = validate_asset(spec, merged, final_geom)
     errors = [p for p in problems if p.level == "error"]
@@ -326,6 +343,7 @@ def split_asset(
         raise InvalidParameter("geometry", f"only a polygon can be split; this asset is a {geom.geom_type}")
     if blade.geom_type != "LineString":
         raise InvalidParameter("line", f"draw a line to split along, got {blade.geom_type}")
+    blade = planar(blade)
     pieces = [p for p in split(geom, blade).geoms if p.geom_type == "Polygon"]
     if len(pieces) < 2:
         raise InvalidParameter("line", "the line must cross the polygon from one edge to another")

@@ -15,12 +15,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
+from shapely import has_z
 from shapely.errors import GEOSException
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from registry import history, store
 from registry.accounts import User
+from registry.crs import outside_message, resolve
 from registry.errors import InvalidFeature
 from registry.permissions import Action, PermissionDenied, allowed, can_update
 from registry.spec import LayerSpec
@@ -30,20 +32,28 @@ from web.deps import CatalogDep, ConnDep
 router = APIRouter(prefix="/api", tags=["history"])
 
 
-def _geometry(geojson: dict[str, Any], field: str) -> BaseGeometry:
-    """A GeoJSON geometry from a request body, or a 400 naming the field."""
+def _geometry(geojson: dict[str, Any], field: str, warnings: list[dict[str, str]]) -> BaseGeometry:
+    """A GeoJSON geometry (lon/lat) from a request body, in 2D (a height is dropped with a
+    note in ``warnings``), or a 4xx naming the field."""
     try:
-        return shape(geojson)
+        geom = shape(geojson)
     except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidFeature(
             f"{field} is not valid GeoJSON",
             errors=[{"field": field, "message": str(exc) or "unreadable", "value": None}],
         ) from None
+    if not geom.is_empty and (message := outside_message(resolve(None, field), geom.bounds, field)):
+        raise InvalidFeature(message, errors=[{"field": field, "message": message, "value": None}])
+    if has_z(geom):
+        warnings.append({**store.Z_DROPPED, "field": field})
+        geom = store.planar(geom)
+    return geom
 
 
 Reader = Annotated[User | None, Depends(require(Action.READ))]
 IfMatch = Annotated[str | None, Header(description='The version the client saw, e.g. "3"')]
 MAX_LIMIT = 10_000
+MAX_OFFSET = 2**31 - 1  # what PostgreSQL's OFFSET (bigint) and the items routes take
 
 
 def _layer(catalog: Any, layer: str) -> LayerSpec:
@@ -166,7 +176,7 @@ def layer_as_of(
     t: Annotated[dt.datetime, Query(description="ISO 8601 time; without zone, China Standard Time")],
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (degrees)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Rebuilt from the history, so deleted and since-changed assets appear as they were."""
     spec = _layer(catalog, layer)
@@ -191,7 +201,7 @@ def changes(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Anyone may read their own changes; reading others' (the audit trail) needs ``audit``."""
     if not allowed(user.role, Action.AUDIT) and actor != user.username:
@@ -239,8 +249,9 @@ def patch_asset(
         raise InvalidFeature("nothing to change: send properties and/or geometry")
     if not can_update(user.role, spec, frozenset(fields)):
         raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
-    geom = None if body.geometry is None else _geometry(body.geometry, "geometry")
-    return _versioned_write(
+    warnings: list[dict[str, str]] = []
+    geom = None if body.geometry is None else _geometry(body.geometry, "geometry", warnings)
+    written = _versioned_write(
         response,
         if_match,
         body.version,
@@ -256,6 +267,7 @@ def patch_asset(
             comment=body.comment,
         ),
     )
+    return {**written, "warnings": warnings} if warnings else written
 
 
 class AssetSplit(BaseModel):
@@ -283,7 +295,8 @@ def split_asset(
 ) -> dict[str, Any]:
     """Splitting changes one asset and creates others, so it needs both rights."""
     spec = _layer(catalog, layer)
-    blade = _geometry(body.line, "line")
+    warnings: list[dict[str, str]] = []
+    blade = _geometry(body.line, "line", warnings)
     expected, from_header = _expected_version(if_match, body.version)
     pieces = _versioned(
         lambda: store.split_asset(
@@ -299,7 +312,8 @@ def split_asset(
         from_header,
     )
     response.headers["ETag"] = _etag(pieces[0])
-    return {"type": "FeatureCollection", "features": [_feature(p) for p in pieces]}
+    collection = {"type": "FeatureCollection", "features": [_feature(p) for p in pieces]}
+    return {**collection, "warnings": warnings} if warnings else collection
 
 
 @router.delete("/assets/{layer}/{asset_id}", summary="Delete an asset (soft; an admin can restore it)")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from shapely import is_valid_reason
 from shapely.geometry import shape
 
+from registry.crs import check_inside, resolve
 from registry.permissions import Action
 from web.auth import require
 from web.deps import ConnDep
@@ -56,6 +57,9 @@ def check_parking(body: ParkingCheck, conn: ConnDep) -> dict[str, Any]:
                 {"code": "not_polygon", "message": f"parking must be a Polygon, got {geom.geom_type}"}
             ],
         }
+    if not geom.is_empty:
+        # lon/lat in range (±1e308 would reach PostGIS's geography and fail there)
+        check_inside(resolve(None, "geometry"), geom.bounds, "geometry")
     reason = is_valid_reason(geom)
     if reason != "Valid Geometry":
         found = _LOCATION.search(reason)

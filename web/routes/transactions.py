@@ -20,7 +20,7 @@ from registry import crs as crs_mod
 from registry import store
 from registry.accounts import User
 from registry.crs import STORAGE_SRID
-from registry.errors import InvalidFeature, InvalidParameter, VersionMismatch, VersionRequired
+from registry.errors import InvalidFeature, InvalidParameter, VersionMismatch, VersionRequired, shown
 from registry.permissions import Action, PermissionDenied, can_update
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
@@ -44,8 +44,11 @@ def _feature_body(body: Any) -> dict[str, Any]:
 FeatureBody = Annotated[Any, Body(media_type="application/geo+json")]
 
 
-def _geometry(conn: Any, request: Request, body: dict[str, Any], *, required: bool) -> Any:
-    """The body's geometry in storage CRS (Content-Crs says what it was sent in)."""
+def _geometry(
+    conn: Any, request: Request, body: dict[str, Any], warnings: list[dict[str, str]], *, required: bool
+) -> Any:
+    """The body's geometry in storage CRS (Content-Crs says what it was sent in), in 2D:
+    a height is dropped with a note in ``warnings``."""
     raw = body.get("geometry")
     if raw is None:
         if required:
@@ -57,7 +60,20 @@ def _geometry(conn: Any, request: Request, body: dict[str, Any], *, required: bo
         raise InvalidFeature(
             "geometry is not valid GeoJSON", errors=[{"field": "geometry", "message": "unreadable"}]
         ) from None
+    if shapely.has_z(geom):
+        geom = store.planar(geom)
+        warnings.append(store.Z_DROPPED)
     in_crs = crs_mod.resolve(request.headers.get("content-crs"), "Content-Crs")
+    if not geom.is_empty:
+        x0, y0, x1, y1 = geom.bounds
+        bounds = (y0, x0, y1, x1) if in_crs.swap_axes else (x0, y0, x1, y1)
+        if in_crs.geographic:
+            # a latitude of 113 is a swapped pair, said as the geometry's problem
+            if message := crs_mod.outside_message(in_crs, bounds, "geometry"):
+                raise InvalidFeature(message, errors=[{"field": "geometry", "message": message}])
+        else:
+            # outside a projection's valid area its inverse fails (or lies): a bad Content-Crs
+            crs_mod.check_inside(in_crs, bounds, "Content-Crs")
     if in_crs.srid == STORAGE_SRID and not in_crs.swap_axes:
         return geom
     row = conn.execute(
@@ -79,7 +95,9 @@ def _if_match(request: Request) -> int | str | None:
     try:
         return int(value)
     except ValueError:
-        raise InvalidParameter("If-Match", f"If-Match must be the ETag of the feature, got {raw!r}") from None
+        raise InvalidParameter(
+            "If-Match", f"If-Match must be the ETag of the feature, got {shown(raw)}"
+        ) from None
 
 
 def _expected(conn: Any, spec: LayerSpec, feature_id: str, request: Request) -> int:
@@ -101,9 +119,18 @@ def _versioned(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise VersionMismatch(exc.message, current_version=exc.current_version) from None
 
 
-def _written(request: Request, spec: LayerSpec, record: dict[str, Any], status: int) -> Response:
+def _written(
+    request: Request,
+    spec: LayerSpec,
+    record: dict[str, Any],
+    status: int,
+    warnings: list[dict[str, str]] | None = None,
+) -> Response:
     href = f"{base_url(request)}/collections/{spec.name}/items/{record['id']}"
-    body = json.dumps({"id": str(record["id"]), "version": record["version"], "href": href})
+    doc: dict[str, Any] = {"id": str(record["id"]), "version": record["version"], "href": href}
+    if warnings:
+        doc["warnings"] = warnings
+    body = json.dumps(doc, ensure_ascii=False)
     return Response(
         body,
         status_code=status,
@@ -129,10 +156,11 @@ def create_item(
     """Add an asset; 201 with Location and ETag."""
     spec = catalog.get(collection_id)
     feature = _feature_body(body)
-    geom = _geometry(conn, request, feature, required=True)
+    warnings: list[dict[str, str]] = []
+    geom = _geometry(conn, request, feature, warnings, required=True)
     props = feature.get("properties") or {}
     record = store.create_asset(conn, spec, props=props, geom=geom, actor=user.username, via="api")
-    return _written(request, spec, record, 201)
+    return _written(request, spec, record, 201, warnings)
 
 
 @router.put("/collections/{collection_id}/items/{feature_id}", summary="Replace a feature 替换要素")
@@ -149,7 +177,8 @@ def replace_item(
     spec = catalog.get(collection_id)
     _may_update(user, spec, {a.name for a in spec.writable_attrs} | {"geom"})
     feature = _feature_body(body)
-    geom = _geometry(conn, request, feature, required=True)
+    warnings: list[dict[str, str]] = []
+    geom = _geometry(conn, request, feature, warnings, required=True)
     given = feature.get("properties") or {}
     props = {a.name: given.get(a.name) for a in spec.writable_attrs} | given
     expected = _expected(conn, spec, feature_id, request)
@@ -165,7 +194,7 @@ def replace_item(
             via="api",
         )
     )
-    return _written(request, spec, record, 200)
+    return _written(request, spec, record, 200, warnings)
 
 
 @router.patch("/collections/{collection_id}/items/{feature_id}", summary="Update a feature 修改要素")
@@ -183,7 +212,8 @@ def patch_item(
     feature = _feature_body(body)
     props = feature.get("properties") or {}
     _may_update(user, spec, set(props) | ({"geom"} if feature.get("geometry") is not None else set()))
-    geom = _geometry(conn, request, feature, required=False)
+    warnings: list[dict[str, str]] = []
+    geom = _geometry(conn, request, feature, warnings, required=False)
     expected = _expected(conn, spec, feature_id, request)
     record = _versioned(
         lambda: store.update_asset(
@@ -197,7 +227,7 @@ def patch_item(
             via="api",
         )
     )
-    return _written(request, spec, record, 200)
+    return _written(request, spec, record, 200, warnings)
 
 
 @router.delete(
