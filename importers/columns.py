@@ -119,7 +119,7 @@ def _plain_text(attr: Attr, values: list[Any]) -> list[tuple[Any, Problem | None
     for v in values:
         if type(v) is str:
             text = v.strip()
-            if text:
+            if text and len(text) <= attr.max_length:  # (a longer one: check_value says why)
                 out.append((text, None))
                 continue
         out.append(check_value(attr, v))

@@ -4,7 +4,9 @@ XLSX, in a form the importer reads back to the very same records.
 Attributes use their registry names; ``extra`` keys become their own columns; the
 bookkeeping columns (id, district, version, who/when) are included for reading and
 ignored on re-import. Shapefile field names are cut to 10 characters, so the zip
-carries ``<layer>.fields.json`` mapping short names back, and a ``.cpg`` (UTF-8).
+carries ``<layer>.fields.json`` mapping short names back, and a ``.cpg`` (UTF-8). A
+shapefile holds one geometry type, so a layer with several (poles as points, wires as
+lines) is zipped as one shapefile per type: ``<layer>_point.shp``, ``<layer>_line.shp``…
 """
 
 from __future__ import annotations
@@ -132,6 +134,16 @@ def export(
     return len(gdf)
 
 
+_SHAPE_KIND = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+
+
 def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> None:
     import tempfile
 
@@ -156,13 +168,23 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
                 frame[col] = frame[col].map(lambda v: None if v is None else ("true" if v else "false"))
             elif vals and all(isinstance(v, dt.date) for v in vals):
                 frame[col] = pd.to_datetime(frame[col]).dt.date
+    # A shapefile holds one geometry type: a layer of several (poles and wires, markets
+    # as points and areas) becomes one shapefile per type, <layer>_point, <layer>_line…
+    kinds = frame.geometry.geom_type.map(lambda t: _SHAPE_KIND.get(str(t), "other"))
+    present = [k for k in dict.fromkeys(_SHAPE_KIND.values()) if (kinds == k).any()]
+    parts = (
+        [(spec.name, frame)]
+        if len(present) <= 1
+        else [(f"{spec.name}_{k}", frame[kinds == k]) for k in present]
+    )
+    sidecar = json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False)
     with tempfile.TemporaryDirectory() as tmp:
-        shp = Path(tmp) / f"{spec.name}.shp"
-        frame.to_file(shp, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-        (Path(tmp) / f"{spec.name}.cpg").write_text("UTF-8", encoding="ascii")
-        (Path(tmp) / f"{spec.name}.fields.json").write_text(
-            json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False), encoding="utf-8"
-        )
+        for stem, part in parts:
+            part.to_file(
+                Path(tmp) / f"{stem}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8"
+            )
+            (Path(tmp) / f"{stem}.cpg").write_text("UTF-8", encoding="ascii")
+            (Path(tmp) / f"{stem}.fields.json").write_text(sidecar, encoding="utf-8")
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(Path(tmp).iterdir()):
                 zf.write(p, p.name)

@@ -23,6 +23,8 @@ _ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^required field is missing$"), "必填字段缺失"),
     (re.compile(r"^required field is empty$"), "必填字段为空"),
     (re.compile(r"^expected a whole number$"), "应为整数"),
+    (re.compile(r"^expected a whole number between (\S+) and (\S+)$"), r"应为 \1 到 \2 之间的整数"),
+    (re.compile(r"^expected text, not a JSON object or list$"), "应为文本，而非 JSON 对象或数组"),
     (re.compile(r"^expected a finite number$"), "应为有限数值"),
     (re.compile(r"^expected a number$"), "应为数字"),
     (re.compile(r"^expected a date such as (.+)$"), r"应为日期，例如 \1"),

@@ -21,6 +21,8 @@ from registry.spec import Attr, AttrType, LayerSpec, Problem
 _TRUE = {"true", "t", "yes", "y", "1", "是", "有", "已安装", "√"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "无", "未安装", "×"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+# Integer attributes are PostgreSQL ``integer`` columns.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 def _blank(value: Any) -> bool:
@@ -34,6 +36,9 @@ def _blank(value: Any) -> bool:
 def _coerce(attr: Attr, value: Any) -> Any:
     """Convert a raw value to the attribute's type or raise ValueError with a reason."""
     if attr.type is AttrType.TEXT:
+        if isinstance(value, dict | list | tuple | set):
+            # str() would store a Python repr such as "{'a': 1}"
+            raise ValueError("expected text, not a JSON object or list")
         text = str(value).strip()
         if attr.choices:
             return _choice_code(attr, text)
@@ -45,6 +50,8 @@ def _coerce(attr: Attr, value: Any) -> Any:
         # (infinity would otherwise crash int() with OverflowError)
         if not number.is_finite() or number != number.to_integral_value():
             raise ValueError("expected a whole number")
+        if not _INT_MIN <= number <= _INT_MAX:
+            raise ValueError(f"expected a whole number between {_INT_MIN} and {_INT_MAX}")
         return int(number)
     if attr.type is AttrType.NUMBER:
         if isinstance(value, bool):

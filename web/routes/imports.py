@@ -277,7 +277,7 @@ def export_layer(
     them, so an export never silently holds less than was asked for."""
     if format not in FORMATS:
         raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
-    if layer is None and not ids:
+    if not layer and not ids:  # (an empty layer= is no layer)
         raise HTTPException(422, "give layer=, or ids= with the assets to export")
     id_list = _parse_ids(ids) if ids else None
     if ids is not None and not id_list:
