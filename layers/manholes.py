@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Style
+from registry.workflow import Deadline, Step, Workflow
 
 T = AttrType.TEXT
 
@@ -45,6 +46,7 @@ MANHOLES = LayerSpec(
         Choice("in_service", "在用", "In service"),
         Choice("pending", "待整治", "Awaiting remediation"),
         Choice("remediated", "已整治", "Remediated"),
+        Choice("accepted", "已验收", "Accepted"),
         Choice("decommissioned", "已废弃", "Decommissioned"),
     ),
     attrs=(
@@ -123,5 +125,23 @@ MANHOLES = LayerSpec(
     owner_search=("owner_unit",),
     filters=("kind", "condition"),
     map_attrs=("kind", "condition", "road_name"),
+    # 排查 → 整改 → 验收; in service and decommissioned are off the campaign's track.
+    workflow=Workflow(
+        zh="排查—整改—验收",
+        en="Survey — remediate — accept",
+        steps=(
+            Step("pending", "排查", "Survey: needs remediation", roles=("surveyor", "officer")),
+            Step(
+                "remediated",
+                "整改",
+                "Remediate",
+                photos=1,
+                date_field="remediated_on",
+                roles=("surveyor", "officer"),
+            ),
+            Step("accepted", "验收", "Accept", other_than="remediated", roles=("officer",)),
+        ),
+        deadlines=(Deadline("pending", "remediated", days=30), Deadline("remediated", "accepted", days=15)),
+    ),
     measures=(Measure("remediated", "窨井整治", "Manholes remediated", date="remediated_on", unit_zh="座"),),
 )

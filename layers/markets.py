@@ -8,6 +8,7 @@ from typing import Any
 
 from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
+from registry.workflow import Deadline, Step, Workflow
 
 T = AttrType.TEXT
 
@@ -38,6 +39,7 @@ MARKETS = LayerSpec(
     statuses=(
         Choice("planned", "规划", "Planned"),
         Choice("active", "开放", "Open"),
+        Choice("regulated", "已规范", "Regulated"),
         Choice("suspended", "暂停", "Suspended"),
         Choice("closed", "已关闭", "Closed"),
     ),
@@ -109,6 +111,17 @@ MARKETS = LayerSpec(
     owner_search=("managing_unit",),
     filters=("kind",),
     map_attrs=("kind", "name", "road_name"),
+    # 设置 → 规范 → 撤销; planned and suspended are off the campaign's track.
+    workflow=Workflow(
+        zh="设置—规范—撤销",
+        en="Set up — regulate — revoke",
+        steps=(
+            Step("active", "设置", "Set up", roles=("surveyor", "officer")),
+            Step("regulated", "规范", "Regulate", fields=("managing_unit",), photos=1, roles=("officer",)),
+            Step("closed", "撤销", "Revoke", roles=("officer",)),
+        ),
+        deadlines=(Deadline("active", "regulated", days=30),),
+    ),
     measures=(
         Measure("recorded", "登记市场摊点", "Markets and stalls recorded", date="created_at", unit_zh="处"),
     ),

@@ -8,6 +8,7 @@ from typing import Any
 
 from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
+from registry.workflow import Deadline, Step, Workflow
 
 T = AttrType.TEXT
 
@@ -45,6 +46,7 @@ POLES_WIRES = LayerSpec(
         Choice("in_use", "在用", "In use"),
         Choice("abandoned", "废弃", "Abandoned"),
         Choice("removed", "已拆除", "Removed"),
+        Choice("accepted", "已验收", "Accepted"),
     ),
     attrs=(
         Attr(
@@ -110,6 +112,24 @@ POLES_WIRES = LayerSpec(
     owner_search=("owner_unit",),
     filters=("element", "kind"),
     map_attrs=("element", "kind", "road_name"),
+    # 排查 (abandoned or flying: to clear) → 清理/规整 (removed, with its date) → 验收.
+    workflow=Workflow(
+        zh="排查—清理/规整—验收",
+        en="Survey — clear or tidy — accept",
+        steps=(
+            Step("abandoned", "排查", "Survey: flag for clearing", roles=("surveyor", "officer")),
+            Step(
+                "removed",
+                "清理/规整",
+                "Clear or tidy",
+                photos=1,
+                date_field="removed_on",
+                roles=("surveyor", "officer"),
+            ),
+            Step("accepted", "验收", "Accept", other_than="removed", roles=("officer",)),
+        ),
+        deadlines=(Deadline("abandoned", "removed", days=30), Deadline("removed", "accepted", days=15)),
+    ),
     measures=(
         Measure(
             "cleared",

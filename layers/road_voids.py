@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry.spec import Attr, AttrType, Choice, Flag, LayerSpec, Measure, Problem, Style
+from registry.workflow import Deadline, Step, Workflow
 
 T, N, D = AttrType.TEXT, AttrType.NUMBER, AttrType.DATE
 
 STAGES = (
     Choice("found", "排查发现", "Found"),
     Choice("assigned", "已确权", "Responsibility assigned"),
+    Choice("remediating", "整治中", "Being remediated"),
     Choice("remediated", "已整治", "Remediated"),
     Choice("closed", "已销号", "Closed"),
 )
@@ -21,6 +23,12 @@ GRADES = (
     Choice("II", "Ⅱ级", "Grade II"),
     Choice("III", "Ⅲ级", "Grade III"),
     Choice("IV", "Ⅳ级", "Grade IV"),
+)
+REMEDIATION_METHODS = (
+    Choice("grouting", "注浆加固", "Grouting"),
+    Choice("excavation_backfill", "开挖回填", "Excavation and backfill"),
+    Choice("replacement", "换填处理", "Replacement"),
+    Choice("other", "其他", "Other"),
 )
 METHODS = (
     Choice("gpr", "探地雷达", "Ground-penetrating radar"),
@@ -48,6 +56,8 @@ def _lifecycle_rules(props: Mapping[str, Any], _geom: Any) -> list[Problem]:
         return problems
     previous = None
     for step in reached[: reached.index(stage) + 1]:
+        if step not in _STEP_FIELDS:
+            continue  # 整治中 has no date of its own
         date_field, _by = _STEP_FIELDS[step]
         day = props.get(date_field)
         if day is None:
@@ -161,6 +171,22 @@ ROAD_VOIDS = LayerSpec(
             aliases=("整治日期", "整改日期", "remediated_on"),
         ),
         Attr("remediated_by", T, "整治人", "Remediated by", aliases=("整治人", "remediated_by")),
+        Attr(
+            "remediation_method",
+            T,
+            "整治方式",
+            "Remediation method",
+            choices=REMEDIATION_METHODS,
+            aliases=("整治方式", "整治方法", "处置方式", "remediation_method"),
+        ),
+        Attr(
+            "remediation_contractor",
+            T,
+            "施工单位",
+            "Contractor",
+            aliases=("施工单位", "整治单位", "contractor", "remediation_contractor"),
+            max_length=200,
+        ),
         Attr("closed_on", D, "销号日期", "Closed on", aliases=("销号日期", "closed_on")),
         Attr("closed_by", T, "销号人", "Closed by", aliases=("销号人", "closed_by")),
         Attr(
@@ -178,7 +204,53 @@ ROAD_VOIDS = LayerSpec(
     ),
     validate=_lifecycle_rules,
     lifecycle_fields=frozenset(
-        {"status", "remediation_deadline", "notes"} | {f for pair in _STEP_FIELDS.values() for f in pair}
+        {"status", "remediation_deadline", "notes", "remediation_method", "remediation_contractor"}
+        | {f for pair in _STEP_FIELDS.values() for f in pair}
+    ),
+    # 排查—确权—整治—销号: each step by a named person with its evidence, remediation
+    # within days set by the risk grade; whoever recorded the remediation does not verify it.
+    workflow=Workflow(
+        zh="排查—确权—整治—销号",
+        en="Found — assigned — remediated — closed",
+        steps=(
+            Step("found", "排查发现", "Found", date_field="found_on", by_field="found_by"),
+            Step(
+                "assigned",
+                "确权",
+                "Assign responsibility",
+                fields=("responsible_unit",),
+                date_field="assigned_on",
+                by_field="assigned_by",
+            ),
+            Step("remediating", "开始整治", "Start remediation"),
+            Step(
+                "remediated",
+                "整治完成",
+                "Record the remediation",
+                fields=("remediation_method", "remediated_on", "remediation_contractor"),
+                photos=1,
+                date_field="remediated_on",
+                by_field="remediated_by",
+            ),
+            Step(
+                "closed",
+                "销号",
+                "Verify and close",
+                other_than="remediated",
+                date_field="closed_on",
+                by_field="closed_by",
+            ),
+        ),
+        deadlines=(
+            Deadline("found", "assigned", days=7),
+            Deadline(
+                "assigned",
+                "remediated",
+                grade_attr="risk_grade",
+                days_by={"I": 7, "II": 15, "III": 30, "IV": 60},
+            ),
+            Deadline("remediated", "closed", days=15),
+        ),
     ),
     grants={
         "surveyor": frozenset({"create", "update", "import"}),

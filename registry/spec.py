@@ -10,7 +10,10 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry.workflow import Workflow
 
 
 class AttrType(StrEnum):
@@ -209,6 +212,9 @@ class LayerSpec:
     # them), and yes/no questions offered as search filters and dashboard counts.
     measures: tuple[Measure, ...] = ()
     flags: tuple[Flag, ...] = ()
+    # The campaign this layer's assets go through (steps, requirements, who, deadlines;
+    # registry.workflow); its status then changes only by steps and reopens.
+    workflow: Workflow | None = field(default=None, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         names = {a.name for a in self.all_attrs}
@@ -217,6 +223,8 @@ class LayerSpec:
             if unknown:
                 raise ValueError(f"layer {self.name!r}: {what} names unknown attributes {unknown}")
         self._check_measures_and_flags(names)
+        if self.workflow is not None:
+            self.workflow.check(self)
 
     def _check_measures_and_flags(self, names: set[str]) -> None:
         """A measure or flag naming an unknown attribute would fail only at query time."""

@@ -29,6 +29,7 @@ from registry.context import set_actor
 from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, InvalidParameter, RegistryError
 from registry.spec import LayerSpec
 from registry.validation import validate_asset
+from registry.workflow import StatusThroughWorkflow
 
 # No asset with that id in the layer (or it is deleted, for writes that need it live).
 AssetNotFound = FeatureNotFound
@@ -201,12 +202,14 @@ def update_asset(
     actor: str,
     via: str = "api",
     comment: str | None = None,
+    workflow_step: bool = False,
 ) -> dict[str, Any]:
     """Change some attributes and/or the geometry of a live asset.
 
     The whole resulting record is validated (cross-field rules see old and new
     values together). ``expected_version`` None skips the concurrency check; pass
-    the version the client saw whenever there is one.
+    the version the client saw whenever there is one. The status of a layer with a
+    workflow changes only through its steps (``workflow_step``: registry.workflow_store).
     """
     props = dict(props or {})
     unknown = set(props) - _writable_names(spec)
@@ -219,6 +222,16 @@ def update_asset(
         )
     current = get_asset(conn, spec, asset_id, lock=True)
     _check_version(spec, current, expected_version)
+    if (
+        spec.workflow is not None
+        and not workflow_step
+        and props.get("status", current["status"]) != current["status"]
+    ):
+        raise StatusThroughWorkflow(
+            "状态只能通过流程步骤变更（下一步或重新打开） / the status of a "
+            f"{spec.name} asset changes only through its workflow: take the next step or reopen",
+            errors=[{"field": "status", "message": "use the workflow steps", "value": props.get("status")}],
+        )
     merged = {name: current.get(name) for name in _writable_names(spec)} | props
     geom = None if geom is None else planar(geom)
     final_geom = geom if geom is not None else shape(current["geom"])
