@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     migrations_dir: Path = PROJECT_ROOT / "sql"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    storage_srid: int = 4490
     # REGISTRY_BASEMAPS='[{"name": ..., "url": ..., "crs": "gcj02"}]'. Empty by default:
     # the map must work offline, showing district boundaries on a plain background.
     basemaps: list[Basemap] = Field(default_factory=list)
@@ -74,6 +73,11 @@ class Settings(BaseSettings):
     statement_timeout: float = 30.0
     pool_timeout: float = 5.0
     pool_max_size: int = 10
+    # Sizes of a request (web/limits.py): URL incl. query (414), all headers (431),
+    # body other than survey uploads (413; a 10,000-vertex zone is ~0.4 MB of JSON).
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 32 * 1024
+    max_body_bytes: int = 16 * 1024**2
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -138,6 +138,10 @@ def check_value(attr: Attr, raw: Any) -> tuple[Any, Problem | None]:
         if isinstance(exc, InvalidOperation):
             reason = "expected a number"
         return None, Problem(attr.name, reason, raw)
+    if isinstance(value, str) and len(value) > attr.max_length:
+        return None, Problem(
+            attr.name, f"至多 {attr.max_length} 个字符 / at most {attr.max_length} characters", raw
+        )
     if attr.min is not None and isinstance(value, int | float) and value < attr.min:
         return None, Problem(attr.name, f"must be ≥ {attr.min:g}", raw)
     if attr.max is not None and isinstance(value, int | float) and value > attr.max:
@@ -152,6 +156,14 @@ def validate_geometry(spec: LayerSpec, geom: BaseGeometry | None) -> list[Proble
     if geom.geom_type not in spec.geometry_types:
         allowed = ", ".join(spec.geometry_types)
         return [Problem("geometry", f"{geom.geom_type} not allowed in this layer; expected {allowed}")]
+    if (n := shapely.get_num_coordinates(geom)) > spec.max_vertices:
+        return [
+            Problem(
+                "geometry",
+                f"顶点过多：{n}，本图层至多 {spec.max_vertices} 个 / "
+                f"{n} vertices, at most {spec.max_vertices} in this layer",
+            )
+        ]
     if not geom.is_valid:
         return [Problem("geometry", f"invalid geometry: {shapely.is_valid_reason(geom)}")]
     return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,17 +10,21 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from importers.records import mark_interrupted
 from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
 from web.errors import add_exception_handlers
+from web.limits import RequestLimits
 from web.routes import auth as auth_routes
 from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
 from web.routes import map as map_routes
 from web.security import install_security
 from web.textcheck import refuse_unstorable_text
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = None) -> FastAPI:
@@ -32,6 +37,11 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         pool = make_pool(settings)
         pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        # An import killed with its server is failed now, at start-up, not only when
+        # someone next reads it.
+        with pool.connection() as conn:
+            if interrupted := mark_interrupted(conn):
+                logger.warning("imports interrupted by a previous stop: %s", ", ".join(interrupted))
         try:
             yield
         finally:
@@ -47,6 +57,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     add_exception_handlers(app)
+    app.add_middleware(RequestLimits, settings=settings)
     install_security(app, settings)
     app.include_router(health.router)
     app.include_router(auth_routes.router)

@@ -209,6 +209,9 @@ def seed_demo_cmd() -> None:
         typer.echo(f"  {layer}: {dict(c)}")
 
 
+H11_BUFFER = 1024**2
+
+
 @app.command("serve")
 def serve_cmd(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
@@ -225,7 +228,16 @@ def serve_cmd(
     typer.echo(f"serving on http://{host}:{port}  (health: http://{host}:{port}/health)")
     # The app believes X-Forwarded-* only from REGISTRY_FORWARDED_ALLOW_IPS (web/security.py);
     # uvicorn's own proxy handling (FORWARDED_ALLOW_IPS, 127.0.0.1) would widen that list.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    # h11 answers a bare 400 to a request line or headers past its buffer; a 1 MiB
+    # buffer lets the app answer oversized URLs and headers with 414/431 (web/limits.py).
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        h11_max_incomplete_event_size=H11_BUFFER,
+    )
 
 
 @app.command("up")
