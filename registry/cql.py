@@ -61,7 +61,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _timestamp(value: Any) -> dt.datetime:
-    """A CQL2 timestamp literal: an RFC 3339 date-time (UTC when it has no offset)."""
+    """A CQL2 timestamp literal: an RFC 3339 date-time (China Standard Time when it has no offset)."""
     if isinstance(value, str) and _RFC3339.match(value.strip()):
         try:
             return parse_instant(value)

@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
+from registry.clock import CHINA
 from registry.errors import InvalidParameter, shown
 from registry.spec import Choice, LayerSpec
 
@@ -138,7 +139,12 @@ def coerce(prop: Prop, value: Any, parameter: str) -> Any:
 
 
 def parse_instant(value: Any) -> dt.datetime:
-    """An RFC 3339 timestamp (or a date, meaning its start) as an aware datetime (UTC if naive)."""
+    """An RFC 3339 timestamp (or a date, meaning its start) as an aware datetime.
+
+    The one rule of every endpoint: a time without an offset is the bureau's clock,
+    China Standard Time (UTC+8, registry.clock.CHINA), the same for a date. Every
+    timestamp the API returns carries its offset.
+    """
     if isinstance(value, dt.datetime):
         stamp = value
     elif isinstance(value, dt.date):
@@ -148,4 +154,4 @@ def parse_instant(value: Any) -> dt.datetime:
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         stamp = dt.datetime.fromisoformat(text)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=CHINA)

@@ -327,9 +327,19 @@ def test_concurrent_edit_over_http_gets_412_or_409_and_changes_nothing(
     assert first.status_code == 200 and first.headers["ETag"] == '"2"'
     stale = client.patch(url, json={"properties": {"road_name": "乙"}}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
-    assert stale.json()["code"] == "version_conflict" and stale.json()["current_version"] == 2
+    assert stale.json()["code"] == "version_mismatch" and stale.json()["current_version"] == 2
     stale_body = client.patch(url, json={"properties": {"road_name": "乙"}, "version": 1})
     assert stale_body.status_code == 409 and stale_body.json()["current_version"] == 2
+    assert stale_body.json()["code"] == "version_conflict"
+    # a malformed If-Match is the same 400 as on the OGC API, never a 422
+    bad = client.patch(url, json={"properties": {"road_name": "乙"}}, headers={"If-Match": "v1"})
+    assert bad.status_code == 400 and bad.json()["parameter"] == "If-Match"
+    ogc_bad = client.patch(
+        f"/ogc/collections/road_voids/items/{record['id']}",
+        json={"type": "Feature", "properties": {"road_name": "乙"}},
+        headers={"If-Match": "v1"},
+    )
+    assert ogc_bad.status_code == 400 and ogc_bad.json()["parameter"] == "If-Match"
     stale_delete = client.delete(url, headers={"If-Match": '"1"'})
     assert stale_delete.status_code == 412
     current = store.get_asset(conn, voids, record["id"])

@@ -25,9 +25,11 @@ from registry.accounts import User
 from registry.crs import outside_message, resolve
 from registry.errors import InvalidFeature
 from registry.permissions import Action, PermissionDenied, allowed, can_update
+from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.preconditions import ANY_VERSION, parse_if_match, versioned
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -66,25 +68,10 @@ def _etag(record: dict[str, Any]) -> str:
 
 def _expected_version(if_match: str | None, version: int | None) -> tuple[int | None, bool]:
     """The precondition and whether it came from If-Match (→ 412 rather than 409)."""
-    if if_match is not None and if_match.strip() != "*":
-        text = if_match.strip().removeprefix("W/").strip('"')
-        try:
-            return int(text), True
-        except ValueError:
-            raise InvalidFeature(
-                f'If-Match must be a version like "3", got {if_match!r}',
-                errors=[{"field": "If-Match", "message": "not a version", "value": if_match}],
-            ) from None
-    return version, False
-
-
-def _versioned(call: Any, from_header: bool) -> dict[str, Any]:
-    try:
-        return call()
-    except store.VersionConflict as exc:
-        if from_header:
-            exc.status = 412
-        raise
+    parsed = parse_if_match(if_match)
+    if parsed is None or parsed == ANY_VERSION:
+        return version, False
+    return parsed, True
 
 
 def _versioned_write(
@@ -95,14 +82,14 @@ def _versioned_write(
 ) -> dict[str, Any]:
     """Run a versioned write; answer the new record with its ETag (409/412 when stale)."""
     expected, from_header = _expected_version(if_match, version)
-    record = _versioned(lambda: write(expected), from_header)
+    record = versioned(lambda: write(expected), from_header=from_header)
     response.headers["ETag"] = _etag(record)
     return _feature(record)
 
 
 def _parse_time(t: dt.datetime) -> dt.datetime:
-    # a time without zone is read as China Standard Time, the bureau's clock
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    # one rule for every endpoint (registry.properties.parse_instant): no offset = CST
+    return parse_instant(t)
 
 
 def _parse_bbox(bbox: str | None) -> history.BBox | None:
@@ -298,7 +285,7 @@ def split_asset(
     warnings: list[dict[str, str]] = []
     blade = _geometry(body.line, "line", warnings)
     expected, from_header = _expected_version(if_match, body.version)
-    pieces = _versioned(
+    pieces = versioned(
         lambda: store.split_asset(
             conn,
             spec,
@@ -309,7 +296,7 @@ def split_asset(
             via="api",
             comment=body.comment,
         ),
-        from_header,
+        from_header=from_header,
     )
     response.headers["ETag"] = _etag(pieces[0])
     collection = {"type": "FeatureCollection", "features": [_feature(p) for p in pieces]}

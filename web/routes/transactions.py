@@ -9,7 +9,6 @@ is decided by ``registry.permissions`` (a role's rights on the collection's laye
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import shapely
@@ -20,12 +19,13 @@ from registry import crs as crs_mod
 from registry import store
 from registry.accounts import User
 from registry.crs import STORAGE_SRID
-from registry.errors import InvalidFeature, InvalidParameter, VersionMismatch, VersionRequired, shown
+from registry.errors import InvalidFeature, VersionRequired
 from registry.permissions import Action, PermissionDenied, can_update
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
 from web.ogc.common import base_url
+from web.preconditions import parse_if_match, versioned
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features (transactions)"])
 
@@ -84,25 +84,9 @@ def _geometry(
     return shapely.from_wkb(bytes(row[0]))
 
 
-def _if_match(request: Request) -> int | str | None:
-    raw = request.headers.get("if-match")
-    if raw is None:
-        return None
-    value = raw.strip()
-    if value == "*":
-        return "*"
-    value = value.removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameter(
-            "If-Match", f"If-Match must be the ETag of the feature, got {shown(raw)}"
-        ) from None
-
-
 def _expected(conn: Any, spec: LayerSpec, feature_id: str, request: Request) -> int:
     """The version the client edits: If-Match is required (428 without it)."""
-    value = _if_match(request)
+    value = parse_if_match(request.headers.get("if-match"))
     current = store.get_asset(conn, spec, feature_id)["version"]
     if value is None:
         raise VersionRequired(
@@ -110,13 +94,6 @@ def _expected(conn: Any, spec: LayerSpec, feature_id: str, request: Request) -> 
             current_version=current,
         )
     return current if value == "*" else value  # type: ignore[return-value]
-
-
-def _versioned(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return call()
-    except store.VersionConflict as exc:
-        raise VersionMismatch(exc.message, current_version=exc.current_version) from None
 
 
 def _written(
@@ -182,7 +159,7 @@ def replace_item(
     given = feature.get("properties") or {}
     props = {a.name: given.get(a.name) for a in spec.writable_attrs} | given
     expected = _expected(conn, spec, feature_id, request)
-    record = _versioned(
+    record = versioned(
         lambda: store.update_asset(
             conn,
             spec,
@@ -192,7 +169,8 @@ def replace_item(
             expected_version=expected,
             actor=user.username,
             via="api",
-        )
+        ),
+        from_header=True,
     )
     return _written(request, spec, record, 200, warnings)
 
@@ -215,7 +193,7 @@ def patch_item(
     warnings: list[dict[str, str]] = []
     geom = _geometry(conn, request, feature, warnings, required=False)
     expected = _expected(conn, spec, feature_id, request)
-    record = _versioned(
+    record = versioned(
         lambda: store.update_asset(
             conn,
             spec,
@@ -225,7 +203,8 @@ def patch_item(
             expected_version=expected,
             actor=user.username,
             via="api",
-        )
+        ),
+        from_header=True,
     )
     return _written(request, spec, record, 200, warnings)
 
@@ -244,9 +223,10 @@ def delete_item(
     """Soft-delete (kept for history, an admin can restore); needs If-Match."""
     spec = catalog.get(collection_id)
     expected = _expected(conn, spec, feature_id, request)
-    _versioned(
+    versioned(
         lambda: store.delete_asset(
             conn, spec, feature_id, expected_version=expected, actor=user.username, via="api"
-        )
+        ),
+        from_header=True,
     )
     return Response(status_code=204)

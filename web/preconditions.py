@@ -1,0 +1,45 @@
+"""Optimistic locking over HTTP, one way for every route.
+
+A client names the version it read either in ``If-Match`` (the ETag, ``"3"``) or, for
+the REST API, as ``version`` in the body. A malformed If-Match is a 400 naming the
+header; a stale If-Match is a 412 (``version_mismatch``, RFC 9110: a failed
+precondition), a stale body version a 409 (``version_conflict``, a conflict with the
+stored state). Both carry ``current_version`` so the client can reload and merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from registry import store
+from registry.errors import InvalidParameter, VersionMismatch, shown
+
+ANY_VERSION = "*"
+
+
+def parse_if_match(raw: str | None) -> int | Literal["*"] | None:
+    """The version in an If-Match header (``"3"``, ``W/"3"``, ``3``), ``"*"``, or None."""
+    if raw is None:
+        return None
+    value = raw.strip()
+    if value == ANY_VERSION:
+        return ANY_VERSION
+    try:
+        return int(value.removeprefix("W/").strip('"'))
+    except ValueError:
+        raise InvalidParameter(
+            "If-Match",
+            f'If-Match 须为读取时的 ETag，如 "3"，收到 {shown(raw)} / '
+            f'If-Match must be the ETag you read, such as "3", got {shown(raw)}',
+        ) from None
+
+
+def versioned(call: Callable[[], Any], *, from_header: bool) -> Any:
+    """Run a versioned write; a stale If-Match becomes a 412, a stale body version stays 409."""
+    try:
+        return call()
+    except store.VersionConflict as exc:
+        if from_header:
+            raise VersionMismatch(exc.message, current_version=exc.current_version) from None
+        raise
