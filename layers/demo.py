@@ -10,6 +10,7 @@ code, a no-op for unchanged rows), so a second run creates and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -21,10 +22,13 @@ import shapely
 from psycopg import sql
 
 from layers import ALL_LAYERS
+from layers.demo_campaigns import current_road_voids, current_water_tests, targets
 from layers.demo_common import DEMO_MARK, DistrictIndex, Draft
 from layers.demo_hazards import manholes, poles_wires, road_voids
 from layers.demo_places import markets, parking, water_supply
+from registry import campaigns
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
+from registry.catalog import LayerCatalog
 from registry.context import set_actor
 from registry.spec import AttrType, ChildTable, LayerSpec, Problem
 from registry.validation import validate_asset
@@ -77,12 +81,22 @@ def _validated_child(child: ChildTable, code: str, record: Mapping[str, Any]) ->
             raise DemoDataInvalid(f"demo {child.name} of {code}: {attr.name}={value} out of range")
 
 
-def build(conn: psycopg.Connection) -> tuple[dict[str, list[AssetRow]], dict[str, list[dict[str, Any]]]]:
-    """All demo rows per layer (validated) and the water tests per site code; no writes."""
+def build(
+    conn: psycopg.Connection, today: dt.date | None = None
+) -> tuple[dict[str, list[AssetRow]], dict[str, list[dict[str, Any]]]]:
+    """All demo rows per layer (validated) and the water tests per site code; no writes.
+
+    The 2025 rows are fixed; the current campaign slice (layers.demo_campaigns) is dated
+    relative to ``today`` (default: the current date)."""
+    today = today or dt.date.today()
     districts = _load_districts(conn)
     sites, tests = water_supply(districts)
+    for code, recent in current_water_tests([d.props["code"] for d in sites], today).items():
+        tests[code] = tests[code] + [
+            t for t in recent if t["tested_on"] not in {x["tested_on"] for x in tests[code]}
+        ]
     drafts = {
-        "road_voids": road_voids(districts),
+        "road_voids": road_voids(districts) + current_road_voids(districts, today),
         "manholes": manholes(districts),
         "poles_wires": poles_wires(districts),
         "parking": parking(districts),
@@ -97,7 +111,9 @@ def build(conn: psycopg.Connection) -> tuple[dict[str, list[AssetRow]], dict[str
 
 
 def seed_demo(
-    conn: psycopg.Connection, progress: Callable[[str], None] | None = None
+    conn: psycopg.Connection,
+    progress: Callable[[str], None] | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, Counter[str]]:
     """Load the demo in one transaction; per layer, how many rows were created,
     updated or left unchanged (plus ``water_tests``: created / unchanged).
@@ -110,7 +126,8 @@ def seed_demo(
     counts: dict[str, Counter[str]] = {}
     with conn.transaction():
         t0 = time.perf_counter()
-        rows, tests = build(conn)
+        today = today or dt.date.today()
+        rows, tests = build(conn, today)
         say(f"演示数据已生成并校验 demo rows built and validated ({time.perf_counter() - t0:.1f} s)")
         set_actor(conn, "demo", via="demo", comment="registry seed-demo")
         for name, layer_rows in rows.items():
@@ -123,7 +140,41 @@ def seed_demo(
             say(f"{specs[name].zh} {name}: {len(layer_rows)} rows {_fmt(counts[name])} ({took:.1f} s)")
         counts[WATER_TESTS_KEY] = _seed_water_tests(conn, specs["water_supply"], tests)
         say(f"水质检测 water_tests: {_fmt(counts[WATER_TESTS_KEY])}")
+        counts[TARGETS_KEY] = _seed_targets(conn, today)
+        say(f"年度目标 campaign_targets: {_fmt(counts[TARGETS_KEY])}")
     return counts
+
+
+TARGETS_KEY = "campaign_targets"
+
+
+def _seed_targets(conn: psycopg.Connection, today: dt.date) -> Counter[str]:
+    """The demo's targets (marked is_demo), replacing earlier demo targets; targets an
+    admin entered are never touched."""
+    wanted = targets(today)
+    before = {
+        (y, d, la, m, float(n))
+        for y, d, la, m, n in conn.execute(
+            "SELECT year, district_code, layer, measure, target FROM campaign_targets WHERE is_demo"
+        )
+    }
+    now = {(t["year"], t["district"], t["layer"], t["measure"], float(t["target"])) for t in wanted}
+    if before == now:
+        return Counter({"unchanged": len(now)})
+    conn.execute("DELETE FROM campaign_targets WHERE is_demo")
+    catalog = LayerCatalog().register(*ALL_LAYERS)
+    for t in wanted:
+        taken = conn.execute(
+            "SELECT 1 FROM campaign_targets WHERE year = %s AND district_code IS NOT DISTINCT FROM %s "
+            "AND layer = %s AND measure = %s",
+            (t["year"], t["district"], t["layer"], t["measure"]),
+        ).fetchone()
+        if taken is None:  # an admin's own target for the same figure wins
+            campaigns.set_target(conn, catalog, is_demo=True, **t)
+    # (unary + drops the zero counts)
+    return +Counter(
+        {"created": len(now - before), "unchanged": len(now & before), "removed": len(before - now)}
+    )
 
 
 def _remove_stale(conn: psycopg.Connection, spec: LayerSpec, codes: list[str]) -> int:
@@ -150,7 +201,17 @@ def _seed_water_tests(
             _validated_child(child, code, record)
             records.append({**record, "site_id": site_id})
     created = insert_children(conn, child, "site_id", records)
-    return Counter({"created": created, "unchanged": len(records) - created})
+    # tests of demo sites that an earlier day's demo wrote and today's does not
+    wanted = [(r["site_id"], r["tested_on"]) for r in records]
+    removed = conn.execute(
+        "DELETE FROM water_tests w USING water_supply s WHERE s.id = w.site_id AND s.is_demo "
+        "AND (w.site_id, w.tested_on) NOT IN (SELECT * FROM unnest(%s::uuid[], %s::date[]))",
+        ([w[0] for w in wanted], [w[1] for w in wanted]),
+    ).rowcount
+    result = Counter({"created": created, "unchanged": len(records) - created})
+    if removed:
+        result["removed"] = removed
+    return result
 
 
 def _fmt(counter: Counter[str]) -> str:

@@ -40,9 +40,10 @@ class Action(StrEnum):
     UNDO = "undo"  # revert everything one import or edit batch changed
     AUDIT = "audit"  # read what any user or import changed
     MANAGE_USERS = "manage_users"
+    SET_TARGETS = "set_targets"  # enter the yearly campaign targets
 
 
-GLOBAL_ACTIONS = frozenset({Action.UNDO, Action.AUDIT, Action.MANAGE_USERS})
+GLOBAL_ACTIONS = frozenset({Action.UNDO, Action.AUDIT, Action.MANAGE_USERS, Action.SET_TARGETS})
 
 ROLE_LABELS: Mapping[Role, tuple[str, str]] = {
     Role.ADMIN: ("管理员", "Administrator"),

@@ -18,8 +18,10 @@ from registry.settings import Settings
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
 from web.routes import auth as auth_routes
+from web.routes import dashboard as dashboard_routes
 from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
+from web.routes import inspections as inspection_routes
 from web.routes import map as map_routes
 from web.security import install_security
 from web.textcheck import refuse_unstorable_text
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(map_routes.router)
     app.include_router(parking.router)
     app.include_router(photos.router)
+    app.include_router(inspection_routes.router)
+    app.include_router(dashboard_routes.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -10,6 +10,7 @@ import typer
 
 from registry.errors import RegistryError
 from registry.settings import Settings
+from web.cli_campaigns import report_cmd, target_app
 
 app = typer.Typer(
     help="Jiaozuo asset registry (焦作市城市管理资产登记系统).",
@@ -20,6 +21,8 @@ db_app = typer.Typer(help="Run the embedded PostgreSQL + PostGIS database.", no_
 app.add_typer(db_app, name="db", help="Start, stop or inspect the embedded database.")
 user_app = typer.Typer(help="Manage accounts and roles.", no_args_is_help=True)
 app.add_typer(user_app, name="user", help="Add, list, disable accounts and set their roles.")
+app.add_typer(target_app, name="target", help="Campaign targets (年度目标): set, list, remove.")
+app.command("report")(report_cmd)
 
 
 def _settings() -> Settings:

@@ -1,0 +1,331 @@
+"""Campaign figures on the demo: every dashboard figure against a count computed
+independently in SQL, the published shape of the demo's targets, map links that list
+exactly the assets behind a figure, the monthly report (XLSX and PDF, API and CLI) and
+targets entered by an admin only.
+
+The demo is seeded once per module (a few seconds) with a fixed ``today``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from psycopg import sql
+from pypdf import PdfReader
+
+from layers.demo import seed_demo
+from registry.catalog import LayerCatalog
+from registry.cluster import Cluster
+from registry.permissions import Role
+from registry.settings import Settings
+from tests.authkit import Account, make_accounts
+from tests.conftest import _dsn
+from web.app import create_app
+
+TODAY = dt.date.today()
+YEAR = 2025
+
+
+@pytest.fixture(scope="module")
+def demo(cluster: Cluster, template_db: str) -> Iterator[Settings]:
+    name = f"test_campaigns_{os.getpid()}"
+    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    settings = Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
+    with psycopg.connect(_dsn(cluster, name)) as conn:
+        seed_demo(conn, today=TODAY)
+        conn.commit()
+    yield settings
+    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def accounts(demo: Settings) -> dict[Role, Account]:
+    assert demo.database_url
+    with psycopg.connect(demo.database_url) as conn:
+        return make_accounts(conn)
+
+
+@pytest.fixture(scope="module")
+def client(demo: Settings, catalog: LayerCatalog) -> Iterator[TestClient]:
+    with TestClient(create_app(demo, catalog)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def sqlconn(demo: Settings) -> Iterator[psycopg.Connection]:
+    assert demo.database_url
+    with psycopg.connect(demo.database_url, autocommit=True) as c:
+        yield c
+
+
+def one(conn: psycopg.Connection, query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def dashboard(client: TestClient, accounts: dict[Role, Account], year: int) -> dict[str, Any]:
+    r = client.get(
+        "/api/dashboard",
+        params={"year": year, "today": TODAY.isoformat()},
+        headers=accounts[Role.VIEWER].bearer,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# The same figures, written by hand against the tables (not through registry.campaigns).
+DONE_SQL = {
+    ("manholes", "remediated"): "SELECT count(*) FROM manholes WHERE deleted_at IS NULL "
+    "AND remediated_on BETWEEN make_date(%(y)s, 1, 1) AND make_date(%(y)s, 12, 31) {d}",
+    ("poles_wires", "cleared"): "SELECT count(*) FROM poles_wires WHERE deleted_at IS NULL "
+    "AND extract(year FROM removed_on) = %(y)s {d}",
+    ("poles_wires", "flying_wires_removed"): "SELECT count(*) FROM poles_wires WHERE deleted_at IS NULL "
+    "AND flying_wire AND extract(year FROM removed_on) = %(y)s {d}",
+    ("water_supply", "sites_tested"): "SELECT count(DISTINCT s.id) FROM water_supply s JOIN water_tests w "
+    "ON w.site_id = s.id WHERE s.deleted_at IS NULL AND extract(year FROM w.tested_on) = %(y)s {d}",
+    ("parking", "bays_added"): "SELECT COALESCE(sum(capacity), 0) FROM parking WHERE deleted_at IS NULL "
+    "AND extract(year FROM created_at AT TIME ZONE 'Asia/Shanghai') = %(y)s {d}",
+    ("road_voids", "found"): "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
+    "AND extract(year FROM found_on) = %(y)s {d}",
+    ("road_voids", "closed"): "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
+    "AND extract(year FROM closed_on) = %(y)s {d}",
+    ("markets", "recorded"): "SELECT count(*) FROM markets WHERE deleted_at IS NULL "
+    "AND extract(year FROM created_at AT TIME ZONE 'Asia/Shanghai') = %(y)s {d}",
+}
+FLAG_SQL = {
+    "deadline_overdue": "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
+    "AND remediation_deadline < %(t)s AND status NOT IN ('remediated', 'closed')",
+    "water_failing": "SELECT count(*) FROM water_supply WHERE deleted_at IS NULL "
+    "AND last_test_passed = false",
+    "test_overdue": "SELECT count(*) FROM water_supply WHERE deleted_at IS NULL AND status = 'in_service' "
+    "AND (next_test_due IS NULL OR next_test_due < %(t)s)",
+}
+
+
+def _done(conn: psycopg.Connection, layer: str, measure: str, year: int, district: str | None) -> float:
+    query = DONE_SQL[(layer, measure)].format(d="AND district_code = %(dc)s" if district else "")
+    if layer == "water_supply" and district:
+        query = query.replace("AND district_code", "AND s.district_code")
+    row = conn.execute(query, {"y": year, "dc": district}).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+@pytest.mark.parametrize("year", [YEAR, TODAY.year])
+def test_every_target_figure_matches_sql(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection, year: int
+) -> None:
+    data = dashboard(client, accounts, year)
+    assert data["targets"], "the demo sets targets for this year"
+    for t in data["targets"]:
+        expected = _done(sqlconn, t["layer"], t["measure"], year, t["district"])
+        assert t["done"] == expected, t
+        target = float(
+            sqlconn.execute(
+                "SELECT target FROM campaign_targets WHERE year = %s AND layer = %s AND measure = %s "
+                "AND district_code IS NOT DISTINCT FROM %s",
+                (year, t["layer"], t["measure"], t["district"]),
+            ).fetchone()[0]
+        )
+        assert t["target"] == target
+        assert t["percent"] == round(100 * expected / target, 1)
+
+
+def test_the_demo_has_the_published_shape(client: TestClient, accounts: dict[Role, Account]) -> None:
+    data = dashboard(client, accounts, YEAR)
+    by = {(t["layer"], t["measure"], t["district"]): t for t in data["targets"]}
+    manholes = by[("manholes", "remediated", None)]
+    assert manholes["done"] > manholes["target"]  # 11,269 against 8,000 in the report
+    assert by[("poles_wires", "cleared", None)]["percent"] == 129.6  # 521 against 402
+    flags = {f["flag"]: f for f in data["flags"]}
+    open_voids = sum(
+        c["n"]
+        for c in data["counts"]
+        if c["layer"] == "road_voids" and c["status"] not in ("remediated", "closed")
+    )
+    # some hazards overdue, but not all; some water sites failing or overdue, not all
+    assert 0 < flags["deadline_overdue"]["total"] < open_voids
+    sites = sum(c["n"] for c in data["counts"] if c["layer"] == "water_supply")
+    assert 0 < flags["water_failing"]["total"] < sites // 4
+    assert 0 < flags["test_overdue"]["total"] < sites // 4
+
+
+def test_every_count_matches_sql(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    data = dashboard(client, accounts, TODAY.year)
+    got = {(c["layer"], c["district"], c["status"]): c["n"] for c in data["counts"]}
+    expected = {}
+    for spec in catalog:
+        q = sql.SQL(
+            "SELECT district_code, status, count(*) FROM {} WHERE deleted_at IS NULL GROUP BY 1, 2"
+        ).format(sql.Identifier(spec.name))
+        for district, status, n in sqlconn.execute(q):
+            expected[(spec.name, district, status)] = n
+    assert got == expected
+
+
+def test_every_flag_matches_sql(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection
+) -> None:
+    data = dashboard(client, accounts, TODAY.year)
+    for f in data["flags"]:
+        row = sqlconn.execute(FLAG_SQL[f["flag"]], {"t": TODAY}).fetchone()
+        assert row is not None and f["total"] == row[0], f["flag"]
+        assert sum(f["by_district"].values()) == f["total"]
+        assert len(f["items"]) == min(f["total"], 200)
+
+
+def test_monthly_trend_matches_sql(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection
+) -> None:
+    data = dashboard(client, accounts, YEAR)
+    trend = {(s["layer"], s["measure"]): s["values"] for s in data["trend"]}
+    months = dict(
+        sqlconn.execute(
+            "SELECT extract(month FROM remediated_on)::int, count(*) FROM manholes "
+            "WHERE extract(year FROM remediated_on) = %s GROUP BY 1",
+            (YEAR,),
+        ).fetchall()
+    )
+    assert trend[("manholes", "remediated")] == [months.get(m, 0) for m in range(1, 13)]
+    tested = dict(
+        sqlconn.execute(
+            "SELECT extract(month FROM tested_on)::int, count(DISTINCT site_id) FROM water_tests "
+            "WHERE extract(year FROM tested_on) = %s GROUP BY 1",
+            (YEAR,),
+        ).fetchall()
+    )
+    assert trend[("water_supply", "sites_tested")] == [tested.get(m, 0) for m in range(1, 13)]
+
+
+def _search_total(client: TestClient, accounts: dict[Role, Account], href: str) -> int:
+    hash_params = dict(parse_qsl(urlsplit(href).fragment))
+    assert hash_params["layers"]
+    params = dict(parse_qsl(hash_params["search"]))
+    params.setdefault("today", TODAY.isoformat())
+    r = client.get("/api/search", params=params, headers=accounts[Role.VIEWER].bearer)
+    assert r.status_code == 200, (href, r.text)
+    return r.json()["numberMatched"]
+
+
+def test_figures_link_to_the_map_listing_the_same_assets(
+    client: TestClient, accounts: dict[Role, Account]
+) -> None:
+    data = dashboard(client, accounts, YEAR)
+    for t in data["targets"]:
+        if t["layer"] != "parking":  # capacity is a sum of bays, the map lists zones
+            assert _search_total(client, accounts, t["href"]) == t["done"], t
+    for c in data["counts"][:12]:
+        assert c["href"].startswith("/#") and f"status={c['status']}" in c["href"]
+        assert _search_total(client, accounts, c["href"]) == c["n"], c
+    for f in data["flags"]:
+        if f["total"] <= 1000:
+            assert _search_total(client, accounts, f["href"]) == f["total"], f["flag"]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "pdf"])
+def test_monthly_report_holds_the_figures(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection, fmt: str
+) -> None:
+    month = f"{YEAR}-11"
+    r = client.get(
+        "/api/reports/monthly", params={"month": month, "format": fmt}, headers=accounts[Role.VIEWER].bearer
+    )
+    assert r.status_code == 200, r.text
+    opened = one(
+        sqlconn, "SELECT count(*) FROM road_voids WHERE found_on >= '2025-11-01' AND found_on < '2025-12-01'"
+    )
+    closed = one(
+        sqlconn,
+        "SELECT count(*) FROM road_voids WHERE closed_on >= '2025-11-01' AND closed_on < '2025-12-01'",
+    )
+    manholes = _done(sqlconn, "manholes", "remediated", YEAR, None)
+    if fmt == "xlsx":
+        wb = load_workbook(io.BytesIO(r.content))
+        summary = wb["月报概览"]
+        assert summary["A1"].value == "焦作市城市管理专项整治月报（2025年11月）"
+        rows = [[c.value for c in row] for row in summary.iter_rows()]
+        manhole_row = next(row for row in rows if row[1] == "窨井整治" and row[2] == "全市")
+        assert manhole_row[3:5] == [410, manholes]
+        assert wb["本月新发现隐患"].max_row - 2 == opened
+        assert wb["本月销号隐患"].max_row - 2 == closed
+    else:
+        assert r.content.startswith(b"%PDF")
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+        assert "焦作市城市管理专项整治月报（2025年11月）" in text
+        assert "窨井整治" in text and f"{int(manholes):,}" in text
+
+
+def test_report_refuses_a_bad_month(client: TestClient, accounts: dict[Role, Account]) -> None:
+    r = client.get(
+        "/api/reports/monthly",
+        params={"month": "2025-13", "format": "pdf"},
+        headers=accounts[Role.VIEWER].bearer,
+    )
+    assert r.status_code == 400
+
+
+def test_cli_writes_the_report(demo: Settings, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from web.cli import app
+
+    out = tmp_path / "report.xlsx"
+    result = CliRunner().invoke(
+        app,
+        ["report", "--month", f"{YEAR}-11", "--format", "xlsx", "--output", str(out)],
+        env={"DATABASE_URL": demo.database_url or ""},
+    )
+    assert result.exit_code == 0, result.output
+    assert load_workbook(out)["月报概览"]["A1"].value.startswith("焦作市城市管理专项整治月报")
+
+
+def test_only_an_admin_sets_targets(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection
+) -> None:
+    body = {"year": 2030, "layer": "manholes", "measure": "remediated", "target": 8000, "district": "410802"}
+    assert client.put("/api/targets", json=body, headers=accounts[Role.OFFICER].bearer).status_code == 403
+    r = client.put("/api/targets", json=body, headers=accounts[Role.ADMIN].bearer)
+    assert r.status_code == 200, r.text
+    assert r.json()["done"] == 0
+    assert one(sqlconn, "SELECT set_by FROM campaign_targets WHERE year = 2030") == "admin"
+    bad = client.put(
+        "/api/targets", json={**body, "measure": "polished"}, headers=accounts[Role.ADMIN].bearer
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_measure"
+    listed = client.get("/api/targets", params={"year": 2030}, headers=accounts[Role.VIEWER].bearer).json()
+    assert listed["targets"][0]["target"] == 8000
+    gone = client.delete(
+        "/api/targets",
+        params={"year": 2030, "layer": "manholes", "measure": "remediated", "district": "410802"},
+        headers=accounts[Role.ADMIN].bearer,
+    )
+    assert gone.status_code == 204
+    assert one(sqlconn, "SELECT count(*) FROM campaign_targets WHERE year = 2030") == 0
+
+
+def test_a_second_demo_seed_keeps_the_targets(demo: Settings) -> None:
+    assert demo.database_url
+    with psycopg.connect(demo.database_url) as conn:
+        counts = seed_demo(conn, today=TODAY)
+        conn.rollback()
+    assert set(counts["campaign_targets"]) == {"unchanged"}
+    assert counts["water_tests"]["created"] == 0 and "removed" not in counts["water_tests"]

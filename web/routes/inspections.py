@@ -1,0 +1,132 @@
+"""Inspections of any asset (巡查记录): ``POST``/``GET /api/assets/{layer}/{id}/inspections``.
+
+A POST is JSON (``inspected_at``, ``inspector``, ``result``, ``notes``) or a multipart
+form with the same fields and ``photos`` files (a phone's camera). Recording needs the
+INSPECT right on the layer (``LayerSpec.grants``); every inspection is in the asset's
+history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from importers.photos import IMAGE_SUFFIXES, store
+from registry.accounts import User
+from registry.errors import InvalidParameter
+from registry.inspections import RESULTS, add_inspection, list_inspections
+from registry.permissions import Action
+from registry.properties import parse_instant
+from web.auth import require
+from web.deps import CatalogDep, ConnDep
+
+router = APIRouter(prefix="/api/assets", tags=["inspections 巡查记录"])
+
+MAX_PHOTOS = 10
+MAX_PHOTO_BYTES = 25 * 1024**2
+
+
+def _instant(raw: Any) -> dt.datetime:
+    if not raw:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return parse_instant(str(raw))
+    except ValueError:
+        raise InvalidParameter(
+            "inspected_at",
+            "巡查时间格式应为 RFC 3339 / inspected_at must be RFC 3339, e.g. 2026-11-03T09:30:00+08:00",
+        ) from None
+
+
+async def _photos(files: list[Any], settings: Any) -> list[dict[str, Any]]:
+    """Store the uploaded images (content-addressed) and describe them."""
+    if len(files) > MAX_PHOTOS:
+        raise InvalidParameter("photos", f"至多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos")
+    out = []
+    for f in files:
+        if not isinstance(f, UploadFile) or not f.filename:
+            continue
+        suffix = Path(f.filename).suffix.lower()
+        if suffix not in IMAGE_SUFFIXES:
+            raise InvalidParameter("photos", f"不是图片 / not an image: {f.filename[:100]}")
+        data = await f.read(MAX_PHOTO_BYTES + 1)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise InvalidParameter("photos", f"照片过大 / photo larger than 25 MB: {f.filename[:100]}")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(data)
+            digest, _ = store(path, settings)
+        out.append(
+            {
+                "sha256": digest,
+                "file_name": Path(f.filename).name[:200],
+                "content_type": f.content_type or "application/octet-stream",
+                "size_bytes": len(data),
+            }
+        )
+    return out
+
+
+@router.post("/{layer}/{asset_id}/inspections", status_code=201, summary="Record an inspection 记录巡查")
+async def post_inspection(
+    layer: str,
+    asset_id: UUID,
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: Annotated[User, Depends(require(Action.INSPECT))],
+) -> dict[str, Any]:
+    """``result``: ``normal`` 正常, ``problem`` 发现问题, ``hazard`` 发现隐患; ``inspector``
+    defaults to the signed-in user; ``inspected_at`` to now."""
+    spec = catalog.get(layer)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    files: list[Any] = []
+    if kind == "application/json":
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise InvalidParameter("body", "body must be a JSON object")
+    elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form()
+        body = {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
+        files = form.getlist("photos")
+    else:
+        raise InvalidParameter(
+            "content-type", "请以 JSON 或表单（含照片）提交 / send JSON or a multipart form (with photos)"
+        )
+    photos = await _photos(files, request.app.state.settings)
+    # the database work runs in the threadpool, as in the synchronous routes
+    return await run_in_threadpool(
+        add_inspection,
+        conn,
+        spec,
+        asset_id,
+        inspected_at=_instant(body.get("inspected_at")),
+        inspector=str(body.get("inspector") or user.username),
+        result=str(body.get("result") or ""),
+        notes=(str(body["notes"]) if body.get("notes") else None),
+        photos=photos,
+        actor=user.username,
+    )
+
+
+@router.get(
+    "/{layer}/{asset_id}/inspections",
+    summary="An asset's inspections, newest first 巡查记录",
+    dependencies=[Depends(require(Action.READ))],
+)
+def get_inspections(layer: str, asset_id: UUID, conn: ConnDep, catalog: CatalogDep) -> dict[str, Any]:
+    """Every inspection with its result (and labels), notes and photo links."""
+    spec = catalog.get(layer)
+    return {
+        "layer": spec.name,
+        "asset_id": str(asset_id),
+        "results": [{"code": c.code, "zh": c.zh, "en": c.en} for c in RESULTS],
+        "inspections": list_inspections(conn, spec, asset_id),
+    }
