@@ -9,6 +9,10 @@ Pages run under the app's real Content-Security-Policy and a violation fails the
 (``fail_on_csp_violations``). The policy refuses ``eval``, so ``page.wait_for_function``
 (which evals its predicate in the page) cannot be used: wait with locators or
 ``expect`` instead; ``page.evaluate`` is not affected.
+
+The page's own files are ES modules that put nothing on ``window``: tests reach the
+map's state and helpers through ``in_module``, which imports a module in the page (the
+same URL, so the page's own instance, with its live state).
 """
 
 from __future__ import annotations
@@ -352,10 +356,21 @@ def map_page(browser: Any, live_server: LiveServer) -> Iterator[MapPage]:
     mp.page.context.close()
 
 
+def in_module(page: Any, module: str, fn: str, arg: Any = None) -> Any:
+    """The result of the JavaScript function ``fn(namespace, arg)`` run in ``page``, where
+    ``namespace`` is the app's ES module ``/static/app/<module>`` as the page loaded it.
+
+    ``in_module(page, "state.js", "({App}) => App.map.getZoom()")``
+    """
+    return page.evaluate(f"async (arg) => ({fn})(await import('/static/app/{module}'), arg)", arg)
+
+
 def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
     """Page pixel of a WGS84 position on the map (through the page's own shift)."""
-    x, y = mp.page.evaluate(
-        "([lon, lat]) => { const p = App.map.latLngToContainerPoint(App.toMap(lon, lat));"
+    x, y = in_module(
+        mp.page,
+        "state.js",
+        "({App, toMap}, [lon, lat]) => { const p = App.map.latLngToContainerPoint(toMap(lon, lat));"
         " const r = App.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }",
         [lon, lat],
     )
@@ -364,7 +379,10 @@ def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
 
 def fly(mp: MapPage, lon: float, lat: float, zoom: int) -> None:
     """Set the view without animation and wait for the map to settle."""
-    mp.page.evaluate(
-        "([lon, lat, z]) => App.map.setView(App.toMap(lon, lat), z, {animate: false})", [lon, lat, zoom]
+    in_module(
+        mp.page,
+        "state.js",
+        "({App, toMap}, [lon, lat, z]) => { App.map.setView(toMap(lon, lat), z, {animate: false}); }",
+        [lon, lat, zoom],
     )
     mp.page.wait_for_timeout(200)

@@ -11,7 +11,16 @@ import psycopg
 import pytest
 
 from registry.permissions import Role
-from tests.browser.conftest import M_LAT, M_LON, LiveServer, app_settings, fly, open_page, screen_xy
+from tests.browser.conftest import (
+    M_LAT,
+    M_LON,
+    LiveServer,
+    app_settings,
+    fly,
+    in_module,
+    open_page,
+    screen_xy,
+)
 from tests.factories import CENTRE
 
 pytestmark = pytest.mark.browser
@@ -111,7 +120,7 @@ def test_export_downloads_exactly_the_listed_results(browser, live_server: LiveS
     page.mouse.click(*screen_xy(mp, x, y))
     page.wait_for_selector("#result-list li")
     listed = page.eval_on_selector_all("#result-list li", "els => els.map(e => e.dataset.id)")
-    layers = set(page.evaluate("App.results.map(f => f.properties.layer)"))
+    layers = set(in_module(page, "state.js", "({App}) => App.results.map(f => f.properties.layer)"))
     assert len(listed) >= 3 and len(layers) >= 2
     with page.expect_download() as info:
         page.select_option("#export-format", fmt)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from registry import coords
-from tests.browser.conftest import MapPage
+from tests.browser.conftest import MapPage, in_module
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ POINTS = [(lon, lat) for lon in np.linspace(112.6, 113.7, 6) for lat in np.linsp
 
 
 def _js(mp: MapPage, fn: str) -> np.ndarray:
-    return np.array(mp.page.evaluate(f"(pts) => pts.map(([x, y]) => Coords.{fn}(x, y))", POINTS))
+    return np.array(in_module(mp.page, "coords.js", f"(C, pts) => pts.map(([x, y]) => C.{fn}(x, y))", POINTS))
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import CspWatch, LiveServer, MapPage, open_page
+from tests.browser.conftest import CspWatch, LiveServer, MapPage, in_module, open_page
 from tests.factories import CENTRE
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,10 @@ def test_map_runs_under_a_policy_with_no_inline_script(map_page: MapPage, live_s
     policy = response.headers["content-security-policy"]
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy
     # the configuration came from the JSON data block, through config.js
-    assert page.evaluate("typeof window.REGISTRY_CONFIG.public_read") == "boolean"
+    assert in_module(page, "config.js", "({CONFIG}) => typeof CONFIG.public_read") == "boolean"
+    # the app's modules talk through imports, not globals
+    leaked = page.evaluate("['App', 'Auth', 'I18n', 'Coords', 'REGISTRY_CONFIG'].filter(n => n in window)")
+    assert leaked == []
     # the legend's colour swatches are styled through the DOM, not style attributes
     swatch = page.locator("#layer-list .swatch").first
     assert swatch.evaluate("el => getComputedStyle(el).backgroundColor") not in ("", "rgba(0, 0, 0, 0)")
@@ -42,7 +45,7 @@ def test_an_inline_script_is_refused_and_reported(map_page: MapPage, csp_watch: 
 
 def test_printable_map_draws_the_result_under_its_nonce(map_page: MapPage, live_server: LiveServer) -> None:
     page = map_page.page
-    page.evaluate("([lon, lat]) => App.radiusSearch([lon, lat])", list(CENTRE))
+    in_module(page, "search.js", "({radiusSearch}, lonlat) => { radiusSearch(lonlat); }", list(CENTRE))
     page.wait_for_selector("#result-list li")
     with page.context.expect_page() as popup:
         page.click("#print-map")

@@ -14,7 +14,7 @@ from layers.demo import seed_demo
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
-from tests.browser.conftest import LiveServer, fly, open_page, screen_xy, serve
+from tests.browser.conftest import LiveServer, fly, in_module, open_page, screen_xy, serve
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_demo_city_map_signed_in_for_the_readme(browser: Any, demo_server: LiveS
     # searches around it
     page.mouse.click(*screen_xy(mp, lon, lat), button="right")
     page.wait_for_selector("#result-list li")
-    layers = set(page.evaluate("App.results.map(f => f.properties.layer)"))
+    layers = set(in_module(page, "state.js", "({App}) => App.results.map(f => f.properties.layer)"))
     assert len(layers) >= 3, layers
     assert page.locator("#results-count").inner_text().startswith("共")
     # the vector tiles of the visible extent have been drawn

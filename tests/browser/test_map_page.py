@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import LiveServer, MapPage, open_page
+from tests.browser.conftest import LiveServer, MapPage, in_module, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -76,13 +76,13 @@ def test_keyboard_reaches_search_and_controls_have_labels(map_page: MapPage) -> 
 
 def test_view_state_is_kept_in_the_url_hash(map_page: MapPage, browser, live_server: LiveServer) -> None:
     page = map_page.page
-    page.evaluate("App.map.setView([35.22, 113.25], 15, {animate: false})")
+    in_module(page, "state.js", "({App}) => { App.map.setView([35.22, 113.25], 15, {animate: false}); }")
     page.uncheck("#lyr-manholes")
     page.wait_for_timeout(200)
     url = page.url
     assert "map=15%2F35.22000%2F113.25000" in url and "manholes" not in url.split("layers=")[1].split("&")[0]
     again = open_page(browser, live_server, "/" + url.split("/", 3)[3].lstrip("/"))
-    assert again.page.evaluate("App.map.getZoom()") == 15
+    assert in_module(again.page, "state.js", "({App}) => App.map.getZoom()") == 15
     assert not again.page.is_checked("#lyr-manholes")
     assert again.page.is_checked("#lyr-road_voids")
     again.page.context.close()

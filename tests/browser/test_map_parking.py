@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, screen_xy
+from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, in_module, screen_xy
 
 pytestmark = pytest.mark.browser
 
@@ -62,9 +62,11 @@ def test_overlap_with_an_existing_bay_is_refused_then_saved_as_planned(
     page.wait_for_selector("#parking-overlap")
     text = page.locator("#parking-overlap").inner_text()
     assert "重叠" in text and "TC-TEST-0001" in text and "TC-TEST-0002" in text
-    red = page.evaluate(
-        "Object.values(App.map._layers)"
-        ".filter(l => l.feature && l.options && l.options.fillColor === '#e31a1c').length"
+    red = in_module(
+        page,
+        "state.js",
+        "({App}) => Object.values(App.map._layers)"
+        ".filter(l => l.feature && l.options && l.options.fillColor === '#e31a1c').length",
     )
     assert red == 2  # the two overlaps drawn
     map_page.shot("parking-overlap")
@@ -83,10 +85,12 @@ def test_self_intersecting_polygon_is_refused_with_the_spot_marked(map_page: Map
     page.click("#parking-save")
     page.wait_for_selector("#parking-selfx")
     assert "自相交" in page.locator("#parking-selfx").inner_text()
-    spot = page.evaluate(
-        "(() => { const m = Object.values(App.map._layers)"
+    spot = in_module(
+        page,
+        "state.js",
+        "({App, fromMap}) => { const m = Object.values(App.map._layers)"
         ".find(l => l.options && l.options.color === '#b10026' && l.getLatLng);"
-        " return m ? App.fromMap(m.getLatLng()) : null; })()"
+        " return m ? fromMap(m.getLatLng()) : null; }",
     )
     assert spot is not None
     assert abs(spot[0] - (BAY_ORIGIN[0] + 10 * M_LON)) < 1.5 * M_LON

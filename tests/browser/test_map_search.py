@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import M_LAT, M_LON, MapPage, fly, screen_xy
+from tests.browser.conftest import M_LAT, M_LON, MapPage, fly, in_module, screen_xy
 from tests.factories import CENTRE
 
 pytestmark = pytest.mark.browser
@@ -15,7 +15,7 @@ VOID_Y = CENTRE[1] + 15 * M_LAT
 
 
 def _gcj02(lon: float, lat: float, mp: MapPage) -> tuple[float, float]:
-    return tuple(mp.page.evaluate("([a, b]) => Coords.wgs84ToGcj02(a, b)", [lon, lat]))
+    return tuple(in_module(mp.page, "coords.js", "(C, [a, b]) => C.wgs84ToGcj02(a, b)", [lon, lat]))
 
 
 def test_click_radius_search_lists_results_by_distance_with_circle(map_page: MapPage, live_server) -> None:
@@ -32,7 +32,7 @@ def test_click_radius_search_lists_results_by_distance_with_circle(map_page: Map
     dists = [float(items.nth(i).locator(".dist").inner_text().split()[0]) for i in range(items.count())]
     assert dists == sorted(dists) and 6 < dists[0] < 10 and dists[-1] <= 30
     assert "道路脱空隐患" in items.first.inner_text()
-    assert page.evaluate("App.shapeLayer && App.shapeLayer.getRadius()") == 30
+    assert in_module(page, "state.js", "({App}) => App.shapeLayer && App.shapeLayer.getRadius()") == 30
     # hover on a result highlights its marker
     items.first.hover()
     assert "hl" in items.first.get_attribute("class")
@@ -67,7 +67,7 @@ def test_gcj02_coordinates_land_on_the_true_spot(map_page: MapPage, live_server)
     first = page.locator("#result-list li").first
     assert first.locator(".code").inner_text() == "KD-TEST-0003"
     assert float(first.locator(".dist").inner_text().split()[0]) < 2
-    centre = page.evaluate("App.fromMap(App.map.getCenter())")
+    centre = in_module(page, "state.js", "({App, fromMap}) => fromMap(App.map.getCenter())")
     assert abs(centre[0] - true[0]) < 5 * M_LON and abs(centre[1] - true[1]) < 5 * M_LAT
 
 
@@ -76,7 +76,7 @@ def test_dms_coordinates_are_accepted(map_page: MapPage, live_server) -> None:
     page.fill("#coord", "N35°12'55.8\" E113°14'30.5\"")
     page.click("#coord-form button[type='submit']")
     page.wait_for_timeout(900)
-    centre = page.evaluate("App.fromMap(App.map.getCenter())")
+    centre = in_module(page, "state.js", "({App, fromMap}) => fromMap(App.map.getCenter())")
     assert abs(centre[0] - (113 + 14 / 60 + 30.5 / 3600)) < 1e-4
     assert abs(centre[1] - (35 + 12 / 60 + 55.8 / 3600)) < 1e-4
 
@@ -92,10 +92,10 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_unshifts_clicks(browser, live_se
     with app_settings(live_server, basemaps=basemaps):
         mp = open_page(browser, live_server)
     page = mp.page
-    assert page.evaluate("App.crs") == "gcj02"
-    shifted = page.evaluate("[App.toMap(113.24, 35.21).lng, App.toMap(113.24, 35.21).lat]")
+    assert in_module(page, "state.js", "({App}) => App.crs") == "gcj02"
+    shifted = in_module(page, "state.js", "({toMap}) => [toMap(113.24, 35.21).lng, toMap(113.24, 35.21).lat]")
     assert shifted[0] - 113.24 > 0.004  # drawn ~500 m east of the WGS84 position
-    back = page.evaluate("App.fromMap(App.toMap(113.24, 35.21))")
+    back = in_module(page, "state.js", "({toMap, fromMap}) => fromMap(toMap(113.24, 35.21))")
     assert abs(back[0] - 113.24) < 1e-7 and abs(back[1] - 35.21) < 1e-7
     assert mp.off_host() == []
     page.context.close()

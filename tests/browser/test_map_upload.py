@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from layers import default_catalog
 from registry.permissions import Role
@@ -18,7 +19,8 @@ from tests.factories import CENTRE, make_properties
 pytestmark = pytest.mark.browser
 
 
-def _survey_file(tmp_path: Path) -> Path:
+def _survey_file(tmp_path: Path, *, bad_row: bool = True) -> Path:
+    """Four manholes; with ``bad_row`` the third has a condition that is not allowed."""
     spec = default_catalog().get("manholes")
     features = []
     for n in range(1, 5):
@@ -27,12 +29,12 @@ def _survey_file(tmp_path: Path) -> Path:
         }
         props["code"] = f"JG-UP-{n:04d}"
         x, y = CENTRE[0] + n * 0.0004, CENTRE[1] - 0.0004
-        if n == 3:
+        if n == 3 and bad_row:
             props["condition"] = "exploded"  # not an allowed value
         features.append(
             {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [x, y]}}
         )
-    path = tmp_path / "井盖排查.geojson"
+    path = tmp_path / ("井盖排查.geojson" if bad_row else "井盖排查-改正.geojson")
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
     return path
 
@@ -59,14 +61,31 @@ def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveSe
     page.click("#report-table th[data-key='row']")
     assert page.locator("#report-table th[data-key='row']").get_attribute("aria-sort") == "descending"
     mp.shot("upload-dry-run")
-    before = httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
+
+    def total() -> int:
+        return httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
+
+    before = total()
+    # importing the file as it is: all or nothing, so nothing is written and there is
+    # nothing to undo; the page says so
     page.click("#up-confirm")
-    page.wait_for_selector("#up-undo", timeout=30000)
+    page.wait_for_selector("#up-status[data-status='rejected']", timeout=30000)
+    assert "未写入任何数据" in page.locator("#up-status").inner_text()
+    assert page.locator("#up-undo").count() == 0
+    assert "null" not in page.locator("#up-summary").inner_text()
+    assert total() == before
+    # the corrected file imports, and the import is undone
+    page.set_input_files("#up-file", str(_survey_file(tmp_path, bad_row=False)))
+    page.click("#up-dry")
+    expect(page.locator("#up-bad")).to_have_text("0")
+    page.click("#up-confirm")
+    page.wait_for_selector("#up-status[data-status='committed']", timeout=30000)
     mp.shot("upload-summary")
-    after = httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
-    assert after in (before, before + 3)  # all-or-nothing unless rejected rows are skipped
+    assert total() == before + 4
     page.click("#up-undo")
     page.wait_for_selector("#up-undone")
+    assert total() == before
+    assert not mp.errors
     page.context.close()
 
 

@@ -1,8 +1,9 @@
 // node --test tests/js/ — the map's coordinate transforms against an independent
-// implementation's published values (gcoord's unit tests) and round trips.
-const test = require("node:test");
-const assert = require("node:assert");
-const C = require("../../web/static/app/coords.js");
+// implementation's published values (gcoord's unit tests) and round trips. coords.js is
+// the very ES module the page loads (package.json says "type": "module").
+import assert from "node:assert";
+import test from "node:test";
+import * as C from "../../web/static/app/coords.js";
 
 const close = (a, b, eps) => assert.ok(Math.abs(a - b) < eps, `${a} vs ${b}`);
 
