@@ -1,0 +1,147 @@
+"""Inspections (巡查记录) of any asset through the API, with photos; recorded in the
+asset's history; INSPECT as the layers grant it; the hazard dossier (一患一档) PDF."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from pypdf import PdfReader
+
+from registry.catalog import LayerCatalog
+from registry.permissions import Action, Role, allowed
+from registry.settings import Settings
+from tests.authkit import Account, make_accounts, make_asset
+from web.app import create_app
+
+
+@pytest.fixture
+def setup(
+    db: Settings, catalog: LayerCatalog, tmp_path: Any
+) -> Iterator[tuple[TestClient, dict[Role, Account], Any]]:
+    assert db.database_url
+    settings = db.model_copy(update={"data_dir": tmp_path})
+    with psycopg.connect(db.database_url) as conn:
+        accounts = make_accounts(conn)
+        assets = {layer: make_asset(conn, catalog, layer) for layer in catalog.names()}
+    with TestClient(create_app(settings, catalog)) as client:
+        yield client, accounts, assets
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "orange").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_officers_may_inspect_every_layer(catalog: LayerCatalog) -> None:
+    for spec in catalog:
+        assert allowed(Role.OFFICER, Action.INSPECT, spec), spec.name
+        assert not allowed(Role.VIEWER, Action.INSPECT, spec)
+
+
+def test_record_and_list_an_inspection_of_any_asset(setup: Any, db: Settings, catalog: LayerCatalog) -> None:
+    client, accounts, assets = setup
+    officer = accounts[Role.OFFICER].bearer
+    for layer, asset in assets.items():
+        url = f"/api/assets/{layer}/{asset['id']}/inspections"
+        r = client.post(
+            url,
+            json={"inspected_at": "2026-11-03T09:30:00+08:00", "result": "problem", "notes": "井盖松动"},
+            headers=officer,
+        )
+        assert r.status_code == 201, (layer, r.text)
+        assert r.json()["inspector"] == "officer" and r.json()["result_zh"] == "发现问题"
+        listed = client.get(url, headers=accounts[Role.VIEWER].bearer).json()["inspections"]
+        assert [i["notes"] for i in listed] == ["井盖松动"]
+    assert db.database_url
+    with psycopg.connect(db.database_url) as conn:
+        entries = conn.execute(
+            "SELECT layer, actor FROM asset_history WHERE child_table = 'inspections' ORDER BY id"
+        ).fetchall()
+    assert entries == [(layer, "officer") for layer in assets]
+
+
+def test_an_inspection_with_photos(setup: Any) -> None:
+    client, accounts, assets = setup
+    void = assets["road_voids"]
+    url = f"/api/assets/road_voids/{void['id']}/inspections"
+    r = client.post(
+        url,
+        data={"result": "hazard", "inspector": "巡查员张三", "notes": "路面下沉"},
+        files=[("photos", ("site.png", _png(), "image/png"))],
+        headers=accounts[Role.OFFICER].bearer,
+    )
+    assert r.status_code == 201, r.text
+    (photo,) = r.json()["photos"]
+    got = client.get(photo["url"], headers=accounts[Role.VIEWER].bearer)
+    assert got.status_code == 200 and got.content == _png()
+    # the photo is the asset's too
+    photos = client.get(f"/api/assets/road_voids/{void['id']}/photos", headers=accounts[Role.VIEWER].bearer)
+    assert [p["sha256"] for p in photos.json()["photos"]] == [photo["sha256"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"result": "fine"}, 400),
+        ({"result": "normal", "inspected_at": "2999-01-01T00:00:00Z"}, 400),
+        ({"result": "normal", "inspected_at": "yesterday"}, 400),
+    ],
+)
+def test_bad_inspections_are_refused(setup: Any, body: dict[str, Any], status: int) -> None:
+    client, accounts, assets = setup
+    url = f"/api/assets/manholes/{assets['manholes']['id']}/inspections"
+    r = client.post(url, json=body, headers=accounts[Role.OFFICER].bearer)
+    assert r.status_code == status, r.text
+
+
+def test_who_may_inspect(setup: Any) -> None:
+    client, accounts, assets = setup
+    url = f"/api/assets/parking/{assets['parking']['id']}/inspections"
+    assert (
+        client.post(url, json={"result": "normal"}, headers=accounts[Role.VIEWER].bearer).status_code == 403
+    )
+    assert client.post(url, json={"result": "normal"}).status_code == 401
+    missing = "/api/assets/parking/00000000-0000-0000-0000-000000000000/inspections"
+    assert (
+        client.post(missing, json={"result": "normal"}, headers=accounts[Role.OFFICER].bearer).status_code
+        == 404
+    )
+
+
+def test_dossier_pdf(setup: Any) -> None:
+    client, accounts, assets = setup
+    void = assets["road_voids"]
+    client.post(
+        f"/api/assets/road_voids/{void['id']}/inspections",
+        data={"result": "hazard", "notes": "路面下沉明显"},
+        files=[("photos", ("site.png", _png(), "image/png"))],
+        headers=accounts[Role.OFFICER].bearer,
+    )
+    r = client.get(f"/api/assets/road_voids/{void['id']}/dossier.pdf", headers=accounts[Role.VIEWER].bearer)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(r.content))
+    text = "".join(p.extract_text() for p in reader.pages)
+    for expected in (
+        "一患一档",
+        void["code"],
+        "巡查记录",
+        "路面下沉明显",
+        "变更记录",
+        "风险等级",
+    ):
+        assert expected in text, expected
+    # the photo is drawn
+    assert any(page.images for page in reader.pages)
+    gone = client.get(
+        "/api/assets/road_voids/00000000-0000-0000-0000-000000000000/dossier.pdf",
+        headers=accounts[Role.VIEWER].bearer,
+    )
+    assert gone.status_code == 404
