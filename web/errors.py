@@ -82,14 +82,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-async def _registry_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RegistryError)
     if exc.status >= 500:
         logger.error("registry error: %s", exc.message, exc_info=exc)
+    # errors that carry both languages (the importer's) answer in the asked one
+    text = getattr(exc, "text", None)
+    detail = text(request.query_params.get("lang", "zh")) if callable(text) else exc.message
     return problem(
         exc.status,
         exc.code,
-        exc.message,
+        detail,
         headers=exc.headers() or None,
         parameter=getattr(exc, "parameter", None),
         errors=exc.errors,

@@ -153,3 +153,22 @@ def test_undo_follows_the_importing_account_never_a_matching_name(
         by_admin = client.post(f"/api/imports/{cli_import}/undo", headers=users[Role.ADMIN].bearer)
         assert by_admin.status_code == 200 and by_admin.json()["deleted"] == 2
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
+
+
+def test_import_and_export_errors_are_problems_like_every_other_route(
+    db: Settings, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    surveyor = make_accounts(conn)[Role.SURVEYOR]
+    settings = db.model_copy(update={"data_dir": tmp_path / "data"})
+    with TestClient(create_app(settings), headers=surveyor.bearer) as client:
+        empty = ("e.csv", b"", "text/csv")
+        zh = client.post("/api/imports", data={"layer": "manholes"}, files={"file": empty})
+        en = client.post("/api/imports?lang=en", data={"layer": "manholes"}, files={"file": empty})
+        missing = client.get("/api/imports/not-an-id")
+        bad_format = client.get("/api/export", params={"layer": "manholes", "format": "dwg"})
+    for response in (zh, en, missing, bad_format):
+        assert response.headers["content-type"] == "application/problem+json", response.text
+        assert {"type", "title", "status", "detail", "code"} <= set(response.json())
+    assert zh.status_code == 422 and zh.json()["code"] == "import_empty_file"
+    assert zh.json()["detail"] != en.json()["detail"] and en.json()["detail"].isascii()
+    assert missing.status_code == 404 and bad_format.json()["parameter"] == "format"

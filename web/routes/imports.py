@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from importers import ImportOptions, get_import, run_import, undo
-from importers.errors import ImportFileError
+from importers.errors import FileTooLarge, ImportNotFound
 from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
 from importers.mapping import load_mapping
 from importers.pipeline import create_import_record
@@ -31,19 +31,15 @@ from importers.report import rows_to_csv, translate
 from importers.safety import sha256_of
 from registry import permissions
 from registry.db import connect, dsn_for
-from registry.errors import RegistryError
+from registry.errors import InvalidParameter, RegistryError, shown
 from registry.permissions import Action
+from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
 
 Reader = Depends(require(Action.READ))
 
 router = APIRouter(prefix="/api", tags=["imports"])
-
-
-def _error(exc: RegistryError, lang: str) -> JSONResponse:
-    text = exc.text(lang) if isinstance(exc, ImportFileError) else exc.message
-    return JSONResponse({"code": exc.code, "detail": text, "errors": exc.errors}, status_code=exc.status)
 
 
 @router.post("/imports")
@@ -65,22 +61,19 @@ def create_import(
     lang: Annotated[str, Query()] = "zh",
 ) -> Any:
     """Upload and import (or dry-run); returns the report, or the id when ``background``."""
-    permissions.check(user.role, Action.IMPORT, layer)
+    spec = catalog.get(layer)
+    permissions.check(user.role, Action.IMPORT, spec)
     actor = user.username
     settings = request.app.state.settings
-    try:
-        spec = catalog.get(layer)
-        options = ImportOptions(
-            crs=crs,
-            encoding=encoding,
-            mapping=load_mapping(mapping),
-            dry_run=dry_run,
-            skip_rejected=skip_rejected,
-            layer_name=source_layer,
-            repair_geometry=repair_geometry,
-        )
-    except RegistryError as exc:
-        return _error(exc, lang)
+    options = ImportOptions(
+        crs=crs,
+        encoding=encoding,
+        mapping=load_mapping(mapping),
+        dry_run=dry_run,
+        skip_rejected=skip_rejected,
+        layer_name=source_layer,
+        repair_geometry=repair_geometry,
+    )
     upload_dir = Path(tempfile.mkdtemp(prefix="registry-upload-"))
     name = Path(file.filename or "upload").name
     path = upload_dir / ("upload" + Path(name).suffix.lower())
@@ -90,13 +83,9 @@ def create_import(
             written += len(chunk)
             if written > settings.import_max_bytes:
                 shutil.rmtree(upload_dir, ignore_errors=True)
-                return JSONResponse(
-                    {
-                        "code": "import_file_too_large",
-                        "detail": "文件超过大小上限" if lang == "zh" else "file over the size limit",
-                        "errors": [],
-                    },
-                    status_code=413,
+                limit = settings.import_max_bytes
+                raise FileTooLarge(
+                    f"文件超过大小上限 {limit} 字节", f"the file is over the limit of {limit} bytes"
                 )
             out.write(chunk)
     if not background:
@@ -115,8 +104,6 @@ def create_import(
                     options=options,
                     file_name=name,
                 )
-        except RegistryError as exc:
-            return _error(exc, lang)
         finally:
             shutil.rmtree(upload_dir, ignore_errors=True)
         return JSONResponse(rep.as_dict(lang), status_code=200 if rep.status != "rejected" else 422)
@@ -182,7 +169,9 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
     try:
         uuid.UUID(import_id)
     except ValueError:
-        raise HTTPException(404, "no such import") from None
+        raise ImportNotFound(
+            f"没有编号为 {shown(import_id)} 的导入", f"no import with id {shown(import_id)}"
+        ) from None
     rec = get_import(conn, import_id)
     report = rec.get("report") or {}
     for r in report.get("rows", []):
@@ -195,20 +184,14 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
 @router.get("/imports/{import_id}", dependencies=[Reader])
 def import_status(import_id: str, conn: ConnDep, lang: str = "zh") -> Any:
     """Status, progress (rows_read of rows_total), counts and the report of an import."""
-    try:
-        rec = _record(conn, import_id, lang)
-    except RegistryError as exc:
-        return _error(exc, lang)
+    rec = _record(conn, import_id, lang)
     return JSONResponse(json.loads(json.dumps(rec, default=str, ensure_ascii=False)))
 
 
 @router.get("/imports/{import_id}/report.{ext}", dependencies=[Reader])
 def import_report(import_id: str, ext: str, conn: ConnDep, lang: str = "zh") -> Any:
     """The report as CSV (UTF-8 with BOM, opens in Excel) or JSON."""
-    try:
-        rec = _record(conn, import_id, lang)
-    except RegistryError as exc:
-        return _error(exc, lang)
+    rec = _record(conn, import_id, lang)
     report = rec.get("report") or {"rows": []}
     if ext == "json":
         return JSONResponse(report)
@@ -218,7 +201,7 @@ def import_report(import_id: str, ext: str, conn: ConnDep, lang: str = "zh") -> 
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="import-{import_id}.csv"'},
         )
-    raise HTTPException(404, "report formats: csv, json")
+    raise InvalidParameter("ext", f"报告格式为 csv 或 json，收到 {shown(ext)} / report formats: csv, json")
 
 
 @router.post("/imports/{import_id}/undo")
@@ -232,17 +215,28 @@ def undo_import(
 ) -> Any:
     """Undo a committed import: anyone with the undo right, or the account that imported
     it while it still may import into that layer (never decided by a name)."""
-    try:
-        rec = _record(conn, import_id, lang)
-        own = rec.get("actor_id") is not None and rec["actor_id"] == user.id
-        if not (own and permissions.allowed(user.role, Action.IMPORT, rec["layer"])):
-            permissions.check(user.role, Action.UNDO)
-        return undo(conn, catalog, import_id, actor=user.username, force=force)
-    except RegistryError as exc:
-        return _error(exc, lang)
+    rec = _record(conn, import_id, lang)
+    own = rec.get("actor_id") is not None and rec["actor_id"] == user.id
+    if not (own and permissions.allowed(user.role, Action.IMPORT, catalog.get(rec["layer"]))):
+        permissions.check(user.role, Action.UNDO)
+    return undo(conn, catalog, import_id, actor=user.username, force=force)
 
 
 MAX_EXPORT_IDS = 5000
+
+
+class InvalidExportRequest(InvalidParameter):
+    """An export request that names no layer, a bad format or bad asset ids."""
+
+    status = 422
+    code = "invalid_export"
+
+
+class AssetsNotFound(RegistryError):
+    """Ids asked for in an export that are not live assets (of the layer)."""
+
+    status = 404
+    code = "assets_not_found"
 
 
 def _parse_ids(ids: str) -> list[str]:
@@ -255,9 +249,15 @@ def _parse_ids(ids: str) -> list[str]:
         try:
             out.append(str(uuid.UUID(raw)))
         except ValueError:
-            raise HTTPException(422, f"ids: {raw!r} is not an asset id (UUID)") from None
+            raise InvalidExportRequest(
+                "ids", f"{shown(raw)} 不是资产编号（UUID） / {shown(raw)} is not an asset id (UUID)"
+            ) from None
     if len(out) > MAX_EXPORT_IDS:
-        raise HTTPException(422, f"ids: at most {MAX_EXPORT_IDS} assets per export, got {len(out)}")
+        raise InvalidExportRequest(
+            "ids",
+            f"一次至多导出 {MAX_EXPORT_IDS} 个资产 / at most {MAX_EXPORT_IDS} assets per export, "
+            f"got {len(out)}",
+        )
     return list(dict.fromkeys(out))
 
 
@@ -276,16 +276,17 @@ def export_layer(
     csv or xlsx. Ids that are not live assets (of ``layer``, when given) are a 404 naming
     them, so an export never silently holds less than was asked for."""
     if format not in FORMATS:
-        raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
+        raise InvalidExportRequest(
+            "format", f"格式须为 {', '.join(FORMATS)} 之一 / format must be one of {', '.join(FORMATS)}"
+        )
     if not layer and not ids:  # (an empty layer= is no layer)
-        raise HTTPException(422, "give layer=, or ids= with the assets to export")
+        raise InvalidExportRequest(
+            "layer", "请给出 layer= 或 ids= / give layer=, or ids= with the assets to export"
+        )
     id_list = _parse_ids(ids) if ids else None
     if ids is not None and not id_list:
-        raise HTTPException(422, "ids: no asset ids given")
-    try:
-        spec = catalog.get(layer) if layer else None
-    except RegistryError as exc:
-        return _error(exc, "zh")
+        raise InvalidExportRequest("ids", "没有给出资产编号 / no asset ids given")
+    spec = catalog.get(layer) if layer else None
     selection: list[tuple[Any, list[str] | None]]
     if id_list is None:
         assert spec is not None
@@ -302,11 +303,10 @@ def export_layer(
         missing = sorted(set(id_list) - {i for v in found.values() for i in v})
         if missing:
             where = f" of layer {spec.name}" if spec else ""
-            raise HTTPException(
-                404, f"not live assets{where}: {', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
-            )
+            listed = f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
+            raise AssetsNotFound(f"以下编号不是现存资产 / not live assets{where}: {listed}")
         for asset_layer in found:
-            permissions_check_read(request, asset_layer)
+            permissions_check_read(request, catalog.get(asset_layer))
         selection = [(catalog.get(n), found[n]) for n in catalog.names() if n in found]
         name = spec.name if spec else (selection[0][0].name if len(selection) == 1 else "search")
     tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
@@ -315,7 +315,7 @@ def export_layer(
         export_selection(conn, selection, format, out, csv_geometry=csv_geometry)
     except ValueError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise HTTPException(422, str(exc)) from None
+        raise InvalidExportRequest("format", str(exc)) from None
     return FileResponse(
         out,
         media_type=MEDIA_TYPE[format],
@@ -324,7 +324,7 @@ def export_layer(
     )
 
 
-def permissions_check_read(request: Request, layer: str) -> None:
+def permissions_check_read(request: Request, layer: LayerSpec) -> None:
     """READ on every layer in the export (anonymous callers only reach here with public read)."""
     principal = getattr(request.state, "principal", None)
     if principal is not None:
