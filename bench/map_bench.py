@@ -68,6 +68,7 @@ FROM generate_series(%s::int, %s::int) AS i
 
 FRAME_JS = """
 async ([steps, dx, dy]) => {
+  const { App } = await import("/static/app/state.js");
   const frames = [];
   let last = performance.now(), running = true;
   const tick = (t) => { frames.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
@@ -164,7 +165,9 @@ def run(n: int, geojson_peer: bool) -> None:
 
 
 # Resolves once no tile layer is loading (checked every 50 ms), rejects after ``timeout`` ms.
-TILES_DRAWN_JS = """(timeout) => new Promise((resolve, reject) => {
+TILES_DRAWN_JS = """async (timeout) => {
+  const { App } = await import("/static/app/state.js");
+  return await new Promise((resolve, reject) => {
   const t0 = performance.now();
   const check = () => {
     if (Object.values(App.tileLayers).every((l) => !l._loading)) resolve();
@@ -172,7 +175,8 @@ TILES_DRAWN_JS = """(timeout) => new Promise((resolve, reject) => {
     else setTimeout(check, 50);
   };
   check();
-})"""
+  });
+}"""
 
 
 def measure(url: str, n: int) -> None:
