@@ -15,11 +15,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from registry import clock
 from registry.crs import ApiCrs, check_inside, from_storage, to_storage
 from registry.errors import InvalidParameter, shown
 from registry.properties import Prop, lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
+from registry.workflow_store import overdue_sql, workflow_props_sql
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -40,6 +42,9 @@ class ItemQuery:
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (name, descending)
     properties: list[str] | None = None
     params: Params = field(default_factory=Params)
+    # past a deadline of the layer's workflow (True) or not (False); as of ``today``
+    overdue: bool | None = None
+    today: dt.date | None = None
 
 
 def parse_bbox(text: str, bbox_crs: ApiCrs) -> tuple[float, float, float, float]:
@@ -128,6 +133,9 @@ def _where(spec: LayerSpec, q: ItemQuery) -> sql.Composable:
         clauses.append(sql.SQL("{} = {}").format(props[name].column, p.add(value)))
     if q.condition is not None:
         clauses.append(q.condition)
+    if q.overdue is not None:
+        late = overdue_sql(spec, p.add(q.today or clock.today()))
+        clauses.append(late if q.overdue else sql.SQL("NOT ({})").format(late))
     return sql.SQL(" AND ").join(clauses)
 
 
@@ -158,12 +166,19 @@ def properties_json(spec: LayerSpec, names: list[str] | None) -> sql.Composable:
     return sql.SQL(" || ").join(chunks)
 
 
-def _feature_json(spec: LayerSpec, crs: ApiCrs, names: list[str] | None) -> sql.Composable:
+def _feature_json(
+    spec: LayerSpec, crs: ApiCrs, names: list[str] | None, today: dt.date | None = None
+) -> sql.Composable:
     decimals = 8 if crs.geographic else 3
+    props = properties_json(spec, names)
+    # with all properties: the workflow deadline and overdue flag, computed from the records
+    deadline = workflow_props_sql(spec, today or clock.today()) if names is None else None
+    if deadline is not None:
+        props = sql.SQL("({}) || {}").format(props, deadline)
     return sql.SQL(
         "json_build_object('type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON({g}, {d})::json, "
         "'properties', {props})::text"
-    ).format(g=geometry_expr(crs), d=sql.Literal(decimals), props=properties_json(spec, names))
+    ).format(g=geometry_expr(crs), d=sql.Literal(decimals), props=props)
 
 
 def query_items(conn: psycopg.Connection, spec: LayerSpec, q: ItemQuery) -> tuple[list[str], int]:
@@ -179,7 +194,7 @@ def query_items(conn: psycopg.Connection, spec: LayerSpec, q: ItemQuery) -> tupl
     statement = sql.SQL(
         "SELECT {f} FROM {table} t WHERE {where} ORDER BY {order} LIMIT {lim} OFFSET {off}"
     ).format(
-        f=_feature_json(spec, q.crs, q.properties),
+        f=_feature_json(spec, q.crs, q.properties, q.today),
         table=table,
         where=where,
         order=sql.SQL(", ").join(order),

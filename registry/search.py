@@ -24,6 +24,7 @@ import shapely.geometry
 from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
+from registry import clock
 from registry.campaigns import flag_condition, measure_condition, year_bounds
 from registry.catalog import LayerCatalog
 from registry.coords import bd09_to_wgs84, gcj02_to_wgs84
@@ -31,6 +32,7 @@ from registry.errors import InvalidParameter
 from registry.features import properties_json
 from registry.spec import AttrType, LayerSpec
 from registry.sqlparams import Params
+from registry.workflow_store import overdue_sql, workflow_props_sql
 
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 MAX_LIMIT = 1000
@@ -63,6 +65,8 @@ class SearchQuery:
     year: int | None = None
     inspected_since: dt.datetime | None = None
     today: dt.date | None = None
+    # past a workflow deadline (True) or not (False), from the layers' declared workflows
+    overdue: bool | None = None
     limit: int = 50
     offset: int = 0
 
@@ -148,6 +152,9 @@ def _campaign_filters(
                 "EXISTS (SELECT 1 FROM inspections i WHERE i.asset_id = t.id AND i.inspected_at >= {})"
             ).format(p.add(q.inspected_since))
         )
+    if q.overdue is not None:
+        late = overdue_sql(spec, p.add(q.today or clock.today()))
+        where.append(late if q.overdue else sql.SQL("NOT ({})").format(late))
     return where
 
 
@@ -218,9 +225,14 @@ def _branch(
     return sql.SQL(
         "SELECT t.id, t.layer, t.code, t.status, t.district_code, t.responsible_unit, t.updated_at, "
         "t.version, t.geom, {props} AS props FROM {table} t WHERE {where}"
-    ).format(
-        props=properties_json(spec, None), table=sql.Identifier(spec.name), where=sql.SQL(" AND ").join(where)
-    )
+    ).format(props=_props(spec, q), table=sql.Identifier(spec.name), where=sql.SQL(" AND ").join(where))
+
+
+def _props(spec: LayerSpec, q: SearchQuery) -> sql.Composable:
+    """The hit's properties, with its workflow deadline and overdue flag when it has any."""
+    deadline = workflow_props_sql(spec, q.today or clock.today())
+    props = properties_json(spec, None)
+    return props if deadline is None else sql.SQL("({}) || {}").format(props, deadline)
 
 
 def _escape_like(text: str) -> str:

@@ -185,9 +185,10 @@ class SecondPersonRequired(RegistryError):
 
 
 class StatusThroughWorkflow(RegistryError):
-    """A layer with a workflow changes its status only by steps and reopens."""
+    """A layer with a workflow changes its status only by steps and reopens (an edit
+    that sets the status is refused as a whole, like any other invalid value)."""
 
-    status = 409
+    status = 422
     code = "status_through_workflow"
 
 

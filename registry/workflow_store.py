@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from registry.workflow import (
     Workflow,
 )
 
+logger = logging.getLogger(__name__)
+
 _SYNC_LOCK = 4108_0060
 _TZ = "Asia/Shanghai"  # the bureau's day: a step taken at 23:30 belongs to that day
 
@@ -63,7 +66,10 @@ def sync_workflows(conn: psycopg.Connection, catalog: Iterable[LayerSpec]) -> li
     days an admin configured are kept. Layers without a workflow lose any old rows (no
     restriction). Returns the layers with a workflow. Commits nothing itself.
     """
-    synced = []
+    synced: list[str] = []
+    if conn.execute("SELECT to_regclass('workflow_steps')").fetchone() == (None,):
+        logger.warning("workflows not enforced: the database lacks migration 0060 (run registry migrate)")
+        return synced
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SYNC_LOCK,))
         for spec in catalog:
@@ -258,6 +264,33 @@ def _photos_since_step(conn: psycopg.Connection, asset_id: Any) -> int:
         (asset_id, asset_id),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def _photo_digests_since_step(conn: psycopg.Connection, asset_id: Any) -> list[str]:
+    """The photos that are this step's evidence: attached since the current step was entered."""
+    rows = conn.execute(
+        "SELECT p.sha256 FROM asset_photos p WHERE p.asset_id = %s AND p.created_at >= "
+        "COALESCE((SELECT max(at) FROM workflow_events WHERE asset_id = %s), '-infinity') "
+        "ORDER BY p.created_at, p.sha256",
+        (asset_id, asset_id),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def attach_photos(
+    conn: psycopg.Connection, spec: LayerSpec, asset_id: Any, photos: Sequence[Photo], *, actor: str
+) -> list[str]:
+    """Record stored photos as the asset's (evidence for its next step); their digests."""
+    record = store.get_asset(conn, spec, asset_id)
+    for p in photos:
+        # attached again now: it counts as evidence of the step under way
+        conn.execute(
+            "INSERT INTO asset_photos (asset_id, layer, sha256, file_name, content_type, size_bytes, "
+            "created_by) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (asset_id, sha256) DO UPDATE SET created_at = now()",
+            (record["id"], spec.name, p.sha256, p.file_name, p.content_type, p.size_bytes, actor),
+        )
+    return [p.sha256 for p in photos]
 
 
 def _taker(
@@ -522,16 +555,10 @@ def take_step(
                         f"“{target.zh}”须由“{other.zh}”办理人以外的人办理（{taker}） / step {step} must be "
                         f"taken by someone other than {taker}, who took {other.code}"
                     )
-        for p in photos:
-            conn.execute(
-                "INSERT INTO asset_photos (asset_id, layer, sha256, file_name, content_type, size_bytes, "
-                "created_by) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (asset_id, sha256) DO UPDATE SET created_at = now()",
-                (record["id"], spec.name, p.sha256, p.file_name, p.content_type, p.size_bytes, actor),
-            )
+        attach_photos(conn, spec, record["id"], photos, actor=actor)
         evidence = {
             "fields": {k: v for k, v in changes.items() if k != "status"},
-            "photos": [p.sha256 for p in photos],
+            "photos": _photo_digests_since_step(conn, record["id"]),
         }
         _set_evidence(conn, evidence)
         written = store.update_asset(

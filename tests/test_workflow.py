@@ -50,7 +50,9 @@ def _photo(n: int = 1) -> Photo:
     return Photo(digest, f"现场{n}.jpg", "image/jpeg", 1234)
 
 
-def _create(conn: psycopg.Connection, spec: LayerSpec, status: str, n: int = 1, **over: Any) -> dict[str, Any]:
+def _create(
+    conn: psycopg.Connection, spec: LayerSpec, status: str, n: int = 1, **over: Any
+) -> dict[str, Any]:
     """An asset created directly in ``status`` (inserts are free), with only the fields
     that status needs: later steps' records empty."""
     props = make_properties(spec, n, status=status, **over)
@@ -63,7 +65,9 @@ def _create(conn: psycopg.Connection, spec: LayerSpec, status: str, n: int = 1, 
                 props[f] = None
     if spec.name == "road_voids" and pos < 2:
         props["responsible_unit"] = None
-    record = store.create_asset(conn, spec, props=props, geom=sample_geometry_for(spec, props), actor="surveyor")
+    record = store.create_asset(
+        conn, spec, props=props, geom=sample_geometry_for(spec, props), actor="surveyor"
+    )
     conn.commit()
     return record
 
@@ -73,11 +77,13 @@ def _status(conn: psycopg.Connection, spec: LayerSpec, record: dict[str, Any]) -
     return store.get_asset(conn, spec, record["id"])["status"]
 
 
-def _sql_set(conn: psycopg.Connection, spec: LayerSpec, record: dict[str, Any], status: str, **settings: str) -> None:
+def _sql_set(
+    conn: psycopg.Connection, spec: LayerSpec, record: dict[str, Any], status: str, **settings: str
+) -> None:
     """A plain SQL UPDATE of the status (as an operator in psql would), committed."""
     for key, value in settings.items():
         conn.execute("SELECT set_config(%s, %s, true)", (f"registry.{key}", value))
-    conn.execute(f"UPDATE {spec.name} SET status = %s WHERE id = %s", (status, record["id"]))  # noqa: S608
+    conn.execute(f"UPDATE {spec.name} SET status = %s WHERE id = %s", (status, record["id"]))
     conn.commit()
 
 
@@ -109,7 +115,9 @@ def test_every_campaign_layer_declares_its_workflow_and_the_database_holds_it(
     ]
 
 
-def test_sync_is_idempotent_and_keeps_configured_days(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+def test_sync_is_idempotent_and_keeps_configured_days(
+    wconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
     voids = catalog.get("road_voids")
     configure_deadline(wconn, voids, due="remediated", grade="I", days=10, actor="admin")
     wconn.commit()
@@ -118,7 +126,8 @@ def test_sync_is_idempotent_and_keeps_configured_days(wconn: psycopg.Connection,
     wconn.commit()
     days = dict(
         wconn.execute(
-            "SELECT grade, days FROM workflow_deadlines WHERE layer = 'road_voids' AND due_step = 'remediated'"
+            "SELECT grade, days FROM workflow_deadlines "
+            "WHERE layer = 'road_voids' AND due_step = 'remediated'"
         ).fetchall()
     )
     assert days == {"I": 10, "II": 15, "III": 30, "IV": 60}
@@ -187,7 +196,7 @@ def test_every_transition_in_plain_sql_is_allowed_or_refused_as_declared(
         wconn.execute("SELECT set_config('registry.actor', 'someone-else', true)")
         try:
             wconn.execute(
-                f"UPDATE {layer} SET status = %s{', ' + sets if sets else ''} WHERE id = %s",  # noqa: S608
+                f"UPDATE {layer} SET status = %s{', ' + sets if sets else ''} WHERE id = %s",
                 (dst, *fills.values(), record["id"]),
             )
             wconn.commit()
@@ -232,7 +241,9 @@ def test_going_back_in_sql_needs_the_reopen_flag_and_a_reason(
 # ------------------------------------------------------------------ the road-void campaign, step by step
 
 
-def test_a_road_void_from_found_to_closed_with_evidence(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+def test_a_road_void_from_found_to_closed_with_evidence(
+    wconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
     voids = catalog.get("road_voids")
     void = _create(wconn, voids, "found")
     day = dt.date(2025, 6, 2)
@@ -296,7 +307,9 @@ def test_a_road_void_from_found_to_closed_with_evidence(wconn: psycopg.Connectio
     assert history[-1] == ("officer2", "closed")
 
 
-def test_the_second_person_rule_also_holds_in_plain_sql(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+def test_the_second_person_rule_also_holds_in_plain_sql(
+    wconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
     voids = catalog.get("road_voids")
     void = _create(wconn, voids, "remediating", responsible_unit="排水处")
     wconn.execute(
@@ -331,7 +344,9 @@ def test_photos_must_be_new_since_the_current_step_was_entered(
     with pytest.raises(StepRequirementsMissing, match="at least 1 photo"):
         take_step(wconn, manholes, hole["id"], step="remediated", role="surveyor", actor="wang")
     wconn.rollback()
-    take_step(wconn, manholes, hole["id"], step="remediated", role="surveyor", actor="wang", photos=[_photo(2)])
+    take_step(
+        wconn, manholes, hole["id"], step="remediated", role="surveyor", actor="wang", photos=[_photo(2)]
+    )
     wconn.commit()
     # back to pending by a reopen: the old photo does not count for the new remediation
     reopen(wconn, manholes, hole["id"], reason="井盖再次松动", role="officer", actor="officer1")
@@ -384,7 +399,9 @@ def test_every_declared_step_through_the_registry_and_who_may_take_it(
         reopen(wconn, spec, record["id"], reason="x", role="viewer", actor="v")
     with pytest.raises(InvalidReopen):
         reopen(wconn, spec, record["id"], reason="  ", role="officer", actor="o")
-    back = reopen(wconn, spec, record["id"], reason="复查不合格", to=wf.steps[0].code, role="officer", actor="o")
+    back = reopen(
+        wconn, spec, record["id"], reason="复查不合格", to=wf.steps[0].code, role="officer", actor="o"
+    )
     wconn.commit()
     assert back["status"] == wf.steps[0].code
     # what the undone steps recorded is cleared; the history keeps it
@@ -400,7 +417,9 @@ def _may(spec: LayerSpec, role: str, step: Any) -> bool:
     return may_take(role, spec, step)
 
 
-def test_a_status_edit_outside_the_workflow_is_refused(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+def test_a_status_edit_outside_the_workflow_is_refused(
+    wconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
     voids = catalog.get("road_voids")
     void = _create(wconn, voids, "found")
     with pytest.raises(StatusThroughWorkflow):
@@ -413,7 +432,9 @@ def test_a_status_edit_outside_the_workflow_is_refused(wconn: psycopg.Connection
     wconn.commit()
 
 
-def test_reopen_clears_the_undone_record_and_is_recorded(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+def test_reopen_clears_the_undone_record_and_is_recorded(
+    wconn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
     voids = catalog.get("road_voids")
     void = _create(
         wconn,
@@ -429,7 +450,9 @@ def test_reopen_clears_the_undone_record_and_is_recorded(wconn: psycopg.Connecti
     back = reopen(wconn, voids, void["id"], reason="注浆不密实，需返工", role="officer", actor="li")
     wconn.commit()
     assert back["status"] == "remediating"
-    assert back["remediated_on"] is None and back["remediation_method"] is None and back["remediated_by"] is None
+    assert (
+        back["remediated_on"] is None and back["remediation_method"] is None and back["remediated_by"] is None
+    )
     assert back["responsible_unit"] == "排水处"
     (kind, comment, evidence) = wconn.execute(
         "SELECT kind, comment, evidence FROM workflow_events WHERE asset_id = %s", (void["id"],)
@@ -524,14 +547,17 @@ def test_a_deadline_without_a_date_attribute_runs_from_the_step_event(
     take_step(wconn, manholes, hole["id"], step="pending", role="surveyor", actor="wang")
     wconn.commit()
     entered = wconn.execute(
-        "SELECT (at AT TIME ZONE 'Asia/Shanghai')::date FROM workflow_events WHERE asset_id = %s", (hole["id"],)
+        "SELECT (at AT TIME ZONE 'Asia/Shanghai')::date FROM workflow_events WHERE asset_id = %s",
+        (hole["id"],),
     ).fetchone()[0]  # type: ignore[index]
     state = workflow_state(wconn, manholes, hole["id"], today=entered)
     assert state["deadline"] == entered + dt.timedelta(days=30)
     assert not _overdue(wconn, manholes, hole, entered + dt.timedelta(days=30))
     assert _overdue(wconn, manholes, hole, entered + dt.timedelta(days=31))
     # off the track, no deadline runs
-    decommissioned = take_step(wconn, manholes, hole["id"], step="decommissioned", role="surveyor", actor="wang")
+    decommissioned = take_step(
+        wconn, manholes, hole["id"], step="decommissioned", role="surveyor", actor="wang"
+    )
     wconn.commit()
     assert decommissioned["status"] == "decommissioned"
     assert not _overdue(wconn, manholes, hole, entered + dt.timedelta(days=365))

@@ -15,6 +15,7 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
+from registry.workflow_store import sync_workflows
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
 from web.routes import auth as auth_routes
@@ -23,6 +24,7 @@ from web.routes import features, health, imports, parking, photos, printmap, sea
 from web.routes import history as history_routes
 from web.routes import inspections as inspection_routes
 from web.routes import map as map_routes
+from web.routes import workflow as workflow_routes
 from web.security import install_security
 from web.textcheck import refuse_unstorable_text
 
@@ -38,6 +40,9 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = make_pool(settings)
         pool.open(wait=True, timeout=30)
+        # the database enforces the workflows the layers declare (one source: layers/)
+        with pool.connection() as conn:
+            sync_workflows(conn, catalog)
         app.state.pool = pool
         # An import killed with its server is failed now, at start-up, not only when
         # someone next reads it.
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(map_routes.router)
     app.include_router(parking.router)
     app.include_router(photos.router)
+    app.include_router(workflow_routes.router)
     app.include_router(inspection_routes.router)
     app.include_router(dashboard_routes.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.

@@ -89,6 +89,12 @@ def _migrate(settings: Settings) -> tuple[list[str], int]:
         applied = migrate(conn, settings.migrations_dir)
     with connect(settings) as conn:
         changed = load_districts(conn)
+    from layers import default_catalog
+    from registry.workflow_store import sync_workflows
+
+    with connect(settings) as conn:
+        # the database enforces the workflows the layers declare (one source: layers/)
+        sync_workflows(conn, default_catalog())
     return applied, changed
 
 

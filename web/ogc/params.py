@@ -32,6 +32,7 @@ RESERVED = {
     "filter-crs",
     "sortby",
     "properties",
+    "overdue",
 }
 
 
@@ -64,6 +65,12 @@ def item_query(spec: LayerSpec, params: QueryParams) -> ItemQuery:
         q.sortby = parse_sortby(spec, params["sortby"])
     if "properties" in params:
         q.properties = parse_properties(spec, params["properties"])
+    if params.get("overdue"):
+        raw = params["overdue"].strip().lower()
+        if raw not in ("true", "false"):
+            raise InvalidParameter("overdue", "overdue 应为 true 或 false / overdue must be true or false")
+        # past a deadline of the layer's declared workflow (registry.workflow)
+        q.overdue = raw == "true"
     props = properties_of(spec)
     for key, value in params.multi_items():
         if key in RESERVED or key not in props:

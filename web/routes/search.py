@@ -176,6 +176,12 @@ def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> No
         raise InvalidParameter("measure", f"no layer declares a measure {q.measure!r}")
     q.year = _int(params, "year", None, 2000, 2100)
     q.inspected_since = _instant(params, "inspected_since")
+    raw = str(params.get("overdue") or "").strip().lower()
+    if raw:
+        if raw not in ("true", "1", "yes", "false", "0", "no"):
+            raise InvalidParameter("overdue", "overdue 应为 true 或 false / overdue must be true or false")
+        # past a deadline of the layers' declared workflows (registry.workflow)
+        q.overdue = raw in ("true", "1", "yes")
 
 
 def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:

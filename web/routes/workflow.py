@@ -1,0 +1,276 @@
+"""Campaign workflows over HTTP: an asset's steps, the next step, reopen, evidence photos
+and the configured deadlines. Generic over the catalogue: a layer that declares a
+workflow (``LayerSpec.workflow``) gets these endpoints with no code of its own.
+
+Refusals are RFC 9457 problems (web/errors.py) with Chinese, then English, text:
+409 ``not_next_step`` (skipping or going back), 403 ``permission_denied`` /
+``second_person_required``, 422 ``step_requirements_missing`` (``errors`` names each
+missing field and the photos), 422 ``invalid_reopen``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Header, Request, Response, UploadFile
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, Field
+
+from importers.photos import IMAGE_SUFFIXES, store
+from registry import workflow_store
+from registry.accounts import User
+from registry.errors import InvalidFeature, InvalidParameter, RegistryError
+from registry.permissions import Action, PermissionDenied, Role, allowed
+from registry.workflow_store import Photo
+from web.auth import CurrentUser, require
+from web.deps import CatalogDep, ConnDep
+
+router = APIRouter(prefix="/api", tags=["workflow 流程"])
+
+Reader = Annotated[User | None, Depends(require(Action.READ))]
+IfMatch = Annotated[str | None, Header(description='The version the client saw, e.g. "3"')]
+
+MAX_PHOTO_BYTES = 25 * 1024**2  # a phone photo is 3–8 MB
+MAX_PHOTOS = 10
+
+
+class PhotoRejected(RegistryError):
+    """An upload that is not a photo the registry can keep."""
+
+    status = 422
+    code = "photo_rejected"
+
+
+def _version(if_match: str | None, version: int | None) -> int | None:
+    if if_match is not None and if_match.strip() != "*":
+        try:
+            return int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise InvalidParameter(
+                "If-Match", f'If-Match must be a version like "3", got {if_match!r}'
+            ) from None
+    return version
+
+
+def _feature(record: dict[str, Any]) -> dict[str, Any]:
+    props = {k: v for k, v in record.items() if k != "geom"}
+    return {"type": "Feature", "id": record["id"], "geometry": record.get("geom"), "properties": props}
+
+
+@router.get("/workflows", summary="The workflow each layer declares 各图层流程")
+def workflows(catalog: CatalogDep, _: Reader) -> dict[str, Any]:
+    """Steps (with requirements and the roles that may take them), reopen roles, deadlines."""
+    return workflow_store.catalog_workflows(catalog)
+
+
+@router.get("/assets/{layer}/{asset_id}/workflow", summary="An asset's workflow: steps, next step, deadline")
+def asset_workflow(
+    layer: str, asset_id: str, conn: ConnDep, catalog: CatalogDep, user: Reader
+) -> dict[str, Any]:
+    """Declared steps, the current one, what the next step requires and who may take it,
+    the deadline and overdue flag (from the records and the app's clock), and every
+    step taken (who, when, evidence)."""
+    spec = catalog.get(layer)
+    return workflow_store.workflow_state(
+        conn,
+        spec,
+        asset_id,
+        role=user.role.value if user else None,
+        actor=user.username if user else None,
+    )
+
+
+class StepBody(BaseModel):
+    """The next step: its code, the fields it records, a comment; photos go first to
+    ``POST …/photos`` (or are already attached)."""
+
+    step: str = Field(description="the status the step leads to, e.g. assigned")
+    fields: dict[str, Any] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=1000)
+    version: int | None = Field(default=None, description="the version you read (or send If-Match)")
+
+
+@router.post("/assets/{layer}/{asset_id}/steps", summary="Take the next step 办理下一步")
+def take_step(
+    layer: str,
+    asset_id: str,
+    body: StepBody,
+    response: Response,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Who may take it, what it requires and which step is next come from the layer's
+    declaration; the database checks the same again and records the event."""
+    spec = catalog.get(layer)
+    record = workflow_store.take_step(
+        conn,
+        spec,
+        asset_id,
+        step=body.step,
+        fields=body.fields,
+        comment=body.comment,
+        role=user.role.value,
+        actor=user.username,
+        expected_version=_version(if_match, body.version),
+    )
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return _feature(record)
+
+
+class ReopenBody(BaseModel):
+    """Back to an earlier step (the previous one unless ``to`` names another), with a reason."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+    to: str | None = None
+    version: int | None = None
+
+
+@router.post(
+    "/assets/{layer}/{asset_id}/reopen", summary="Reopen: back to an earlier step, with a reason 重新打开"
+)
+def reopen(
+    layer: str,
+    asset_id: str,
+    body: ReopenBody,
+    response: Response,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Admins and the roles the workflow names (officers); recorded as a reopen."""
+    spec = catalog.get(layer)
+    record = workflow_store.reopen(
+        conn,
+        spec,
+        asset_id,
+        reason=body.reason,
+        to=body.to,
+        role=user.role.value,
+        actor=user.username,
+        expected_version=_version(if_match, body.version),
+    )
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return _feature(record)
+
+
+def _may_attach(user: User, spec: Any) -> bool:
+    if spec.workflow is not None and any(
+        workflow_store.may_take(user.role.value, spec, s) for s in spec.workflow.steps
+    ):
+        return True
+    return any(allowed(user.role, a, spec) for a in (Action.UPDATE, Action.LIFECYCLE, Action.INSPECT))
+
+
+def _stored(upload: UploadFile, request: Request) -> Photo:
+    """Keep one uploaded photo in the store (by SHA-256), after checking it is an image."""
+    name = Path(upload.filename or "photo.jpg").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise PhotoRejected(
+            f"{name}：不是照片文件 / {name} is not a photo ({', '.join(sorted(IMAGE_SUFFIXES))})",
+            errors=[{"field": "photos", "message": "not an image file", "value": name}],
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="registry-photo-"))
+    try:
+        path = workdir / f"upload{suffix}"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := upload.file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_PHOTO_BYTES:
+                    raise PhotoRejected(
+                        f"{name}：照片超过 {MAX_PHOTO_BYTES >> 20} MB / "
+                        f"photo over {MAX_PHOTO_BYTES >> 20} MB",
+                        errors=[{"field": "photos", "message": "too large", "value": name}],
+                    )
+                out.write(chunk)
+        if suffix != ".heic":  # Pillow cannot read HEIC; the thumbnail falls back to the original
+            try:
+                with Image.open(path) as img:
+                    img.verify()
+            except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
+                raise PhotoRejected(
+                    f"{name}：无法识别的图片 / {name} is not a readable image",
+                    errors=[{"field": "photos", "message": "unreadable image", "value": name}],
+                ) from None
+        digest, kept = store(path, request.app.state.settings)
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Photo(digest, name, kind, kept.stat().st_size)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@router.post(
+    "/assets/{layer}/{asset_id}/photos",
+    status_code=201,
+    summary="Attach photos (evidence for the next step) 上传照片",
+)
+def attach_photos(
+    layer: str,
+    asset_id: str,
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+    photos: Annotated[list[UploadFile], File(description="one or more photos (JPEG, PNG, HEIC…)")],
+) -> dict[str, Any]:
+    """The photos count for the asset's next step (attached since its current step)."""
+    spec = catalog.get(layer)
+    if not _may_attach(user, spec):
+        raise PermissionDenied(
+            f"角色 {user.role} 不能上传照片 / role {user.role} may not attach photos to {spec.name}"
+        )
+    if not photos or len(photos) > MAX_PHOTOS:
+        raise InvalidFeature(
+            f"一次上传 1 到 {MAX_PHOTOS} 张照片 / send 1 to {MAX_PHOTOS} photos",
+            errors=[{"field": "photos", "message": "count", "value": len(photos)}],
+        )
+    stored = [_stored(p, request) for p in photos]
+    digests = workflow_store.attach_photos(conn, spec, asset_id, stored, actor=user.username)
+    return {"photos": [{"sha256": d, "url": f"/api/photos/{d}"} for d in digests]}
+
+
+class DeadlineBody(BaseModel):
+    """Days allowed to reach ``due`` (for one ``grade``; empty: every grade)."""
+
+    due: str
+    grade: str = ""
+    days: int = Field(ge=1, le=3650)
+
+
+@router.get("/workflows/{layer}/deadlines", summary="Deadline days in force 期限设置")
+def deadlines(layer: str, conn: ConnDep, catalog: CatalogDep, _: Reader) -> dict[str, Any]:
+    """Declared defaults and what an admin configured."""
+    spec = catalog.get(layer)
+    workflow_store.workflow_of(spec)
+    return {"layer": spec.name, "deadlines": workflow_store.deadline_days(conn, spec)}
+
+
+@router.put("/workflows/{layer}/deadlines", summary="Configure deadline days (admin) 设置期限")
+def configure_deadline(
+    layer: str,
+    body: DeadlineBody,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    """Kept across restarts; overdue flags follow at once."""
+    spec = catalog.get(layer)
+    if user.role is not Role.ADMIN:
+        raise PermissionDenied(f"只有管理员能设置期限 / only an admin sets deadlines (role {user.role})")
+    workflow_store.configure_deadline(
+        conn, spec, due=body.due, grade=body.grade, days=body.days, actor=user.username
+    )
+    return {
+        "layer": spec.name,
+        "deadlines": workflow_store.deadline_days(conn, spec),
+        "as_of": dt.datetime.now(dt.UTC),
+    }
