@@ -108,6 +108,15 @@ class _Transformer(text_parser.CQLTransformer):
         return _date(str(token))
 
 
+def _patch(grammar: str, old: str, new: str) -> str:
+    """Replace one rule of pygeofilter's grammar, loudly: a new pygeofilter release
+    that reworded the rule must fail here (and in tests/test_ogc_filter.py), not
+    silently lose S_DWITHIN or quoted-quote handling. pygeofilter is pinned."""
+    if old not in grammar:
+        raise RuntimeError(f"pygeofilter's CQL2 grammar changed: {old!r} not found; update registry/cql.py")
+    return grammar.replace(old, new, 1)
+
+
 @cache
 def _text_parser() -> Lark:
     grammar_dir = os.path.dirname(text_parser.__file__)
@@ -117,8 +126,8 @@ def _text_parser() -> Lark:
         '?spatial_predicate: "S_DWITHIN"i "(" expression "," expression "," full_number '
         '["," (SINGLE_QUOTED | DWITHIN_UNITS)] ")" -> s_dwithin\n                  |'
     )
-    grammar = grammar.replace("?spatial_predicate:", rule, 1)
-    grammar = grammar.replace('SINGLE_QUOTED: "\'" /.*?/ "\'"', "SINGLE_QUOTED: /'(?:[^']|'')*'/", 1)
+    grammar = _patch(grammar, "?spatial_predicate:", rule)
+    grammar = _patch(grammar, 'SINGLE_QUOTED: "\'" /.*?/ "\'"', "SINGLE_QUOTED: /'(?:[^']|'')*'/")
     grammar += "\nDWITHIN_UNITS: /(meters|metres|meter|metre|kilometers|km|m)/i\n"
     return Lark(
         grammar,

@@ -148,3 +148,11 @@ def test_sql_looking_property_value_is_just_a_value(client: TestClient) -> None:
     assert codes(client, notes="x' OR 1=1 --") == ["3"]
     assert codes(client, road_name="'; DROP TABLE road_voids; --") == []
     assert codes(client) == ["1", "2", "3", "4"]
+
+
+def test_a_reworded_pygeofilter_grammar_fails_loudly_instead_of_losing_s_dwithin() -> None:
+    from registry.cql import _patch
+
+    assert _patch("a: b\n?spatial_predicate: x", "?spatial_predicate:", "?y:") == "a: b\n?y: x"
+    with pytest.raises(RuntimeError, match="grammar changed"):
+        _patch("?spatial_predicate_renamed: x", "?spatial_predicate:", "?y:")
