@@ -60,7 +60,15 @@ def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Pa
     assert line.startswith("progress"), line
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    time.sleep(0.5)
+    # the server notices the dead client and rolls its transaction back: wait for that
+    deadline = time.monotonic() + 30
+    while conn.execute(
+        "SELECT count(*) FROM pg_stat_activity a JOIN imports i ON a.pid = i.backend_pid"
+    ).fetchone() != (0,):
+        conn.rollback()
+        assert time.monotonic() < deadline, "the killed import's session did not end"
+        time.sleep(0.05)
+    conn.rollback()
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM import_changes").fetchone() == (0,)
     assert conn.execute("SELECT status FROM imports").fetchall() == [("running",)]
