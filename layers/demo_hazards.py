@@ -95,6 +95,14 @@ _GRADE_SIZE = {  # length, width, void height, cover depth (m): larger and shall
     "IV": ((0.5, 2.0), (0.4, 1.2), (0.05, 0.3), (1.0, 2.5)),
 }
 _DEADLINE_DAYS = {"I": 7, "II": 30, "III": 60, "IV": 90}
+# grouting for small voids, digging out and backfilling the large shallow ones
+_REMEDIATION_METHODS = {
+    "I": ("excavation_backfill", "excavation_backfill", "replacement"),
+    "II": ("excavation_backfill", "grouting", "grouting"),
+    "III": ("grouting",) * 4 + ("excavation_backfill",),
+    "IV": ("grouting",),
+}
+_CONTRACTORS = ("焦作市市政工程有限公司", "焦作市路桥建设有限公司", "河南省豫通路面工程有限公司")
 _VOID_OWNERS = (
     "焦作市市政工程管理处",
     "焦作市供水公司",
@@ -109,7 +117,9 @@ def road_voids(districts: DistrictIndex) -> list[Draft]:
     rng = rng_for("road_voids")
     surveyors, officers, builders = people(rng, 8), people(rng, 6), people(rng, 10)
     grades = exact_mix(rng, {"I": 12, "II": 58, "III": 126, "IV": 98})
-    stages = exact_mix(rng, {"closed": 150, "remediated": 52, "assigned": 48, "found": 44})
+    stages = exact_mix(rng, {"closed": 150, "remediated": 52, "remediating": 20, "assigned": 28, "found": 44})
+    # the remediation record of each remediated void (its own generator: the rest stays put)
+    works = rng_for("road_voids_remediation")
     methods = ("gpr",) * 16 + ("endoscope", "endoscope", "borehole", "visual")
     drafts = []
     for i, (street, s) in enumerate(spread(rng, ROAD_VOIDS), start=1):
@@ -138,7 +148,8 @@ def road_voids(districts: DistrictIndex) -> list[Draft]:
             "remediation_deadline": found + dt.timedelta(days=_DEADLINE_DAYS[grade]),
         }
         steps = ("assigned", "remediated", "closed")
-        reached = steps[: ("found", *steps).index(stage)]
+        # 整治中 (remediating): assigned, remediation under way but not yet recorded
+        reached = steps[: {"found": 0, "assigned": 1, "remediating": 1, "remediated": 2, "closed": 3}[stage]]
         when = found
         for step, (d0, d1), pool in zip(
             reached,
@@ -150,6 +161,9 @@ def road_voids(districts: DistrictIndex) -> list[Draft]:
             props[f"{step}_on"] = when
             props[f"{step}_by"] = rng.choice(pool)
         props["responsible_unit"] = rng.choice(_VOID_OWNERS) if reached else None
+        if "remediated" in reached:
+            props["remediation_method"] = works.choice(_REMEDIATION_METHODS[grade])
+            props["remediation_contractor"] = works.choice(_CONTRACTORS)
         props["notes"] = note(f"{districts.name(district)}道路脱空隐患，一患一档")
         drafts.append(Draft("road_voids", props, geom))
     return drafts

@@ -427,6 +427,9 @@ def undo(
             errors=conflicts,
         )
     set_actor(conn, actor, via=undo_via, comment=comment or f"undo of {via}")
+    # an undo may take an asset back through its workflow: the database records it as a
+    # reopen whose reason is the undo's comment (sql/0060_workflows.sql)
+    conn.execute("SELECT set_config('registry.reopen', 'on', true)")
     report = UndoReport(via=via, undo_via=undo_via)
     # children first: removing a water test refreshes its site, which is then reverted
     ordered = sorted(first.items(), key=lambda kv: kv[1]["child_table"] is None)

@@ -203,7 +203,17 @@ def test_road_voids_cover_every_urban_district_grade_and_stage(seeded: Seeded) -
         "IV",
     }
     stages = _kinds(seeded, "SELECT status, count(*) FROM road_voids GROUP BY 1")
-    assert set(stages) == {"found", "assigned", "remediated", "closed"}
+    assert set(stages) == {"found", "assigned", "remediating", "remediated", "closed"}
+    # the workflow's record: remediated voids have their method, contractor and date, and
+    # whoever recorded a remediation did not also verify (close) it
+    assert (
+        seeded.one(
+            "SELECT count(*) FROM road_voids WHERE status IN ('remediated', 'closed') AND "
+            "(remediation_method IS NULL OR remediation_contractor IS NULL OR responsible_unit IS NULL "
+            " OR closed_by = remediated_by)"
+        )
+        == 0
+    )
     # each reached step has its date and person, in order
     assert (
         seeded.one(

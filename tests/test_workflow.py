@@ -561,3 +561,28 @@ def test_a_deadline_without_a_date_attribute_runs_from_the_step_event(
     wconn.commit()
     assert decommissioned["status"] == "decommissioned"
     assert not _overdue(wconn, manholes, hole, entered + dt.timedelta(days=365))
+
+
+def test_an_undo_takes_a_step_back_as_a_reopen(wconn: psycopg.Connection, catalog: LayerCatalog) -> None:
+    from registry import history
+
+    voids = catalog.get("road_voids")
+    void = _create(wconn, voids, "found")
+    take_step(
+        wconn,
+        voids,
+        void["id"],
+        step="assigned",
+        fields={"responsible_unit": "排水处"},
+        role="officer",
+        actor="o",
+        via="batch:1",
+    )
+    wconn.commit()
+    history.undo(wconn, "batch:1", actor="admin")
+    wconn.commit()
+    assert _status(wconn, voids, void) == "found"
+    kinds = wconn.execute(
+        "SELECT kind, comment FROM workflow_events WHERE asset_id = %s ORDER BY id", (void["id"],)
+    ).fetchall()
+    assert kinds == [("step", None), ("reopen", "undo of batch:1")]
