@@ -18,7 +18,7 @@ from psycopg import sql
 from registry import clock
 from registry.crs import ApiCrs, check_inside, from_storage, to_storage
 from registry.errors import InvalidParameter, shown
-from registry.properties import Prop, lookup, parse_instant, properties_of
+from registry.properties import lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
 from registry.workflow_store import overdue_sql, workflow_props_sql
@@ -147,10 +147,6 @@ def geometry_expr(crs: ApiCrs, column: str = "geom") -> sql.Composable:
     return expr
 
 
-def _json_value(prop: Prop) -> sql.Composable:
-    return prop.column
-
-
 def properties_json(spec: LayerSpec, names: list[str] | None) -> sql.Composable:
     """``jsonb_build_object`` of the selected properties (chunks: the function takes ≤100 args)."""
     props = properties_of(spec)
@@ -159,9 +155,7 @@ def properties_json(spec: LayerSpec, names: list[str] | None) -> sql.Composable:
         return sql.SQL("'{}'::jsonb")
     chunks = []
     for i in range(0, len(selected), 40):
-        pairs = [
-            sql.SQL("{}, {}").format(sql.Literal(pr.name), _json_value(pr)) for pr in selected[i : i + 40]
-        ]
+        pairs = [sql.SQL("{}, {}").format(sql.Literal(pr.name), pr.column) for pr in selected[i : i + 40]]
         chunks.append(sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs)))
     return sql.SQL(" || ").join(chunks)
 
