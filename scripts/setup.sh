@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 with_browser=false
 [[ "${1:-}" == "--with-browser" ]] && with_browser=true
 
-packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin)
+# fonts-wqy-microhei: the Chinese font the PDF reports (月报, 一患一档) embed
+packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin fonts-wqy-microhei)
 if $with_browser; then
   # python3-qgis: QGIS 3.22 headless for the real-client tests (-m gis_client), ~930 MB
-  packages+=(chromium fonts-wqy-microhei libatomic1 python3-qgis)
+  packages+=(chromium libatomic1 python3-qgis)
   # Node.js for ESLint and `node --test tests/js/`: Debian's (Node 18 on Debian 12),
   # unless a node and an npm are already there
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

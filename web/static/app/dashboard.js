@@ -12,7 +12,7 @@ const TEXT = {
     title: "焦作市城市管理专项整治看板", year: "年度", map: "地图", lang: "English",
     report: "月报下载", month: "月份", pdf: "下载 PDF", xlsx: "下载 Excel",
     targets: "年度目标完成情况", flags: "逾期与不合格", status: "资产状态统计", trend: "月度趋势",
-    layer: "图层", measure: "指标", scope: "范围", target: "目标", done: "完成", percent: "完成率",
+    layer: "图层", state: "状态", measure: "指标", scope: "范围", target: "目标", done: "完成", percent: "完成率",
     city: "全市", total: "合计", district: "行政区", none: "无", loading: "加载中…",
     signin: "请先在地图页登录后再查看看板。", error: "数据加载失败：", noTargets: "本年度尚未设定目标。",
     list: "清单", month_n: (m) => `${m}月`, open_map: "在地图中查看",
@@ -21,7 +21,7 @@ const TEXT = {
     title: "Jiaozuo urban management campaigns", year: "Year", map: "Map", lang: "中文",
     report: "Monthly report", month: "Month", pdf: "Download PDF", xlsx: "Download Excel",
     targets: "Targets and completion", flags: "Overdue and failing", status: "Assets by status", trend: "Monthly trend",
-    layer: "Layer", measure: "Measure", scope: "Scope", target: "Target", done: "Done", percent: "Done %",
+    layer: "Layer", state: "Status", measure: "Measure", scope: "Scope", target: "Target", done: "Done", percent: "Done %",
     city: "Whole city", total: "Total", district: "District", none: "none", loading: "Loading…",
     signin: "Sign in on the map page first, then open the dashboard.", error: "Could not load the figures: ",
     noTargets: "No targets set for this year.", list: "List", month_n: (m) => `${m}`, open_map: "Show on the map",
@@ -154,7 +154,7 @@ function drawStatus() {
   // the table: layer × district × status, every count a link to the map
   const box = $("#table-status");
   const table = el("table", { class: "figures" });
-  table.append(el("thead", {}, el("tr", {}, ...[t("layer"), t("district"), t("status"), t("total")].map((h) => el("th", { text: h })))));
+  table.append(el("thead", {}, el("tr", {}, ...[t("layer"), t("district"), t("state"), t("total")].map((h) => el("th", { text: h })))));
   const body = el("tbody");
   for (const r of data.counts) {
     body.append(el("tr", {}, el("td", { text: label(layerOf(r.layer)) }), el("td", { text: districtName(r.district) }),
@@ -172,7 +172,7 @@ function drawTrend() {
     tooltip, legend: { type: "scroll", top: 0 },
     grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: months }, yAxis: { type: "value" },
-    series: data.trend.map((s) => ({ name: label(s), type: "line", smooth: true, data: s.values })),
+    series: data.trend.map((s) => ({ name: label(s), type: "line", data: s.values })),
   }, true);
 }
 
@@ -183,8 +183,17 @@ function reportLinks() {
   }
 }
 
+/** Resolves when every chart has finished drawing (animations included). */
+function drawn() {
+  for (const id of ["chart-targets", "chart-status", "chart-trend"]) chart(id);
+  const finished = Object.values(charts).map((c) => new Promise((resolve) => c.on("finished", resolve)));
+  // a chart with nothing to animate may not report: never wait more than a few seconds
+  return Promise.race([Promise.all(finished), new Promise((resolve) => setTimeout(resolve, 4000))]);
+}
+
 function draw() {
   relabel();
+  const done = drawn();
   const sel = $("#year");
   sel.replaceChildren(...data.years.map((y) => el("option", { value: String(y), text: String(y) })));
   sel.value = String(data.year);
@@ -192,7 +201,10 @@ function draw() {
   drawFlags();
   drawStatus();
   drawTrend();
-  document.body.dataset.ready = "1";
+  done.then(() => {
+    for (const c of Object.values(charts)) c.off("finished");
+    document.body.dataset.ready = "1";
+  });
 }
 
 async function load(year) {
