@@ -19,6 +19,7 @@ from registry.features import parse_bbox
 from registry.permissions import Action
 from registry.properties import parse_instant
 from registry.search import (
+    COORD_SYSTEMS,
     MAX_LIMIT,
     MAX_RADIUS_M,
     SearchQuery,
@@ -237,7 +238,76 @@ def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, default=str), media_type="application/geo+json")
 
 
-@router.get("/search", summary="Search assets by location and attributes 位置查询")
+def _described(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_TEXT: dict[str, Any] = {"type": "string"}
+_NUMBER: dict[str, Any] = {"type": "number"}
+_INSTANT: dict[str, Any] = {"type": "string", "format": "date-time"}
+_DAY: dict[str, Any] = {"type": "string", "format": "date"}
+# The parameters GET /api/search reads (it parses them itself, so FastAPI cannot list
+# them): OpenAPI clients and the API fuzzer see them. The layers' own value filters
+# (kind, risk_grade…) are taken as well.
+SEARCH_PARAMETERS = [
+    _described("lon", "经度 longitude (with lat)", _NUMBER),
+    _described("lat", "纬度 latitude (with lon)", _NUMBER),
+    _described("radius", f"半径（米）radius in metres, at most {MAX_RADIUS_M}", _NUMBER),
+    _described("nearest", "最近的 k 个 k nearest", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    _described("bbox", "范围 minlon,minlat,maxlon,maxlat", _TEXT),
+    _described("coord_sys", "坐标系 of lon/lat, bbox", {"type": "string", "enum": list(COORD_SYSTEMS)}),
+    _described("layers", "图层 layers, comma-separated", _TEXT),
+    _described("district", "区县代码 district code (GB/T 2260)", _TEXT),
+    _described("status", "状态 status, comma-separated", _TEXT),
+    _described("owner", "权属/责任单位 owner or responsible unit", _TEXT),
+    _described("q", f"编号、名称、道路 code, name, road (at most {MAX_TEXT_QUERY} characters)", _TEXT),
+    _described("updated_from", "更新时间起 updated from (RFC 3339)", _INSTANT),
+    _described("updated_to", "更新时间止 updated to (RFC 3339)", _INSTANT),
+    _described("date_field", "日期属性 a date attribute, e.g. detected_on", _TEXT),
+    _described("date_from", "日期起 from (YYYY-MM-DD)", _DAY),
+    _described("date_to", "日期止 to (YYYY-MM-DD)", _DAY),
+    _described("limit", "每页 per page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    _described("offset", "跳过 skip", {"type": "integer", "minimum": 0}),
+    _described("f", "格式 format", {"type": "string", "enum": ["geojson", "csv"]}),
+]
+_SEARCH_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["geometry"],
+                "properties": {
+                    "geometry": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon"},
+                    **{p["name"]: p["schema"] for p in SEARCH_PARAMETERS},
+                },
+            }
+        }
+    },
+}
+
+
+def _body_params(body: dict[str, Any]) -> dict[str, str]:
+    """A POST body's filters as a query string carries them: text, a list comma-joined;
+    an object (or a list of them) where a value is expected is a 400 naming it."""
+    out: dict[str, str] = {}
+    for key, value in body.items():
+        if key == "geometry" or value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str | int | float) for v in items):
+            raise InvalidParameter(
+                key, f"{key} 应为文本、数字或其列表 / {key} must be text, a number or a list of them"
+            )
+        out[key] = ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
+    return out
+
+
+@router.get(
+    "/search",
+    summary="Search assets by location and attributes 位置查询",
+    openapi_extra={"parameters": SEARCH_PARAMETERS},
+)
 def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
     """Radius (``lon``, ``lat``, ``radius`` m), ``nearest=k``, ``bbox``, ``district``, ``layers``,
     value filters declared by the layers (``status``, ``kind``, ``risk_grade``…), ``owner``, ``q`` text,
@@ -254,7 +324,11 @@ def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response
     return _respond(search(conn, catalog, q), q, params.get("f"))
 
 
-@router.post("/search", summary="Search assets inside a drawn polygon 多边形查询")
+@router.post(
+    "/search",
+    summary="Search assets inside a drawn polygon 多边形查询",
+    openapi_extra={"requestBody": _SEARCH_BODY},
+)
 def search_post(
     request: Request,
     conn: ConnDep,
@@ -267,6 +341,6 @@ def search_post(
         geometry = geometry.get("geometry")
     if geometry is None:
         raise InvalidParameter("geometry", "POST /api/search needs a GeoJSON polygon in 'geometry'")
-    params = {**dict(request.query_params), **{k: v for k, v in body.items() if k != "geometry"}}
+    params = {**dict(request.query_params), **_body_params(body)}
     q = build_query(params, catalog, polygon=geometry)
     return _respond(search(conn, catalog, q), q, params.get("f"))
