@@ -131,7 +131,7 @@ def test_login_sets_httponly_samesite_session_and_readable_csrf_cookie(
     body = response.json()
     assert body["csrf_token"] == client.cookies[CSRF_COOKIE]
     assert body["user"]["role"] == "officer"
-    assert body["user"]["permissions"]["road_voids"] == ["read", "lifecycle"]
+    assert body["user"]["permissions"]["road_voids"] == ["read", "inspect", "lifecycle"]
     me = client.get("/auth/me")
     assert me.status_code == 200 and me.json()["username"] == "officer"
 
