@@ -59,11 +59,13 @@ def _test(conn: psycopg.Connection, site: Any, day: dt.date, **values: Any) -> t
     row = {**GOOD, **values}
     cols = list(row)
     test_id, passed = conn.execute(
-        f"INSERT INTO water_tests (site_id, tested_on, {', '.join(cols)}) "  # noqa: S608 (fixed names)
+        f"INSERT INTO water_tests (site_id, tested_on, {', '.join(cols)}) "
         f"VALUES (%s, %s, {', '.join(['%s'] * len(cols))}) RETURNING id, passed",
         (site, day, *row.values()),
     ).fetchone()
-    per = dict(conn.execute("SELECT parameter, passed FROM water_test_judgements WHERE test_id = %s", (test_id,)))
+    per = dict(
+        conn.execute("SELECT parameter, passed FROM water_test_judgements WHERE test_id = %s", (test_id,))
+    )
     return passed, per
 
 
@@ -75,7 +77,9 @@ def test_the_layer_keeps_no_copy_of_the_limits() -> None:
 def test_limits_table_holds_gb5749(conn: psycopg.Connection) -> None:
     rows = {
         r[0]: (r[1], r[2])
-        for r in conn.execute("SELECT parameter, min_value::float8, max_value::float8 FROM water_quality_limits")
+        for r in conn.execute(
+            "SELECT parameter, min_value::float8, max_value::float8 FROM water_quality_limits"
+        )
     }
     assert rows == {
         "turbidity_ntu": (None, 1),
@@ -134,11 +138,13 @@ def test_interval_is_configurable(conn: psycopg.Connection, catalog: LayerCatalo
 def test_a_changed_limit_rejudges_and_is_recorded(conn: psycopg.Connection, catalog: LayerCatalog) -> None:
     site = _site(conn, catalog)
     _test(conn, site, dt.date(2026, 3, 10), turbidity_ntu=1.5)
-    assert conn.execute("SELECT last_test_passed FROM water_supply WHERE id = %s", (site,)).fetchone()[0] is False
+    last = "SELECT last_test_passed FROM water_supply WHERE id = %s"
+    assert conn.execute(last, (site,)).fetchone()[0] is False
     conn.execute("UPDATE water_quality_limits SET max_value = 3 WHERE parameter = 'turbidity_ntu'")
-    assert conn.execute("SELECT last_test_passed FROM water_supply WHERE id = %s", (site,)).fetchone()[0] is True
+    assert conn.execute(last, (site,)).fetchone()[0] is True
     updates = conn.execute(
-        "SELECT count(*) FROM asset_history WHERE asset_id = %s AND child_table = 'water_tests' AND action = 'update'",
+        "SELECT count(*) FROM asset_history "
+        "WHERE asset_id = %s AND child_table = 'water_tests' AND action = 'update'",
         (site,),
     ).fetchone()[0]
     assert updates == 1
@@ -146,7 +152,9 @@ def test_a_changed_limit_rejudges_and_is_recorded(conn: psycopg.Connection, cata
 
 def test_a_limit_must_name_a_measured_column(conn: psycopg.Connection) -> None:
     with pytest.raises(psycopg.errors.CheckViolation):
-        conn.execute("INSERT INTO water_quality_limits (parameter, zh, en, max_value) VALUES ('lab', 'x', 'x', 1)")
+        conn.execute(
+            "INSERT INTO water_quality_limits (parameter, zh, en, max_value) VALUES ('lab', 'x', 'x', 1)"
+        )
 
 
 def test_search_flags_failing_and_overdue(db: Settings, catalog: LayerCatalog) -> None:
