@@ -676,24 +676,26 @@ def events_of(conn: psycopg.Connection, asset_id: Any) -> list[dict[str, Any]]:
     return _events(conn, key)
 
 
+def workflow_json(spec: LayerSpec) -> dict[str, Any] | None:
+    """The layer's declared workflow (steps with requirements and roles) for clients."""
+    wf = spec.workflow
+    if wf is None:
+        return None
+    return {
+        "zh": wf.zh,
+        "en": wf.en,
+        "steps": [
+            {"code": s.code, "zh": s.zh, "en": s.en, **s.requirements(), "roles": _roles_for(spec, s)}
+            for s in wf.steps
+        ],
+        "reopen_roles": ["admin", *wf.reopen_roles],
+        "deadlines": [
+            {"start": d.start, "due": d.due, "grade_attr": d.grade_attr, "days": d.defaults()}
+            for d in wf.deadlines
+        ],
+    }
+
+
 def catalog_workflows(catalog: LayerCatalog) -> dict[str, dict[str, Any]]:
-    """Layer → its declared workflow (steps with requirements and roles), for clients."""
-    out = {}
-    for spec in catalog:
-        wf = spec.workflow
-        if wf is None:
-            continue
-        out[spec.name] = {
-            "zh": wf.zh,
-            "en": wf.en,
-            "steps": [
-                {"code": s.code, "zh": s.zh, "en": s.en, **s.requirements(), "roles": _roles_for(spec, s)}
-                for s in wf.steps
-            ],
-            "reopen_roles": ["admin", *wf.reopen_roles],
-            "deadlines": [
-                {"start": d.start, "due": d.due, "grade_attr": d.grade_attr, "days": d.defaults()}
-                for d in wf.deadlines
-            ],
-        }
-    return out
+    """Layer → its declared workflow, for every layer that declares one."""
+    return {spec.name: doc for spec in catalog if (doc := workflow_json(spec)) is not None}

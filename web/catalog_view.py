@@ -7,6 +7,7 @@ from typing import Any
 
 from registry.catalog import LayerCatalog
 from registry.spec import Attr, Choice, LayerSpec
+from registry.workflow_store import workflow_json
 
 
 def _choice(c: Choice) -> dict[str, str]:
@@ -40,6 +41,8 @@ def layer_json(spec: LayerSpec) -> dict[str, Any]:
         "statuses": [_choice(c) for c in spec.statuses],
         # what a role with only the LIFECYCLE right may change (the map's edit form)
         "lifecycle_fields": sorted(spec.lifecycle_fields),
+        # the campaign's steps (the file's "next step" action; None without a workflow)
+        "workflow": workflow_json(spec),
         "attrs": [_attr(a) for a in spec.all_attrs],
         # the everyday questions the layer declares (search box, filters, map labels)
         "text_search": list(spec.text_search_attrs),

@@ -92,14 +92,15 @@ def test_officer_edits_only_the_lifecycle_and_a_refusal_is_shown_readably(
     assert page.locator("#file-move").count() == 0  # officers do not move hazards
     page.click("#file-edit")
     fields = page.eval_on_selector_all("#edit-form [name]", "els => els.map(e => e.name)")
-    assert "status" in fields and "road_name" not in fields
+    # lifecycle fields only; the status itself moves by the workflow's next-step action
+    assert "remediation_deadline" in fields and "road_name" not in fields and "status" not in fields
     # meanwhile an admin makes the officer a viewer: the page still shows the form,
     # the server refuses, and the page says so in words
     assert live_server.settings.database_url
     with psycopg.connect(live_server.settings.database_url) as conn:
         conn.execute("UPDATE users SET role = 'viewer' WHERE username = 'officer'")
     try:
-        page.select_option("#edit-form select[name='status']", "assigned")
+        page.fill("#edit-form [name='notes']", "复核")
         page.click("#edit-form button[type='submit']")
         page.wait_for_selector("#edit-form .problems:has-text('没有权限')")
         assert "viewer" in page.locator("#edit-form .problems").inner_text()

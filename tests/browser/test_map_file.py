@@ -66,7 +66,8 @@ def test_road_void_file_shows_lifecycle_timeline(browser, live_server: LiveServe
     page = mp.page
     page.wait_for_selector("#file:not([hidden]) .timeline")
     steps = page.locator(".timeline li").all_inner_texts()
-    assert steps[0].startswith("排查发现") and len(steps) == 4
+    # the steps its workflow declares: 排查发现 → 确权 → 开始整治 → 整治完成 → 销号
+    assert steps[0].startswith("排查发现") and len(steps) == 5
     assert "风险等级" in page.locator("table.attrs").inner_text()
     assert "Ⅰ级（最严重）" in page.locator("table.attrs").inner_text()
     page.context.close()

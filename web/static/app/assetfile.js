@@ -10,6 +10,7 @@ import { errorText, request } from "./http.js";
 import { I18n, t } from "./i18n.js";
 import { editParkingShape } from "./parking.js";
 import { App, choiceLabel, districtLabel, formatValue, fromMap, geoJSON, refreshTiles, writeHash } from "./state.js";
+import { workflowSection } from "./workflow.js";
 
 const problem = (err, prefix = "") => h("p", { class: "problems", role: "alert", text: prefix + errorText(err) });
 
@@ -81,7 +82,8 @@ function render(spec, feature) {
     h("h3", { text: t("attributes") }), h("table", { class: "attrs" }, h("tbody", {}, rows)),
     actions(spec, feature),
     ...photos(spec, feature),
-    ...timeline(spec, p),
+    // a layer with a campaign workflow shows its steps and the next-step action instead
+    ...(spec.workflow ? workflowSection(spec, feature, () => openFile(spec.name, feature.id)) : timeline(spec, p)),
     ...spec.children.flatMap((child) => childRecords(spec, feature, child)),
     ...history(spec, feature));
 }
@@ -209,7 +211,9 @@ function historyEntry(spec, e) {
 
 function editForm(spec, feature) {
   // a role that may only move a hazard through its lifecycle gets only those fields
-  const only = Auth.can("update", spec.name) ? null : spec.lifecycle_fields;
+  let only = Auth.can("update", spec.name) ? null : spec.lifecycle_fields;
+  // the status of a layer with a workflow moves by its steps (the next-step action), not here
+  if (spec.workflow) only = (only || spec.attrs.map((a) => a.name)).filter((n) => n !== "status");
   const form = attrForm(spec, feature.properties || {}, { id: "edit-form", only });
   const msg = h("div", { class: "problems", role: "alert" });
   form.append(h("div", { class: "row" }, h("button", { type: "submit" }, t("save")),
