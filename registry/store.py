@@ -222,6 +222,16 @@ def update_asset(
         )
     current = get_asset(conn, spec, asset_id, lock=True)
     _check_version(spec, current, expected_version)
+    if (
+        spec.workflow is not None
+        and not workflow_step
+        and props.get("status", current["status"]) != current["status"]
+    ):
+        raise StatusThroughWorkflow(
+            "状态只能通过流程步骤变更（下一步或重新打开） / the status of a "
+            f"{spec.name} asset changes only through its workflow: take the next step or reopen",
+            errors=[{"field": "status", "message": "use the workflow steps", "value": props.get("status")}],
+        )
     merged = {name: current.get(name) for name in _writable_names(spec)} | props
     geom = None if geom is None else planar(geom)
     final_geom = geom if geom is not None else shape(current["geom"])
