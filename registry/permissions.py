@@ -41,9 +41,12 @@ class Action(StrEnum):
     AUDIT = "audit"  # read what any user or import changed
     MANAGE_USERS = "manage_users"
     SET_TARGETS = "set_targets"  # enter the yearly campaign targets
+    CONFIGURE_MAP = "configure_map"  # basemaps and the gazetteer of the map (issue 11)
 
 
-GLOBAL_ACTIONS = frozenset({Action.UNDO, Action.AUDIT, Action.MANAGE_USERS, Action.SET_TARGETS})
+GLOBAL_ACTIONS = frozenset(
+    {Action.UNDO, Action.AUDIT, Action.MANAGE_USERS, Action.SET_TARGETS, Action.CONFIGURE_MAP}
+)
 
 ROLE_LABELS: Mapping[Role, tuple[str, str]] = {
     Role.ADMIN: ("管理员", "Administrator"),

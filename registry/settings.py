@@ -24,6 +24,19 @@ class Basemap(BaseModel):
     crs: Literal["wgs84", "gcj02"] = "wgs84"
     max_zoom: int = 19
     subdomains: str = ""
+    # Issue 11: what the page needs beyond one XYZ URL. ``id`` names a basemap an admin
+    # configured in the app (registry/basemaps.py); ``label_url`` is an annotation layer
+    # drawn over the base (Tianditu's cva/cia); ``vector`` tiles (.pbf) are drawn in the
+    # browser with ``vector_layers``; ``bounds``/``min_zoom`` keep Leaflet from asking a
+    # file for tiles it does not hold.
+    id: str = ""
+    kind: str = "xyz"
+    label_url: str = ""
+    vector: bool = False
+    vector_layers: list[str] = Field(default_factory=list)
+    min_zoom: int = 0
+    max_native_zoom: int | None = None
+    bounds: list[float] | None = None
 
 
 class Settings(BaseSettings):
@@ -49,6 +62,11 @@ class Settings(BaseSettings):
     # REGISTRY_BASEMAPS='[{"name": ..., "url": ..., "crs": "gcj02"}]'. Empty by default:
     # the map must work offline, showing district boundaries on a plain background.
     basemaps: list[Basemap] = Field(default_factory=list)
+    # Basemaps an admin configures in the app (issue 11): the Tianditu key of the bureau
+    # (a browser key, sent with every Tianditu tile request), and the folder of the
+    # MBTiles/PMTiles files the registry serves itself (default <data_dir>/basemaps).
+    tianditu_key: str = ""
+    basemap_dir: Path | None = None
     # Imports: the largest upload accepted, and what an archive may expand to (zip bombs).
     import_max_bytes: int = 2 * 1024**3
     import_max_unzipped_bytes: int = 8 * 1024**3
@@ -95,6 +113,11 @@ class Settings(BaseSettings):
         if value and value.startswith("postgresql+"):
             return "postgresql://" + value.split("://", 1)[1]
         return value or None
+
+    @property
+    def basemap_folder(self) -> Path:
+        """Where the MBTiles/PMTiles basemap files are (REGISTRY_BASEMAP_DIR)."""
+        return self.basemap_dir or self.data_dir / "basemaps"
 
     @property
     def embedded(self) -> bool:

@@ -19,6 +19,7 @@ from registry.workflow_store import sync_workflows
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
 from web.routes import auth as auth_routes
+from web.routes import basemaps as basemap_routes
 from web.routes import dashboard as dashboard_routes
 from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(workflow_routes.router)
     app.include_router(inspection_routes.router)
     app.include_router(dashboard_routes.router)
+    app.include_router(basemap_routes.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -87,8 +87,10 @@ def basemap_sources(basemaps: Iterable[Basemap]) -> list[str]:
     (tiles served by the registry itself) need nothing beyond ``'self'``.
     """
     out: list[str] = []
-    for b in basemaps:
-        parts = urlsplit(b.url.replace("{s}", "\x00"))
+    # a basemap's annotation layer (Tianditu's cva/cia) loads from its own template
+    templates = [(b, u) for b in basemaps for u in (b.url, b.label_url) if u]
+    for b, url in templates:
+        parts = urlsplit(url.replace("{s}", "\x00"))
         if not parts.scheme or not parts.netloc:
             continue
         if parts.scheme not in ("http", "https"):
@@ -111,19 +113,31 @@ def basemap_sources(basemaps: Iterable[Basemap]) -> list[str]:
     return out
 
 
-def content_security_policy(settings: Settings, *, page: PagePolicy | None = None, nonce: str = "") -> str:
-    """The policy of a response: the registry's pages, or one library page with its nonce."""
+def content_security_policy(
+    settings: Settings,
+    *,
+    page: PagePolicy | None = None,
+    nonce: str = "",
+    basemaps: Iterable[Basemap] | None = None,
+) -> str:
+    """The policy of a response: the registry's pages, or one library page with its nonce.
+
+    ``basemaps`` are those the page offers (REGISTRY_BASEMAPS and the ones an admin
+    configured, ``app.state.basemaps``); without it, REGISTRY_BASEMAPS. Their hosts may
+    serve images (raster tiles) and connections (vector tiles are fetched).
+    """
     page = page or PagePolicy()
     with_nonce = (f"'nonce-{nonce}'",) if nonce else ()
+    tile_hosts = basemap_sources(settings.basemaps if basemaps is None else basemaps)
     directives = {
         "default-src": ("'self'",),
         "script-src": ("'self'", *with_nonce, *page.script),
         # Leaflet and its plugins style elements through the DOM (el.style), which CSP
         # allows; style attributes in HTML and setAttribute("style") it does not.
         "style-src": ("'self'", *(with_nonce if page.nonce_styles else ()), *page.style),
-        "img-src": ("'self'", "data:", "blob:", *basemap_sources(settings.basemaps), *page.img),
+        "img-src": ("'self'", "data:", "blob:", *tile_hosts, *page.img),
         "font-src": ("'self'", "data:", *page.font),
-        "connect-src": ("'self'",),
+        "connect-src": ("'self'", *tile_hosts),
         "worker-src": ("'self'", *page.worker),
         "object-src": ("'none'",),
         "base-uri": ("'none'",),
@@ -155,8 +169,13 @@ class SecurityHeadersMiddleware:
         # the app's current settings (tests and admins may swap them on app.state)
         app = scope.get("app")
         settings: Settings = getattr(getattr(app, "state", None), "settings", None) or self.settings
+        # the basemaps the page offers, as the map route last read them from the database
+        basemaps = getattr(getattr(app, "state", None), "basemaps", None)
         headers = [
-            (b"content-security-policy", content_security_policy(settings, page=page, nonce=nonce)),
+            (
+                b"content-security-policy",
+                content_security_policy(settings, page=page, nonce=nonce, basemaps=basemaps),
+            ),
             (b"x-content-type-options", "nosniff"),
             (b"referrer-policy", REFERRER_POLICY),
         ]
@@ -173,13 +192,14 @@ class SecurityHeadersMiddleware:
             return
         page = self.pages.get(scope["path"])
         nonce = secrets.token_urlsafe(18) if page else ""
-        extra = self._headers(scope, page, nonce)
 
         if page is None:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message = _with_headers(message, extra)
+                    # built when the response starts: the map route has just refreshed
+                    # the basemaps whose hosts the policy names
+                    message = _with_headers(message, self._headers(scope, page, nonce))
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -199,7 +219,7 @@ class SecurityHeadersMiddleware:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
                     tagged_start, tagged = _tag_inline(start, bytes(body), nonce)
-                    await send(_with_headers(tagged_start, extra))
+                    await send(_with_headers(tagged_start, self._headers(scope, page, nonce)))
                     await send({"type": "http.response.body", "body": tagged, "more_body": False})
 
         await self.app(scope, receive, send_tagged)

@@ -17,6 +17,7 @@ from registry.permissions import Action
 from web.auth import require
 from web.catalog_view import catalog_json
 from web.deps import CatalogDep, ConnDep
+from web.routes.basemaps import page_basemaps
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
@@ -33,8 +34,11 @@ DISTRICT_TOLERANCE_DEG = 0.001
 
 def _page_config(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
-    # public_read tells the page whether to ask for a sign-in before showing data
-    return {"basemaps": [b.model_dump() for b in settings.basemaps], "public_read": settings.public_read}
+    # public_read tells the page whether to ask for a sign-in before showing data;
+    # basemaps: REGISTRY_BASEMAPS and those an admin configured (read fresh, so the
+    # page's CSP names their hosts)
+    basemaps = page_basemaps(request)
+    return {"basemaps": [b.model_dump() for b in basemaps], "public_read": settings.public_read}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
