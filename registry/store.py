@@ -239,16 +239,6 @@ def update_asset(
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise _problems_to_error(spec, errors)
-    if (
-        spec.workflow is not None
-        and not workflow_step
-        and clean.get("status", current["status"]) != current["status"]
-    ):
-        raise StatusThroughWorkflow(
-            "状态只能通过流程步骤变更（下一步或重新打开） / the status of a "
-            f"{spec.name} asset changes only through its workflow: take the next step or reopen",
-            errors=[{"field": "status", "message": "use the workflow steps", "value": props.get("status")}],
-        )
     set_actor(conn, actor, via=via, comment=comment)
     assignments = [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in props]
     params: list[Any] = [clean.get(name) for name in props]
