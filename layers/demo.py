@@ -24,6 +24,7 @@ from psycopg import sql
 from layers import ALL_LAYERS
 from layers.demo_campaigns import current_road_voids, current_water_tests, targets
 from layers.demo_common import DEMO_MARK, DistrictIndex, Draft
+from layers.demo_gazetteer import seed_gazetteer
 from layers.demo_hazards import manholes, poles_wires, road_voids
 from layers.demo_places import markets, parking, water_supply
 from registry import campaigns
@@ -142,6 +143,9 @@ def seed_demo(
         say(f"水质检测 water_tests: {_fmt(counts[WATER_TESTS_KEY])}")
         counts[TARGETS_KEY] = _seed_targets(conn, today)
         say(f"年度目标 campaign_targets: {_fmt(counts[TARGETS_KEY])}")
+        # the gazetteer of the map's place search: the demo streets and named places
+        loaded = seed_gazetteer(conn)
+        say(f"地名库 places: {loaded['roads']} 条道路 roads, {loaded['places']} 个地名 places")
     return counts
 
 

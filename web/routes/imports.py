@@ -36,6 +36,7 @@ from registry.permissions import Action
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.routes import export_search
 
 Reader = Depends(require(Action.READ))
 
@@ -270,15 +271,20 @@ def export_layer(
     format: str = "gpkg",
     ids: str | None = None,
     csv_geometry: str = "wkt",
+    search: str | None = None,
 ) -> Any:
     """Download a layer, or exactly the assets ``ids=uuid,uuid`` (e.g. a map search result,
     of one or several layers; ``layer`` may then be left out), as gpkg, geojson, shp (zip),
     csv or xlsx. Ids that are not live assets (of ``layer``, when given) are a 404 naming
-    them, so an export never silently holds less than was asked for."""
+    them, so an export never silently holds less than was asked for. ``search=<query
+    string of /api/search>`` exports every match of that search (web/routes/export_search)."""
     if format not in FORMATS:
         raise InvalidExportRequest(
             "format", f"格式须为 {', '.join(FORMATS)} 之一 / format must be one of {', '.join(FORMATS)}"
         )
+    if search is not None:
+        selected, name = export_search.search_selection(conn, catalog, search)
+        return export_search.file_response(conn, selected, name, format, csv_geometry)
     if not layer and not ids:  # (an empty layer= is no layer)
         raise InvalidExportRequest(
             "layer", "请给出 layer= 或 ids= / give layer=, or ids= with the assets to export"
