@@ -1,9 +1,14 @@
 """Export a layer (or chosen assets) to GeoPackage, GeoJSON, zipped Shapefile, CSV or
 XLSX, in a form the importer reads back to the very same records.
 
-Attributes use their registry names; ``extra`` keys become their own columns; the
-bookkeeping columns (id, district, version, who/when) are included for reading and
-ignored on re-import. Shapefile field names are cut to 10 characters, so the zip
+Columns and values are either machine codes (``labels="codes"``: registry attribute
+names, stored enumeration codes, the default for GIS formats) or Chinese headers and
+labels (``labels="zh"``: 井类 = 污水, 是/否, district names; the default for CSV and
+XLSX, which people read); the importer reads both back. ``extra`` keys become their
+own columns; the bookkeeping columns (id, district, version, who/when) are included
+for reading and ignored on re-import. Integers stay integers and dates stay dates
+(GeoPackage and Shapefile Date fields); CSV and XLSX state their CRS in a 坐标系 column.
+Shapefile field names are cut to 10 characters, so the zip
 carries ``<layer>.fields.json`` mapping short names back, and a ``.cpg`` (UTF-8). A
 shapefile holds one geometry type, so a layer with several (poles as points, wires as
 lines) is zipped as one shapefile per type: ``<layer>_point.shp``, ``<layer>_line.shp``…
@@ -11,7 +16,6 @@ lines) is zipped as one shapefile per type: ``<layer>_point.shp``, ``<layer>_lin
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import zipfile
 from decimal import Decimal
@@ -36,6 +40,23 @@ MEDIA_TYPE = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 META = ["id", "district_code", "version", "updated_at", "updated_by"]
+LABELS = ("zh", "codes")
+# Chinese headers of the bookkeeping columns (importers.mapping ignores them, too).
+META_ZH = {
+    "id": "系统编号",
+    "district_code": "所属区县",
+    "version": "版本",
+    "updated_at": "更新时间",
+    "updated_by": "更新人",
+    "is_demo": "演示数据",
+}
+CRS_COLUMN = "坐标系"
+STORAGE_CRS = "EPSG:4490"
+
+
+def default_labels(fmt: str) -> str:
+    """Chinese headers and labels for the tables people read (CSV, XLSX), codes for GIS."""
+    return "zh" if fmt in ("csv", "xlsx") else "codes"
 
 
 def fetch_frame(conn: psycopg.Connection, spec: LayerSpec, ids: list[str] | None = None) -> gpd.GeoDataFrame:
@@ -66,9 +87,10 @@ def fetch_frame(conn: psycopg.Connection, spec: LayerSpec, ids: list[str] | None
         geoms.append(shapely.from_wkb(bytes(r[-1])))
     frame = pd.DataFrame(records, columns=[*names[: len(attrs)], "is_demo", *META, *extra_keys])
     for a in spec.all_attrs:
-        if a.type is AttrType.DATE:
-            frame[a.name] = frame[a.name].astype(object)
-        elif a.type is AttrType.BOOLEAN:
+        if a.type is AttrType.INTEGER:
+            # (a nullable integer column: None would otherwise make it float, written as Real)
+            frame[a.name] = frame[a.name].astype("Int64")
+        elif a.type in (AttrType.DATE, AttrType.BOOLEAN):
             frame[a.name] = frame[a.name].astype(object)
     for k in extra_keys:
         frame[k] = _extra_column(frame[k])
@@ -104,13 +126,24 @@ def export(
     *,
     ids: list[str] | None = None,
     csv_geometry: str = "wkt",
+    labels: str | None = None,
 ) -> int:
-    """Write the export file; return the number of assets written."""
+    """Write the export file; return the number of assets written.
+
+    ``labels`` is ``"zh"`` (Chinese headers and labels) or ``"codes"``; by default
+    Chinese for CSV/XLSX and codes for the GIS formats (see :func:`default_labels`).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    labels = labels or default_labels(fmt)
+    if labels not in LABELS:
+        raise ValueError(f"unknown labels {labels!r}; choose from {', '.join(LABELS)}")
     gdf = fetch_frame(conn, spec, ids)
+    if labels == "zh":
+        gdf = to_chinese(conn, spec, gdf)
     if fmt == "gpkg":
-        gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio")
+        # Arrow writes typed fields: Int64 → Integer, datetime.date → Date (not Real/String).
+        gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio", use_arrow=True)
     elif fmt == "geojson":
         # CRS84 lon/lat (CGCS2000 equals WGS84 to centimetres: no shift); 17
         # decimals so coordinates re-import bit-identical (RFC7946 mode would round to 7).
@@ -126,12 +159,30 @@ def export(
             frame["纬度"] = [g.y for g in gdf.geometry]
         else:
             frame["wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)
+        frame[CRS_COLUMN] = STORAGE_CRS
         if fmt == "csv":
             frame.to_csv(out, index=False, encoding="utf-8-sig")
         else:
             frame = frame.astype(object).where(frame.notna(), None)
             frame.to_excel(out, index=False, engine="openpyxl")
     return len(gdf)
+
+
+def to_chinese(conn: psycopg.Connection, spec: LayerSpec, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Chinese headers (the attributes' labels) and values (choice labels, 是/否, the
+    district's name); the importer maps every one of them back to the same record."""
+    names = dict(conn.execute("SELECT code, name_zh FROM districts").fetchall())
+    frame = gdf.copy()
+    for a in spec.all_attrs:
+        if a.choices:
+            zh = {c.code: c.zh for c in a.choices}
+            frame[a.name] = frame[a.name].map(lambda v, zh=zh: None if v is None else zh.get(v, v))
+        elif a.type is AttrType.BOOLEAN:
+            frame[a.name] = frame[a.name].map(lambda v: None if v is None else ("是" if v else "否"))
+    frame["district_code"] = frame["district_code"].map(lambda v: names.get(v, v))
+    frame["is_demo"] = frame["is_demo"].map(lambda v: None if v is None else ("是" if v else "否"))
+    headers = {a.name: a.zh for a in spec.all_attrs} | META_ZH
+    return frame.rename(columns={c: headers[c] for c in frame.columns if c in headers})
 
 
 _SHAPE_KIND = {
@@ -166,8 +217,6 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
             vals = [v for v in frame[col] if v is not None]
             if vals and all(isinstance(v, bool) for v in vals):
                 frame[col] = frame[col].map(lambda v: None if v is None else ("true" if v else "false"))
-            elif vals and all(isinstance(v, dt.date) for v in vals):
-                frame[col] = pd.to_datetime(frame[col]).dt.date
     # A shapefile holds one geometry type: a layer of several (poles and wires, markets
     # as points and areas) becomes one shapefile per type, <layer>_point, <layer>_line…
     kinds = frame.geometry.geom_type.map(lambda t: _SHAPE_KIND.get(str(t), "other"))
@@ -180,8 +229,13 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
     sidecar = json.dumps({v: k for k, v in short.items() if v != k}, ensure_ascii=False)
     with tempfile.TemporaryDirectory() as tmp:
         for stem, part in parts:
+            # Arrow: datetime.date → a Date field with nulls left empty (never the text NaT).
             part.to_file(
-                Path(tmp) / f"{stem}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8"
+                Path(tmp) / f"{stem}.shp",
+                driver="ESRI Shapefile",
+                engine="pyogrio",
+                encoding="UTF-8",
+                use_arrow=True,
             )
             (Path(tmp) / f"{stem}.cpg").write_text("UTF-8", encoding="ascii")
             (Path(tmp) / f"{stem}.fields.json").write_text(sidecar, encoding="utf-8")
@@ -197,6 +251,7 @@ def export_selection(
     out: Path,
     *,
     csv_geometry: str = "wkt",
+    labels: str | None = None,
 ) -> int:
     """Write chosen assets of several layers to one file (a map's search result).
 
@@ -209,24 +264,34 @@ def export_selection(
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     if len(selection) == 1:
         spec, ids = selection[0]
-        return export(conn, spec, fmt, out, ids=ids, csv_geometry=csv_geometry)
+        return export(conn, spec, fmt, out, ids=ids, csv_geometry=csv_geometry, labels=labels)
     if fmt == "shp":
         raise ValueError("a Shapefile holds one layer: export each layer separately or choose gpkg")
+    labels = labels or default_labels(fmt)
     frames = [(spec, fetch_frame(conn, spec, ids)) for spec, ids in selection if ids]
+    if labels == "zh":
+        frames = [(spec, to_chinese(conn, spec, gdf)) for spec, gdf in frames]
     total = sum(len(f) for _, f in frames)
     if fmt == "gpkg":
         for spec, gdf in frames:
-            gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio")
+            gdf.to_file(out, driver="GPKG", layer=spec.name, engine="pyogrio", use_arrow=True)
     elif fmt == "xlsx":
         with pd.ExcelWriter(out, engine="openpyxl") as xl:
             for spec, gdf in frames:
                 frame = pd.DataFrame(gdf.drop(columns="geometry"))
                 frame["wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)
+                frame[CRS_COLUMN] = STORAGE_CRS
                 frame = frame.astype(object).where(frame.notna(), None)
                 frame.to_excel(xl, sheet_name=spec.name[:31], index=False)
     else:
+        # (the layer column: its Chinese name under 图层, or its registry name under layer)
+        head = "图层" if labels == "zh" else "layer"
         merged = pd.concat(
-            [gdf.assign(layer=spec.name)[["layer", *gdf.columns]] for spec, gdf in frames], ignore_index=True
+            [
+                gdf.assign(**{head: spec.zh if labels == "zh" else spec.name})[[head, *gdf.columns]]
+                for spec, gdf in frames
+            ],
+            ignore_index=True,
         )
         gdf_all = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4490")
         if fmt == "geojson":
@@ -236,5 +301,6 @@ def export_selection(
         else:
             frame = pd.DataFrame(gdf_all.drop(columns="geometry"))
             frame["wkt"] = shapely.to_wkt(gdf_all.geometry.values, rounding_precision=-1)
+            frame[CRS_COLUMN] = STORAGE_CRS
             frame.to_csv(out, index=False, encoding="utf-8-sig")
     return total

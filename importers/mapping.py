@@ -31,6 +31,16 @@ SYSTEM_COLUMNS = frozenset(
         "deleted_by",
         "fid",
         "ogc_fid",
+        # the same, as the Chinese exports head them (importers.export.META_ZH)
+        "系统编号",
+        "所属区县",
+        "版本",
+        "更新时间",
+        "更新人",
+        "图层",
+        # the CRS column of CSV/XLSX exports, read by the pipeline (importers.tabular)
+        "坐标系",
+        "crs",
     }
 )
 PHOTO_ALIASES = ("照片", "图片", "照片名称", "照片文件", "photo", "photos", "picture", "image", "images")
@@ -133,7 +143,7 @@ def map_columns(spec: LayerSpec, columns: list[str], explicit: Mapping[str, str]
         n = norm(col)
         if n in photo_names and result.photo is None:
             result.photo = col
-        elif n == "isdemo":
+        elif n in ("isdemo", "演示数据"):
             result.is_demo = col
         elif n in {norm(s) for s in SYSTEM_COLUMNS} or n in computed:
             result.ignored.append(col)

@@ -28,7 +28,7 @@ from importers import writer
 from importers.base import Batch, Source
 from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
-from importers.mapping import ColumnMap, clean_extra, map_columns
+from importers.mapping import ColumnMap, clean_extra, map_columns, norm
 from importers.ogr import list_layers
 from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
@@ -336,6 +336,9 @@ def _resolve_crs(source: Source, batch: Batch, options: ImportOptions) -> str:
         return coords.offset_system(options.crs) or options.crs
     if source.crs:
         return source.crs
+    stated = _stated_crs(batch)
+    if stated:
+        return stated
     xy = shapely.get_coordinates(batch.geoms[:1000][~shapely.is_missing(batch.geoms[:1000])])
     guess = coords.guess_crs(xy[:, 0], xy[:, 1]) if len(xy) else None
     if guess is None:
@@ -348,6 +351,22 @@ def _resolve_crs(source: Source, batch: Batch, options: ImportOptions) -> str:
         f"{source.name} has no coordinate system and its coordinates (e.g. {example}) are not degrees; "
         f"they look like {guess}. Pass it with --crs {code} (or gcj02 / bd09 / another EPSG code)",
     )
+
+
+def _stated_crs(batch: Batch) -> str | None:
+    """The CRS a table states in a 坐标系/crs column (our CSV and XLSX exports do)."""
+    for col in batch.frame.columns:
+        if norm(str(col)) in ("坐标系", "crs"):
+            values = {str(v).strip() for v in batch.frame[col] if v is not None and str(v).strip()}
+            if len(values) == 1:
+                value = values.pop()
+                try:
+                    if coords.offset_system(value) is None:
+                        coords.parse_crs(value)
+                except ValueError as exc:
+                    raise CrsInvalid(f"{col} 列中的坐标系 {value!r} 无法识别", str(exc)) from None
+                return coords.offset_system(value) or value
+    return None
 
 
 def _to_storage_geoms(geoms: np.ndarray[Any, Any], crs: str) -> np.ndarray[Any, Any]:

@@ -4,10 +4,10 @@ safety checks; archives are extracted into a private work folder first."""
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from importers.base import Source
+from importers.base import Batch, Source
 from importers.errors import ImportFileError, UnsupportedFormat, ZipWithoutShapefile
 from importers.ogr import open_ogr, pick_one, read_field_sidecar, shapefile_encoding
 from importers.safety import check_xml_safe, safe_extract
@@ -62,10 +62,16 @@ def open_source(
             shps = [f for f in files if f.suffix.lower() == ".shp"]
             if layer_name and len(shps) > 1:
                 shps = [f for f in shps if f.stem == layer_name] or shps
-            if len(shps) > 1:
+            parts = _geometry_parts(shps)
+            if len(shps) > 1 and not parts:
                 stem = pick_one(name, [f.stem for f in shps], prefer, " Shapefile", "shapefiles")
                 shps = [f for f in shps if f.stem == stem]
-            if shps:
+            if parts:
+                # Our export of a layer of several geometry types: one shapefile per type,
+                # read back together as the one layer they came from.
+                src = chain([_open_one(f, encoding=encoding, layer_name=None) for f in parts])
+                src.field_names = read_field_sidecar(folder)
+            elif shps:
                 src = _open_one(shps[0], encoding=encoding, layer_name=None)
                 src.field_names = read_field_sidecar(folder)
             else:
@@ -94,6 +100,47 @@ def open_source(
     src = _open_one(path, encoding=encoding, layer_name=layer_name, prefer=prefer)
     src.name = name
     return src
+
+
+_KINDS = ("point", "line", "polygon")
+
+
+def _geometry_parts(shps: list[Path]) -> list[Path]:
+    """Shapefiles named ``<layer>_point``/``_line``/``_polygon`` of one layer (several),
+    as importers.export writes a layer of several geometry types; else none."""
+    if len(shps) < 2:
+        return []
+    heads = {f.stem.rsplit("_", 1)[0] for f in shps}
+    kinds = [f.stem.rsplit("_", 1)[-1] for f in shps]
+    if len(heads) == 1 and all(k in _KINDS for k in kinds) and len(set(kinds)) == len(kinds):
+        return sorted(shps, key=lambda f: _KINDS.index(f.stem.rsplit("_", 1)[-1]))
+    return []
+
+
+def chain(sources: list[Source]) -> Source:
+    """Several sources of one layer read as one, row numbers running on."""
+    first = sources[0]
+
+    def batches() -> Iterator[Batch]:
+        offset = 0
+        for src in sources:
+            last = 0
+            for b in src.batches():
+                b.rows = b.rows + offset
+                b.problems = {r + offset: p for r, p in b.problems.items()}
+                last = int(b.rows[-1]) if len(b.rows) else last
+                yield b
+            offset = max(offset, last)
+
+    totals = [s.total for s in sources]
+    return Source(
+        name=first.name,
+        format=first.format,
+        crs=first.crs,
+        columns=sorted({c for s in sources for c in s.columns}),
+        total=sum(t for t in totals if t is not None) if all(t is not None for t in totals) else None,
+        batches=batches,
+    )
 
 
 def _open_one(

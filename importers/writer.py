@@ -105,7 +105,10 @@ def _upsert_from_stage(spec: LayerSpec) -> sql.Composed:
         "  INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage} ORDER BY rownum"
         "  ON CONFLICT (code) DO UPDATE SET {sets}"
         # Only a real change writes (and bumps the version): re-importing is a no-op.
-        "  WHERE ({old}, ST_AsEWKB(t.geom)) IS DISTINCT FROM ({new}, ST_AsEWKB(EXCLUDED.geom))"
+        # Rings compared in one orientation: a Shapefile stores outer rings clockwise,
+        # so the same polygon read back is the same asset, not an update.
+        "  WHERE ({old}, ST_AsEWKB(ST_ForcePolygonCCW(t.geom)))"
+        "    IS DISTINCT FROM ({new}, ST_AsEWKB(ST_ForcePolygonCCW(EXCLUDED.geom)))"
         "  RETURNING t.id, t.code, (xmax = 0) AS inserted, t.version"
         ") INSERT INTO import_changes (import_id, layer, asset_id, code, action, after_version, before) "
         "SELECT %(import_id)s, %(layer)s, up.id, up.code, "

@@ -219,8 +219,8 @@ def test_export_of_a_search_result_holds_exactly_its_assets(seeded, fmt: str, tm
         out.write_bytes(res.content)
         if fmt == "csv":
             rows = list(csv.DictReader(io.StringIO(res.content.decode("utf-8-sig"))))
-            got = [r["id"] for r in rows]
-            assert all(r["layer"] for r in rows)
+            got = [r["系统编号"] for r in rows]  # (Chinese headers: the default for CSV and XLSX)
+            assert all(r["图层"] for r in rows)
         elif fmt == "geojson":
             got = [f["properties"]["id"] for f in json.loads(res.content)["features"]]
         elif fmt == "xlsx":
@@ -228,7 +228,7 @@ def test_export_of_a_search_result_holds_exactly_its_assets(seeded, fmt: str, tm
             got = []
             for sheet in book.worksheets:
                 rows = list(sheet.values)
-                col = rows[0].index("id")
+                col = rows[0].index("系统编号")
                 got += [r[col] for r in rows[1:]]
         else:
             got = []

@@ -142,5 +142,5 @@ def test_a_seventh_layer_declared_once_is_served_edited_tiled_searched_imported_
     # export the whole layer and read it back
     exported = client.get("/api/export", params={"layer": "kiosks", "format": "csv"}, headers=officer)
     assert exported.status_code == 200
-    codes = sorted(pd.read_csv(io.BytesIO(exported.content))["code"])
+    codes = sorted(pd.read_csv(io.BytesIO(exported.content))["编号"])  # (Chinese headers by default)
     assert codes == ["GT-0001", "GT-0002"]

@@ -396,6 +396,12 @@ def export_cmd(
     fmt: str = typer.Option("gpkg", "--format", help="gpkg, geojson, shp, csv or xlsx."),
     out: str = typer.Option(..., "-o", "--output"),
     csv_geometry: str = typer.Option("wkt", "--csv-geometry", help="wkt or lonlat (point layers)."),
+    labels: str = typer.Option(
+        None,
+        "--labels",
+        help="zh: Chinese headers and labels (default for csv/xlsx); codes: attribute names and "
+        "stored codes (default for gpkg/geojson/shp).",
+    ),
 ) -> None:
     """Export a layer to a file the importer reads back unchanged."""
     from pathlib import Path
@@ -405,7 +411,9 @@ def export_cmd(
     from registry.db import connect
 
     with connect(_settings()) as conn:
-        n = export(conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry)
+        n = export(
+            conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry, labels=labels
+        )
     typer.echo(f"exported {n} assets to {out}")
 
 

@@ -272,6 +272,9 @@ def export_layer(
     ids: str | None = None,
     csv_geometry: str = "wkt",
     search: str | None = None,
+    labels: Annotated[
+        str | None, Query(description="zh (Chinese headers and labels; default for csv/xlsx) or codes")
+    ] = None,
 ) -> Any:
     """Download a layer, or exactly the assets ``ids=uuid,uuid`` (e.g. a map search result,
     of one or several layers; ``layer`` may then be left out), as gpkg, geojson, shp (zip),
@@ -318,7 +321,7 @@ def export_layer(
     tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
     out = tmp / f"{name}{SUFFIX[format]}"
     try:
-        export_selection(conn, selection, format, out, csv_geometry=csv_geometry)
+        export_selection(conn, selection, format, out, csv_geometry=csv_geometry, labels=labels)
     except ValueError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InvalidExportRequest("format", str(exc)) from None
