@@ -107,7 +107,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     where = loc[0] if loc else "request"
     parameter = loc[-1] if loc else None
     status = 422 if where == "body" else 400
-    detail = f"{parameter}: {first.get('msg', 'invalid value')}" if parameter else "invalid request"
+    message = first.get("msg", "invalid value")
+    detail = f"参数 {parameter} 无效 / {parameter}: {message}" if parameter else "请求无效 / invalid request"
     errors = [
         {"parameter": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
         for e in exc.errors()

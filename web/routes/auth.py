@@ -77,8 +77,9 @@ def _secret_body(model: type[BaseModel]) -> Any:
             return model.model_validate(data)
         except (ValidationError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             fields = exc.errors(include_input=False) if isinstance(exc, ValidationError) else []
+            named = ", ".join(str(e["loc"][-1]) for e in fields)
             raise InvalidFeature(
-                f"invalid request body: {', '.join(str(e['loc'][-1]) for e in fields) or 'not JSON'}",
+                f"请求体无效：{named or '不是 JSON'} / invalid request body: {named or 'not JSON'}",
                 errors=[
                     {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "value": None}
                     for e in fields
