@@ -12,7 +12,7 @@ Budget: up to ``EXAMPLES`` cases per operation and generation mode, and at most
 ``BUDGET_S`` seconds in all, shared out evenly over the operations (time an operation
 leaves unused goes to the next ones), so the run stays near a minute on the 2-core
 machine however many routes the app grows. Derandomised: the same cases on every run,
-so CI is stable; ``FUZZ_RANDOM=1`` explores new ones.
+so CI is stable; ``FUZZ_RANDOM=1`` explores new ones, ``FUZZ_BUDGET_S=600`` for longer.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from tests.authkit import make_accounts
 from tests.conftest import free_port
 from tests.ogc_support import seed_all
 
-EXAMPLES = 40
-BUDGET_S = 60.0
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+BUDGET_S = float(os.environ.get("FUZZ_BUDGET_S", "60"))  # longer for a deeper search by hand
 # Operations that can take the fuzzer's own access away (revoke its token, change its
 # role) run last, so they cannot hide what the others would find.
 LAST = ("PATCH /auth/users/{username}", "DELETE /auth/tokens/{token_id}")
