@@ -6,14 +6,15 @@
 
 import { closeFile, openFile, rerenderFile } from "./assetfile.js";
 import { Auth } from "./auth.js";
-import { CONFIG } from "./config.js";
+import { buildBasemaps } from "./basemaps.js";
 import { gcj02ToWgs84, parseCoordinates, toWgs84 } from "./coords.js";
 import { $, fill, h, toast } from "./dom.js";
 import { errorText, request } from "./http.js";
 import { I18n, t } from "./i18n.js";
 import { initParking } from "./parking.js";
+import { findText, suggestText } from "./places.js";
 import {
-  clearResults, drawResults, drawSearch, exportResults, listResults, radiusSearch, rerunSearch, runSearch, suggest,
+  clearResults, drawResults, drawSearch, exportResults, listResults, radiusSearch, rerunSearch, runSearch,
 } from "./search.js";
 import { App, districtLabel, districtName, fromMap, geoJSON, passesFilters, readHash, refreshTiles, toMap, writeHash } from "./state.js";
 
@@ -73,31 +74,6 @@ function buildMap() {
   });
   // Long press (touch) or right click = the radius search.
   map.on("contextmenu", (e) => { if (!App.clickHandler) radiusSearch(fromMap(e.latlng)); });
-}
-
-function buildBasemaps() {
-  const choices = [{ name: t("no_basemap"), url: null, crs: "wgs84" }, ...(CONFIG.basemaps || [])];
-  const sel = h("select", { id: "basemap", "aria-label": t("basemap") },
-    choices.map((b, i) => h("option", { value: i, text: b.name })));
-  fill($("#basemaps"), h("label", {}, h("span", { text: t("basemap") + " " }), sel));
-  let tile = null;
-  const use = (i) => {
-    const b = choices[i];
-    if (tile) { App.map.removeLayer(tile); tile = null; }
-    if (b.url) {
-      tile = L.tileLayer(b.url, { attribution: b.attribution || "", maxZoom: b.max_zoom || 19, subdomains: b.subdomains || "abc" }).addTo(App.map);
-      tile.bringToBack();
-    }
-    const before = App.crs;
-    App.crs = b.crs || "wgs84";
-    App.basemapIndex = i;
-    if (before !== App.crs) redrawVectors();
-    writeHash();
-  };
-  sel.addEventListener("change", () => use(Number(sel.value)));
-  const start = Math.min(Number(App.hashState.basemap || (choices.length > 1 ? 1 : 0)), choices.length - 1);
-  sel.value = start;
-  use(start);
 }
 
 /** Vector tiles are cut on the WGS84 grid; on a GCJ-02 basemap the whole asset pane is
@@ -214,24 +190,38 @@ function setLayerVisible(name, on) {
   }
 }
 
+/** The filters follow the chosen layer: its own statuses and the value filters it
+ * declares (``filters`` in /api/layers), never a merge of every layer's choices. */
 function buildFilters() {
-  const union = (getter) => {
-    const seen = new Map();
-    for (const spec of App.catalog.layers) for (const c of getter(spec) || []) if (!seen.has(c.code)) seen.set(c.code, c);
-    return [...seen.values()];
-  };
-  const make = (key, label, choices) => {
-    const sel = h("select", { id: "filter-" + key, "aria-label": label },
-      h("option", { value: "", text: t("all") }), choices.map((c) => h("option", { value: c.code, text: I18n.label(c) })));
-    sel.value = App.filters[key] || "";
-    sel.addEventListener("change", () => { App.filters[key] = sel.value; refreshTiles(); drawResults(); rerunSearch(); });
-    return h("div", { class: "row" }, h("label", {}, h("span", { text: label + " " }), sel));
-  };
-  const attrChoices = (name) => (s) => (s.attrs.find((a) => a.name === name) || {}).choices;
-  fill($("#filters"),
-    make("status", t("status"), union((s) => s.statuses)),
-    make("grade", t("grade"), union(attrChoices("risk_grade"))),
-    make("kind", t("kind"), union(attrChoices("kind"))));
+  const spec = App.layers[App.filters.layer];
+  const layerSel = h("select", { id: "filter-layer", "aria-label": I18n.pick("筛选图层", "Filter layer") },
+    h("option", { value: "", text: I18n.pick("请选择图层…", "Choose a layer…") }),
+    App.catalog.layers.map((s) => h("option", { value: s.name, text: I18n.label(s) })));
+  layerSel.value = spec ? spec.name : "";
+  layerSel.addEventListener("change", () => {
+    App.filters = { layer: layerSel.value };
+    buildFilters();
+    applyFilters();
+  });
+  const rows = [h("div", { class: "row" }, h("label", {}, h("span", { text: I18n.pick("图层", "Layer") + " " }), layerSel))];
+  if (!spec) rows.push(h("p", { class: "hint", text: I18n.pick("先选择图层，再按其状态和类型筛选", "Choose a layer to filter by its status and kinds") }));
+  for (const name of spec ? spec.filters || ["status"] : []) {
+    const attr = name === "status" ? { name, choices: spec.statuses } : spec.attrs.find((a) => a.name === name);
+    if (!attr || !attr.choices || !attr.choices.length) continue;
+    const label = name === "status" ? t("status") : I18n.label(attr);
+    const sel = h("select", { id: "filter-" + name, "aria-label": label },
+      h("option", { value: "", text: t("all") }), attr.choices.map((c) => h("option", { value: c.code, text: I18n.label(c) })));
+    sel.value = App.filters[name] || "";
+    sel.addEventListener("change", () => { App.filters[name] = sel.value; applyFilters(); });
+    rows.push(h("div", { class: "row" }, h("label", {}, h("span", { text: label + " " }), sel)));
+  }
+  fill($("#filters"), ...rows);
+}
+function applyFilters() {
+  refreshTiles();
+  drawResults();
+  writeHash();
+  rerunSearch();
 }
 
 // ---------------------------------------------------------------- wiring
@@ -267,20 +257,24 @@ function wireUI() {
     e.preventDefault();
     const q = $("#q").value.trim();
     if (!q) return;
-    App.searchShape = null;
-    await runSearch({ kind: "text", params: { q } });
-    if (App.resultLayer && App.results.length) App.map.fitBounds(App.resultLayer.getBounds(), { maxZoom: 17 });
+    await findText(q);
   });
   let suggestTimer = null;
   $("#q").addEventListener("input", () => {
     clearTimeout(suggestTimer);
     const q = $("#q").value.trim();
     if (q.length < 2) return;
-    suggestTimer = setTimeout(() => suggest(q).catch((err) => toast(errorText(err), 5000)), 250);
+    suggestTimer = setTimeout(() => suggestText(q).catch((err) => toast(errorText(err), 5000)), 250);
   });
   $("#clear-results").addEventListener("click", clearResults);
   $("#export-format").addEventListener("change", (e) => { exportResults(e.target.value); e.target.value = ""; });
   $("#file-close").addEventListener("click", closeFile);
+  // Esc closes the asset file (a dialog or a drawing tool that is open takes it first)
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || e.defaultPrevented || $("#file").hidden) return;
+    if (App.map.pm.globalDrawModeEnabled() || $("#login-dialog")) return;
+    closeFile();
+  });
 }
 
 /** Show only what the role may do; the server still checks every request. */
@@ -301,7 +295,7 @@ function relabel() {
   Auth.relabel();
   buildLayerList();
   buildFilters();
-  buildBasemaps();
+  buildBasemaps({ onDatumChange: redrawVectors });
   for (const o of $("#district").options) if (o.value) o.textContent = districtLabel(o.value);
   drawDistricts();
   listResults();
@@ -330,11 +324,14 @@ async function start() {
   App.catalog = data;
   for (const spec of data.layers) App.layers[spec.name] = spec;
   const wanted = App.hashState.layers !== undefined ? App.hashState.layers.split(",").filter((n) => App.layers[n]) : Object.keys(App.layers);
-  for (const k of ["status", "grade", "kind"]) if (App.hashState[k]) App.filters[k] = App.hashState[k];
+  if (App.layers[App.hashState.filter]) {
+    App.filters = { layer: App.hashState.filter };
+    for (const [k, v] of Object.entries(App.hashState)) if (k.startsWith("f_") && v) App.filters[k.slice(2)] = v;
+  }
   App.restoring = true;
   const view = App.hashState.map ? App.hashState.map.split("/").map(Number) : null;
   if (view && !view.some(Number.isNaN)) App.map.setView(L.latLng(view[1], view[2]), view[0], { animate: false });
-  buildBasemaps();
+  buildBasemaps({ onDatumChange: redrawVectors });
   await districtsLoaded;
   // the basemap decides the datum: place the view again in its coordinates
   if (view && !view.some(Number.isNaN)) App.map.setView(toMap(view[2], view[1]), view[0], { animate: false });
@@ -346,7 +343,7 @@ async function start() {
   if (App.hashState.search) {
     const params = Object.fromEntries(new URLSearchParams(App.hashState.search));
     if (params.lon && params.lat) App.searchShape = { type: "circle", center: [Number(params.lon), Number(params.lat)], radius: Number(params.radius || 200) };
-    runSearch({ kind: "restored", params });
+    runSearch({ kind: "restored", params }, { fit: false });
   }
   if (App.hashState.asset) {
     const [layer, id] = App.hashState.asset.split("/");

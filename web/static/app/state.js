@@ -14,9 +14,14 @@ export const App = {
   map: null,
   crs: "wgs84", // datum of the active basemap: "gcj02" shifts what we draw
   basemapIndex: 0,
+  basemapKey: undefined, // id of the basemap in use ("" none; undefined: from the hash)
   tileLayers: {}, // name -> VectorGrid
   visible: new Set(),
-  filters: { status: "", grade: "", kind: "" },
+  // the filters follow one chosen layer (its statuses and declared value filters):
+  // {layer: "road_voids", status: "found", risk_grade: "I"}; they apply to that layer only
+  filters: { layer: "" },
+  page: { offset: 0, limit: 200 }, // the listed page of the results
+  placeLayer: null, // the place found by the search box (a road, a crossing)
   lastSearch: null, // {kind, method, params, body}
   searchShape: null, // {type: "circle", center, radius} | {type: "polygon", geometry}
   shapeLayer: null,
@@ -89,15 +94,18 @@ export function districtLabel(code) {
 }
 
 // ------------------------------------------------------------------ filters and tiles
-/** Does an asset pass the status/grade/kind filters? */
+/** The filter values set for the chosen filter layer: {attr: value}. */
+export function activeFilters() {
+  const out = {};
+  if (!App.filters.layer) return out;
+  for (const [k, v] of Object.entries(App.filters)) if (k !== "layer" && v) out[k] = v;
+  return out;
+}
+/** Does an asset pass the filters? They apply to the chosen layer only (a value its
+ * vector tile does not carry is not judged here; the search checks it on the server). */
 export function passesFilters(spec, props) {
-  const f = App.filters;
-  if (f.status && props.status !== undefined && props.status !== f.status) return false;
-  if (f.grade && props.risk_grade !== undefined && props.risk_grade !== f.grade) return false;
-  if (f.kind && props.kind !== undefined && props.kind !== f.kind) return false;
-  // a filter on an attribute this layer lacks hides the layer's features
-  if (f.grade && !spec.attrs.some((a) => a.name === "risk_grade")) return false;
-  if (f.kind && !spec.attrs.some((a) => a.name === "kind")) return false;
+  if (!App.filters.layer || spec.name !== App.filters.layer) return true;
+  for (const [k, v] of Object.entries(activeFilters())) if (props[k] !== undefined && props[k] !== null && String(props[k]) !== v) return false;
   return true;
 }
 /** Redraw the tiles of one layer (after a change to it), or of all. */
@@ -118,8 +126,10 @@ export function writeHash() {
   const q = new URLSearchParams();
   q.set("map", `${App.map.getZoom()}/${w[1].toFixed(5)}/${w[0].toFixed(5)}`);
   q.set("layers", [...App.visible].join(","));
-  if (App.basemapIndex) q.set("basemap", App.basemapIndex);
-  for (const k of ["status", "grade", "kind"]) if (App.filters[k]) q.set(k, App.filters[k]);
+  if (App.basemapKey) q.set("basemap", App.basemapKey);
+  else if (App.basemapKey === "") q.set("basemap", "none");
+  if (App.filters.layer) q.set("filter", App.filters.layer);
+  for (const [k, v] of Object.entries(activeFilters())) q.set("f_" + k, v);
   if (App.lastSearch && App.lastSearch.method !== "POST") q.set("search", new URLSearchParams(App.lastSearch.params).toString());
   if (App.openAsset) q.set("asset", App.openAsset.layer + "/" + App.openAsset.id);
   history.replaceState(null, "", "#" + q.toString());
