@@ -115,7 +115,9 @@ def test_text_search_suggests_and_lists_matches(map_page: MapPage, live_server) 
 
 def test_status_filter_narrows_the_results(map_page: MapPage, live_server) -> None:
     page = map_page.page
-    page.select_option("#filter-grade", "I")
+    # the filters follow the chosen layer (issue 11): the voids' own risk grades
+    page.select_option("#filter-layer", "road_voids")
+    page.select_option("#filter-risk_grade", "I")
     page.fill("#radius", "1000")
     page.fill("#coord", f"{CENTRE[0]}, {CENTRE[1]}")
     page.click("#coord-form button[type='submit']")
