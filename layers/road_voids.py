@@ -268,9 +268,8 @@ ROAD_VOIDS = LayerSpec(
             "deadline_overdue",
             "整治逾期",
             "Remediation overdue",
-            overdue="remediation_deadline",
-            # not yet remediated: once remediated, the deadline is met
-            statuses=tuple(c.code for c in STAGES if c.code not in ("remediated", "closed")),
+            # the workflow's own deadline by grade (排查→确权, 确权→整治, …), from the records
+            deadline=True,
         ),
     ),
 )

@@ -22,10 +22,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from registry import clock
 from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter, RegistryError
 from registry.spec import Flag, LayerSpec, Measure
 from registry.sqlparams import Params
+from registry.workflow_store import deadline_sql, overdue_sql
 
 # "In the year" / "in the month" is the bureau's local calendar; created_at is a
 # timestamptz, so its day is read in China Standard Time (no daylight saving).
@@ -123,16 +125,18 @@ def measure_condition(
     return sql.SQL(" AND ").join(parts)
 
 
-def flag_condition(f: Flag, p: Params, today: dt.date | None = None) -> sql.Composable:
+def flag_condition(f: Flag, p: Params, spec: LayerSpec, today: dt.date | None = None) -> sql.Composable:
     """WHERE condition on layer rows ``t``: the asset is flagged (``today`` defaults to
-    the database's current date)."""
+    the registry's one clock, registry.clock)."""
     parts: list[sql.Composable] = [
         sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in f.where
     ]
     if f.statuses:
         parts.append(sql.SQL("t.status = ANY({})").format(p.add(list(f.statuses))))
+    day = p.add(today or clock.today())
+    if f.deadline:
+        parts.append(overdue_sql(spec, day))
     if f.overdue:
-        day = p.add(today) if today else sql.SQL("CURRENT_DATE")
         col = sql.Identifier("t", f.overdue)
         test = sql.SQL("{} < {}").format(col, day)
         if f.missing_is_due:
@@ -280,7 +284,7 @@ def flag_count(conn: psycopg.Connection, spec: LayerSpec, f: Flag, *, today: dt.
     statement = sql.SQL(
         "SELECT t.district_code, count(*)::int FROM {table} t WHERE t.deleted_at IS NULL AND {cond} "
         "GROUP BY ROLLUP (t.district_code)"
-    ).format(table=sql.Identifier(spec.name), cond=flag_condition(f, p, today))
+    ).format(table=sql.Identifier(spec.name), cond=flag_condition(f, p, spec, today))
     counts = {"": 0}
     for district, n in conn.execute(statement, p.values).fetchall():
         counts[district or ""] = n
@@ -292,11 +296,14 @@ def flagged(
 ) -> list[dict[str, Any]]:
     """The flagged assets (id, code, district, status, the overdue date), most overdue first."""
     p = Params()
-    due = sql.Identifier("t", f.overdue) if f.overdue else sql.SQL("NULL::date")
+    deadline = deadline_sql(spec) if f.deadline else None
+    due = sql.Identifier("t", f.overdue) if f.overdue else deadline or sql.SQL("NULL::date")
     statement = sql.SQL(
         "SELECT t.id, t.code, t.district_code, t.status, {due} AS due "
         "FROM {table} t WHERE t.deleted_at IS NULL AND {cond} ORDER BY {due} NULLS FIRST, t.code LIMIT {lim}"
-    ).format(due=due, table=sql.Identifier(spec.name), cond=flag_condition(f, p, today), lim=p.add(limit))
+    ).format(
+        due=due, table=sql.Identifier(spec.name), cond=flag_condition(f, p, spec, today), lim=p.add(limit)
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(statement, p.values).fetchall()
 

@@ -139,7 +139,7 @@ def _campaign_filters(
     for name in q.flags:
         if name not in declared:
             return None
-        where.append(flag_condition(declared[name], p, q.today))
+        where.append(flag_condition(declared[name], p, spec, q.today))
     if q.measure:
         m = next((x for x in spec.measures if x.name == q.measure), None)
         if m is None:

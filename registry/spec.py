@@ -159,6 +159,9 @@ class Flag:
     en: str
     overdue: str | None = None
     missing_is_due: bool = False
+    # overdue on the layer's own workflow deadline (computed from the records, as
+    # /api/search?overdue=true and the asset file say), instead of a date attribute
+    deadline: bool = False
     where: tuple[tuple[str, Any], ...] = ()
     statuses: tuple[str, ...] = ()
 

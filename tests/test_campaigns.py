@@ -110,8 +110,12 @@ DONE_SQL = {
     "AND extract(year FROM created_at AT TIME ZONE 'Asia/Shanghai') = %(y)s {d}",
 }
 FLAG_SQL = {
-    "deadline_overdue": "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
-    "AND remediation_deadline < %(t)s AND status NOT IN ('remediated', 'closed')",
+    # the workflow's deadlines as declared: 确权 within 7 days of 排查, 整治 by grade from
+    # 确权 (Ⅰ 7, Ⅱ 15, Ⅲ 30, Ⅳ 60 days), 销号 within 15 days of 已整治
+    "deadline_overdue": "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL AND ("
+    "(status = 'found' AND found_on + 7 < %(t)s) OR (status IN ('assigned', 'remediating') AND "
+    "assigned_on + CASE risk_grade WHEN 'I' THEN 7 WHEN 'II' THEN 15 WHEN 'III' THEN 30 ELSE 60 END < %(t)s) "
+    "OR (status = 'remediated' AND remediated_on + 15 < %(t)s))",
     "water_failing": "SELECT count(*) FROM water_supply WHERE deleted_at IS NULL "
     "AND last_test_passed = false",
     "test_overdue": "SELECT count(*) FROM water_supply WHERE deleted_at IS NULL AND status = 'in_service' "
@@ -155,11 +159,7 @@ def test_the_demo_has_the_published_shape(client: TestClient, accounts: dict[Rol
     assert manholes["done"] > manholes["target"]  # 11,269 against 8,000 in the report
     assert by[("poles_wires", "cleared", None)]["percent"] == 129.6  # 521 against 402
     flags = {f["flag"]: f for f in data["flags"]}
-    open_voids = sum(
-        c["n"]
-        for c in data["counts"]
-        if c["layer"] == "road_voids" and c["status"] not in ("remediated", "closed")
-    )
+    open_voids = sum(c["n"] for c in data["counts"] if c["layer"] == "road_voids" and c["status"] != "closed")
     # some hazards overdue, but not all; some water sites failing or overdue, not all
     assert 0 < flags["deadline_overdue"]["total"] < open_voids
     sites = sum(c["n"] for c in data["counts"] if c["layer"] == "water_supply")
