@@ -93,3 +93,20 @@ def test_search_map_route_renders_a_search(db: Settings) -> None:
         assert res.status_code == 200, res.text
         assert "/static/vendor/leaflet/leaflet.js" in res.text
         assert _external_urls(res.text.replace("http://testserver", "http://127.0.0.1:9")) == []
+
+
+def test_result_map_has_title_legend_date_and_a_metric_scale() -> None:
+    """Issue 11: a page to hand over names what it shows."""
+    import datetime as dt
+
+    page = render_result_map(
+        FC, default_catalog(), static_base="", title="搜索结果地图", subtitle="半径 200 米"
+    )
+    assert "<h1>搜索结果地图</h1>" in page
+    assert f"半径 200 米 · 共 2 条 · 制图日期 {dt.date.today().isoformat()}" in page
+    legend = re.search(r"<div class='print-legend'>(.*?)</div>", page).group(1)
+    assert "图例" in legend and "道路脱空隐患 · Ⅰ级（最严重）" in legend and "停车泊位 · 在用" in legend
+    assert re.search(r"\.sw\d\{background:#[0-9a-fA-F]{3,8}\}", page)
+    assert "L.control.scale({metric: true, imperial: false})" in page
+    english = render_result_map(FC, default_catalog(), static_base="", lang="en", title="Search result map")
+    assert "Legend" in english and "drawn on" in english

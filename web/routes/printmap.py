@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 from typing import Any, ClassVar
 
 import folium
+from branca.element import MacroElement
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from jinja2 import Template
 
 from registry.catalog import LayerCatalog
 from registry.permissions import Action
@@ -95,15 +98,69 @@ def _script_safe(text: str) -> str:
     return html.escape(text).replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
 
 
+_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+class MetricScale(MacroElement):
+    """Leaflet's scale bar in metres only."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+
+def _head(title: str, n: int, today: dt.date, lang: str, subtitle: str) -> str:
+    """The page's title, what was searched, how many were found and the date it was drawn."""
+    zh = lang == "zh"
+    line = (
+        (f"共 {n} 条 · 制图日期 {today.isoformat()}") if zh else (f"{n} found · drawn on {today.isoformat()}")
+    )
+    if subtitle:
+        line = f"{subtitle} · {line}"
+    return (
+        f"<div class='print-head'><h1>{html.escape(title)}</h1><p>{html.escape(line)}</p>"
+        f"<p>{'坐标系 CGCS2000 · 焦作市城市管理局' if zh else 'CGCS2000 · Jiaozuo urban management bureau'}"
+        "</p></div>"
+    )
+
+
+def _legend(legend: dict[tuple[str, str], str], lang: str) -> str:
+    """The colours of the results by layer and styled value."""
+    if not legend:
+        return ""
+    entries = sorted(legend.items())
+    # colours through a <style> element (it gets the page's nonce; style attributes the
+    # CSP refuses), one class per entry; the colours come from the layer declarations
+    colors = "".join(
+        f".sw{i}{{background:{color}}}" for i, (_, color) in enumerate(entries) if _COLOR.fullmatch(color)
+    )
+    items = "".join(
+        f"<li><i class='sw{i}'></i>{html.escape(layer)} · {html.escape(label)}</li>"
+        for i, ((layer, label), _) in enumerate(entries)
+    )
+    heading = "图例" if lang == "zh" else "Legend"
+    return f"<style>{colors}</style><div class='print-legend'><h2>{heading}</h2><ul>{items}</ul></div>"
+
+
 def render_result_map(
-    fc: dict[str, Any], catalog: LayerCatalog, *, static_base: str, lang: str = "zh", title: str = ""
+    fc: dict[str, Any],
+    catalog: LayerCatalog,
+    *,
+    static_base: str,
+    lang: str = "zh",
+    title: str = "",
+    subtitle: str = "",
 ) -> str:
     """The standalone HTML page of a FeatureCollection, styled from the catalogue."""
     features = fc.get("features", [])
     today = dt.date.today()
+    # the scale in metres only (folium's control_scale adds miles and feet)
     m = OfflineMap(
-        location=[35.215, 113.24], zoom_start=12, tiles=None, control_scale=True, prefer_canvas=False
+        location=[35.215, 113.24], zoom_start=12, tiles=None, control_scale=False, prefer_canvas=False
     )
+    MetricScale().add_to(m)
     m.get_root().header.add_child(
         folium.Element(
             f'<link rel="stylesheet" href="{static_base}/static/vendor/leaflet/leaflet.css">'
@@ -112,10 +169,20 @@ def render_result_map(
             ".result-table{position:absolute;bottom:8px;left:8px;z-index:1000;background:#fff;max-height:40%;"
             "overflow:auto;font-size:12px;border:1px solid #999}"
             ".result-table td,.result-table th{padding:1px 4px;border-bottom:1px solid #eee}"
+            ".print-head{position:absolute;top:8px;left:50%;transform:translateX(-50%);z-index:1000;"
+            "background:rgba(255,255,255,.92);padding:4px 12px;border:1px solid #999;text-align:center}"
+            ".print-head h1{font-size:18px;margin:0}.print-head p{margin:2px 0 0;font-size:12px}"
+            ".print-legend{position:absolute;top:8px;right:8px;z-index:1000;background:#fff;"
+            "border:1px solid #999;padding:4px 8px;font-size:12px;max-height:50%;overflow:auto}"
+            ".print-legend h2{font-size:13px;margin:0 0 2px}"
+            ".print-legend ul{list-style:none;margin:0;padding:0}"
+            ".print-legend i{display:inline-block;width:10px;height:10px;border:1px solid #333;"
+            "border-radius:50%;margin-right:4px}"
             "@media print{.result-table{max-height:none}}</style>"
         )
     )
     rows = []
+    legend: dict[tuple[str, str], str] = {}  # (layer title, value label) -> colour
     for f in features:
         p = f.get("properties", {})
         layer = p.get("layer", "")
@@ -123,6 +190,9 @@ def render_result_map(
         color = spec.style.color_of(p) if spec else "#333"
         outline = spec.style.due_color if spec and spec.style.is_overdue(p, today) else None
         layer_title = (spec.zh if lang == "zh" else spec.en) if spec else layer
+        if spec:
+            by = spec.style.by
+            legend[(layer_title, _label(catalog, layer, by, p.get(by), lang) or "—")] = color
         tip = (
             f"{p.get('code', '')} · {layer_title} · {_label(catalog, layer, 'status', p.get('status'), lang)}"
         )
@@ -165,6 +235,8 @@ def render_result_map(
         + "</table>"
     )
     m.get_root().html.add_child(folium.Element(table))
+    m.get_root().html.add_child(folium.Element(_head(title, len(features), today, lang, subtitle)))
+    m.get_root().html.add_child(folium.Element(_legend(legend, lang)))
     coords = _all_coords(features)
     if coords:
         lons, lats = [c[0] for c in coords], [c[1] for c in coords]
@@ -204,8 +276,29 @@ async def search_map(request: Request, catalog: CatalogDep, conn: ConnDep, lang:
     if status != 200:
         raise HTTPException(status, json.loads(body or b"{}").get("detail", "search failed") if body else "")
     fc = json.loads(body)
-    title = "搜索结果地图" if lang == "zh" else "Search result map"
+    title = (
+        "焦作市城市管理资产 · 搜索结果地图" if lang == "zh" else "Jiaozuo urban assets · search result map"
+    )
     page = render_result_map(
-        fc, catalog, static_base=str(request.base_url).rstrip("/"), lang=lang, title=title
+        fc,
+        catalog,
+        static_base=str(request.base_url).rstrip("/"),
+        lang=lang,
+        title=title,
+        subtitle=_searched(request, lang),
     )
     return HTMLResponse(page)
+
+
+def _searched(request: Request, lang: str) -> str:
+    """What was searched, in words (the keyword, the radius, the district)."""
+    q = request.query_params
+    zh = lang == "zh"
+    parts = []
+    if q.get("q"):
+        parts.append(("关键词“{}”" if zh else "“{}”").format(q["q"][:40]))
+    if q.get("radius") and q.get("lon"):
+        parts.append(("半径 {} 米" if zh else "within {} m").format(q["radius"][:8]))
+    if q.get("district"):
+        parts.append(("区县 {}" if zh else "district {}").format(q["district"][:8]))
+    return "，".join(parts) if zh else ", ".join(parts)
