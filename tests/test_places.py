@@ -8,6 +8,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from layers.demo import seed_demo
 from registry.catalog import LayerCatalog
 from registry.cluster import Cluster
 from registry.permissions import Role
+from registry.places import find as places_find
 from registry.settings import Settings
 from tests.authkit import make_accounts
 from tests.conftest import _dsn
@@ -187,3 +189,47 @@ def test_export_by_search_is_bounded(client: TestClient, monkeypatch: pytest.Mon
     assert res.status_code == 422
     problem = res.json()
     assert problem["code"] == "export_too_large" and "100" in problem["detail"]
+
+
+def test_a_gazetteer_file_is_imported_from_the_command_line(
+    db: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Roads (lines) and places (points) of a GeoJSON in EPSG:4547, converted to CGCS2000;
+    then the two roads' crossing is found."""
+    import json
+
+    from pyproj import Transformer
+    from typer.testing import CliRunner
+
+    from web.cli import app
+
+    fwd = Transformer.from_crs("EPSG:4490", "EPSG:4547", always_xy=True)
+
+    def line(pts: list[tuple[float, float]]) -> dict:
+        return {"type": "LineString", "coordinates": [fwd.transform(*p) for p in pts]}
+
+    def feature(name: str, geometry: dict) -> dict:
+        return {"type": "Feature", "properties": {"名称": name}, "geometry": geometry}
+
+    features = [
+        feature("东西路", line([(113.20, 35.22), (113.26, 35.22)])),
+        feature("南北路", line([(113.23, 35.20), (113.23, 35.24)])),
+        feature("市民广场", {"type": "Point", "coordinates": fwd.transform(113.24, 35.23)}),
+    ]
+    crs = {"type": "name", "properties": {"name": "EPSG:4547"}}
+    path = tmp_path / "地名.geojson"
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "crs": crs, "features": features}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    assert db.database_url
+    monkeypatch.setenv("DATABASE_URL", db.database_url)
+    result = CliRunner().invoke(app, ["places", "import", str(path), "--name-field", "名称"])
+    assert result.exit_code == 0, result.output
+    assert "3" in result.output
+    with psycopg.connect(db.database_url) as conn:
+        found = places_find(conn, "东西路与南北路")
+        square = places_find(conn, "市民广场")
+    (f,) = found.features
+    assert f["geometry"]["coordinates"] == pytest.approx([113.23, 35.22], abs=1e-6)
+    assert square.features[0]["properties"]["kind"] == "place"
