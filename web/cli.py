@@ -11,6 +11,7 @@ import typer
 from registry.errors import RegistryError
 from registry.settings import Settings
 from web.cli_campaigns import report_cmd, target_app
+from web.cli_places import places_app
 
 app = typer.Typer(
     help="Jiaozuo asset registry (焦作市城市管理资产登记系统).",
@@ -23,6 +24,7 @@ user_app = typer.Typer(help="Manage accounts and roles.", no_args_is_help=True)
 app.add_typer(user_app, name="user", help="Add, list, disable accounts and set their roles.")
 app.add_typer(target_app, name="target", help="Campaign targets (年度目标): set, list, remove.")
 app.command("report")(report_cmd)
+app.add_typer(places_app, name="places", help="The gazetteer (地名库): import roads and places, list.")
 
 
 def _settings() -> Settings:
