@@ -64,12 +64,13 @@ class ColumnMap:
     is_demo: str | None = None
 
 
-def load_mapping(value: str | Mapping[str, str] | None) -> dict[str, str] | None:
-    """A mapping given as a dict, JSON text or a path to a JSON file."""
+def load_mapping(value: str | Mapping[str, str] | None, *, allow_file: bool = False) -> dict[str, str] | None:
+    """A mapping given as a dict, JSON text or (``allow_file``, the command line only) a
+    path to a JSON file: over HTTP a path would let any importer read server files."""
     if value is None or isinstance(value, Mapping):
         return dict(value) if value is not None else None
     text = value
-    if not value.lstrip().startswith("{") and Path(value).is_file():
+    if allow_file and not value.lstrip().startswith("{") and Path(value).is_file():
         text = Path(value).read_text(encoding="utf-8-sig")
     try:
         data = json.loads(text)

@@ -411,3 +411,25 @@ def test_search_post_filters_of_the_wrong_json_type_are_a_400(client: TestClient
     # numbers and lists are what a query string would carry
     found = client.post("/api/search", json={"geometry": polygon, "layers": ["road_voids"], "limit": 5})
     assert found.status_code == 200 and found.json()["numberMatched"] == 1
+
+
+def test_an_import_mapping_over_http_is_json_text_never_a_server_file_path(db, tmp_path) -> None:
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from registry.permissions import Role
+    from tests.authkit import make_accounts
+    from web.app import create_app
+
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"编号": "code"}', encoding="utf-8")
+    with psycopg.connect(db.database_url) as c:
+        surveyor = make_accounts(c)[Role.SURVEYOR]
+    settings = db.model_copy(update={"data_dir": tmp_path / "data"})
+    with TestClient(create_app(settings), headers=surveyor.bearer) as client:
+        r = client.post(
+            "/api/imports",
+            data={"layer": "manholes", "mapping": str(secret), "dry_run": "true"},
+            files={"file": ("a.csv", "编号,经度,纬度\nJG-1,113.24,35.21\n".encode(), "text/csv")},
+        )
+    assert r.status_code == 422 and r.json()["code"] == "import_bad_mapping", r.text

@@ -313,7 +313,7 @@ def import_cmd(
     options = ImportOptions(
         crs=crs,
         encoding=encoding,
-        mapping=load_mapping(mapping),
+        mapping=load_mapping(mapping, allow_file=True),
         dry_run=dry_run,
         skip_rejected=skip_rejected,
         layer_name=gpkg_layer,
