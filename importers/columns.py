@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from registry.messages import problem
 from registry.spec import Attr, AttrType, LayerSpec, Problem
 from registry.validation import check_value
 
@@ -84,7 +85,7 @@ def validate_batch(
     for attr in spec.writable_attrs:
         if attr.name not in cols:
             if attr.required:
-                missing = Problem(attr.name, "required field is missing")
+                missing = problem(attr.name, "required_missing")
                 for i in range(n):
                     problems.setdefault(i, []).append(missing)
             continue
@@ -93,14 +94,14 @@ def validate_batch(
         else:
             checked = memoised(lambda raw, a=attr: check_value(a, raw), cols[attr.name])
         values = [None] * n
-        for i, (value, problem) in enumerate(checked):
-            if problem is None:
+        for i, (value, found) in enumerate(checked):
+            if found is None:
                 values[i] = value
             else:
-                problems.setdefault(i, []).append(problem)
+                problems.setdefault(i, []).append(found)
         clean[attr.name] = values
-    for i, problem in _geometry_problems(spec, geoms):
-        problems.setdefault(i, []).append(problem)
+    for i, found in _geometry_problems(spec, geoms):
+        problems.setdefault(i, []).append(found)
     if spec.validate is not None:
         present = list(clean)
         for i in range(n):
@@ -139,13 +140,11 @@ def _geometry_problems(spec: LayerSpec, geoms: np.ndarray[Any, Any]) -> list[tup
     for i in np.flatnonzero(empty | wrong_type | invalid):
         i = int(i)
         if empty[i]:
-            out.append((i, Problem("geometry", "geometry is missing or empty")))
+            out.append((i, problem("geometry", "geometry_empty")))
         elif wrong_type[i]:
-            out.append(
-                (i, Problem("geometry", f"{geoms[i].geom_type} not allowed in this layer; expected {names}"))
-            )
+            out.append((i, problem("geometry", "geometry_type", got=geoms[i].geom_type, allowed=names)))
         else:
-            out.append((i, Problem("geometry", f"invalid geometry: {shapely.is_valid_reason(geoms[i])}")))
+            out.append((i, problem("geometry", "geometry_invalid", reason=shapely.is_valid_reason(geoms[i]))))
     return out
 
 

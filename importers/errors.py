@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.errors import RegistryError
+from registry.messages import render
 
 
 class ImportFileError(RegistryError):
@@ -18,6 +19,16 @@ class ImportFileError(RegistryError):
         super().__init__(zh, errors=errors)
         self.message_zh = zh
         self.message_en = en
+        self.message_code = ""
+        self.params: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, message: str, **params: Any) -> ImportFileError:
+        """The error with message ``message`` of ``registry.messages`` (both languages
+        rendered from the one template table)."""
+        exc = cls(render(message, params, "zh"), render(message, params, "en"))
+        exc.message_code, exc.params = message, params
+        return exc
 
     def text(self, lang: str = "zh") -> str:
         """The message in ``zh`` or ``en``."""
@@ -92,6 +103,24 @@ class CrsInvalid(ImportFileError):
     """The coordinate system given by the user is unknown."""
 
     code = "import_crs_invalid"
+
+
+class CrsWrong(ImportFileError):
+    """The coordinate system given by the user cannot be what the numbers are in."""
+
+    code = "import_crs_wrong"
+
+
+class CrsLooksOffset(ImportFileError):
+    """A table that looks like a phone map app's export (GCJ-02) with no CRS given."""
+
+    code = "import_crs_looks_gcj02"
+
+
+class BadOption(ImportFileError):
+    """An option of the run (a default value, a column name) that cannot apply."""
+
+    code = "import_bad_option"
 
 
 class MappingError(ImportFileError):

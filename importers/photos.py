@@ -35,7 +35,8 @@ def open_photo_zip(path: Path, workdir: Path, settings: Settings) -> dict[str, P
 
 
 def names_for(cell: str, available: dict[str, Path]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Photo names in one cell (``a.jpg;b.jpg``) and the problems with them."""
+    """Photo names in one cell (``a.jpg;b.jpg``) and the problems with them, as
+    (message code, name) pairs (registry.messages)."""
     names: list[str] = []
     problems: list[tuple[str, str]] = []
     for raw in _SPLIT.split(cell):
@@ -44,9 +45,9 @@ def names_for(cell: str, available: dict[str, Path]) -> tuple[list[str], list[tu
             continue
         base = name.replace("\\", "/").rsplit("/", 1)[-1]
         if not safe_file_name(base) or ".." in name:
-            problems.append((f"photo name {name} is not a safe file name", name))
+            problems.append(("photo_unsafe", name))
         elif base not in available:
-            problems.append((f"photo {base} not found in the archive", name))
+            problems.append(("photo_missing", base))
         else:
             names.append(base)
     return names, problems

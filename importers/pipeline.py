@@ -26,9 +26,21 @@ from shapely.geometry.base import BaseGeometry
 from importers import photos as photos_mod
 from importers import writer
 from importers.base import Batch, Source
+from importers.checks import (
+    RunState,
+    area_m2,
+    checked_defaults,
+    is_projected,
+    outside_problem,
+    refuse_wrong_crs,
+    repair,
+    resolve_crs,
+    set_checks,
+    swap_xy,
+)
 from importers.columns import extra_json, memoised, validate_batch
-from importers.errors import CrsInvalid, CrsMissing, EmptyFile, ImportFileError
-from importers.mapping import ColumnMap, clean_extra, map_columns, norm
+from importers.errors import EmptyFile, ImportFileError
+from importers.mapping import ColumnMap, clean_extra, map_columns
 from importers.ogr import list_layers
 from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
@@ -36,6 +48,7 @@ from importers.safety import check_size, sha256_of
 from importers.sources import open_source
 from registry import coords
 from registry.context import set_actor
+from registry.messages import problem
 from registry.settings import Settings
 from registry.spec import LayerSpec, Problem
 
@@ -58,6 +71,12 @@ class ImportOptions:
     repair_geometry: bool = False
     photos: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Values for the whole run (``--set status=in_service``): fill absent columns and
+    # blank cells; checked once before any row is read.
+    defaults: dict[str, str] = field(default_factory=dict)
+    x_column: str | None = None
+    y_column: str | None = None
+    swap_xy: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready copy for the ``imports.options`` column."""
@@ -214,6 +233,7 @@ def _open(
         max_unzipped=settings.import_max_unzipped_bytes,
         max_ratio=settings.import_max_zip_ratio,
         display_name=name,
+        xy_columns=(options.x_column, options.y_column),
     )
     if options.photos:
         source.photos |= photos_mod.open_photo_zip(Path(options.photos), tmp, settings)
@@ -267,6 +287,7 @@ def _write(
     progress: Progress | None,
     photo_rows: list[tuple[int, str, list[str]]],
 ) -> None:
+    run = RunState(defaults=checked_defaults(spec, options.defaults))
     set_actor(conn, actor, via=f"import:{import_id}")
     writer.create_stage(conn, spec)
     boundary = _boundary(conn)
@@ -275,22 +296,27 @@ def _write(
     for batch in source.batches():
         if source.field_names:
             batch.frame = batch.frame.rename(columns=source.field_names)
+        if options.swap_xy:
+            batch.geoms = swap_xy(batch.geoms)
         if crs is None:
-            crs = _resolve_crs(source, batch, options)
+            crs = resolve_crs(source, batch, options.crs, boundary, options.swap_xy)
             report.crs = coords.crs_label(crs)
         key = tuple(batch.frame.columns)
         if key not in maps:
             maps[key] = map_columns(spec, list(key), options.mapping)
             report.mapping.update(maps[key].attrs)
             report.extra_columns = sorted(set(report.extra_columns) | set(maps[key].extra))
-        staged = _process(conn, spec, batch, maps[key], crs, boundary, report, options, source, photo_rows)
+        staged = _process(
+            conn, spec, batch, maps[key], crs, boundary, report, options, source, photo_rows, run
+        )
         writer.copy_rows(conn, spec, staged)
         report.rows_read += len(batch.frame)
         if progress:
             progress(report.rows_read, source.total)
     if report.rows_read == 0:
         raise EmptyFile(f"{source.name} 中没有任何记录", f"{source.name} contains no records")
-    _set_checks(conn, spec, report)
+    report.codes_generated = list(run.generated)
+    set_checks(conn, spec, report)
     errors = report.error_rows
     report.counts["rejected"] = len(errors)
     report.counts["warnings"] = len({r.row for r in report.rows if r.level == "warning"})
@@ -299,7 +325,13 @@ def _write(
     if errors and not options.skip_rejected and not options.dry_run:
         report.status = "rejected"
         return
-    report.counts.update(writer.upsert_from_stage(conn, spec, import_id))
+    try:
+        report.counts.update(writer.upsert_from_stage(conn, spec, import_id))
+    except (psycopg.errors.IntegrityError, psycopg.errors.RaiseException) as exc:
+        # A rule only the database knows refused a row the checks above let through:
+        # one clear error (the transaction rolls back), never a traceback or a 500.
+        detail = (exc.diag.message_primary or type(exc).__name__)[:300]
+        raise ImportFileError.of("database_refused", detail=detail) from None
     for rownum, code, action in writer.row_actions(conn, import_id, 5000):
         report.add(ReportRow(row=rownum, level="ok", code=code, action=action))
     if options.dry_run:
@@ -325,56 +357,23 @@ def _boundary(conn: psycopg.Connection) -> BaseGeometry:
     return geom
 
 
-def _resolve_crs(source: Source, batch: Batch, options: ImportOptions) -> str:
-    """User's CRS, else the file's, else degrees → EPSG:4490, else stop and suggest one."""
-    if options.crs:
-        try:
-            if coords.offset_system(options.crs) is None:
-                coords.parse_crs(options.crs)
-        except ValueError as exc:
-            raise CrsInvalid(f"未知坐标系 {options.crs!r}", str(exc)) from None
-        return coords.offset_system(options.crs) or options.crs
-    if source.crs:
-        return source.crs
-    stated = _stated_crs(batch)
-    if stated:
-        return stated
-    xy = shapely.get_coordinates(batch.geoms[:1000][~shapely.is_missing(batch.geoms[:1000])])
-    guess = coords.guess_crs(xy[:, 0], xy[:, 1]) if len(xy) else None
-    if guess is None:
-        return "EPSG:4490"
-    example = f"{xy[0, 0]:.2f}, {xy[0, 1]:.2f}"
-    code = guess.split(" ")[0]
-    raise CrsMissing(
-        f"{source.name} 没有坐标系信息，且坐标（如 {example}）不是经纬度；看起来像 {guess}，"
-        f"请用 --crs {code} 指定（或 gcj02 / bd09 / 其他 EPSG 代码）",
-        f"{source.name} has no coordinate system and its coordinates (e.g. {example}) are not degrees; "
-        f"they look like {guess}. Pass it with --crs {code} (or gcj02 / bd09 / another EPSG code)",
-    )
-
-
-def _stated_crs(batch: Batch) -> str | None:
-    """The CRS a table states in a 坐标系/crs column (our CSV and XLSX exports do)."""
-    for col in batch.frame.columns:
-        if norm(str(col)) in ("坐标系", "crs"):
-            values = {str(v).strip() for v in batch.frame[col] if v is not None and str(v).strip()}
-            if len(values) == 1:
-                value = values.pop()
-                try:
-                    if coords.offset_system(value) is None:
-                        coords.parse_crs(value)
-                except ValueError as exc:
-                    raise CrsInvalid(f"{col} 列中的坐标系 {value!r} 无法识别", str(exc)) from None
-                return coords.offset_system(value) or value
-    return None
-
-
 def _to_storage_geoms(geoms: np.ndarray[Any, Any], crs: str) -> np.ndarray[Any, Any]:
     def fn(xy: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        lon, lat = coords.to_storage(xy[:, 0], xy[:, 1], crs)
+        with np.errstate(all="ignore"):
+            lon, lat = coords.to_storage(xy[:, 0], xy[:, 1], crs)
         return np.column_stack([lon, lat])
 
     return shapely.transform(geoms, fn)
+
+
+def _geographic(crs: str) -> bool:
+    """Degrees (lon/lat), where ±180/±90 bound the numbers."""
+    if coords.offset_system(crs):
+        return True
+    try:
+        return bool(coords.parse_crs(crs).is_geographic)
+    except ValueError:
+        return False
 
 
 def _process(
@@ -388,31 +387,59 @@ def _process(
     options: ImportOptions,
     source: Source,
     photo_rows: list[tuple[int, str, list[str]]],
+    run: RunState,
 ) -> list[tuple[Any, ...]]:
     """Transform, validate and check one batch; return the rows to stage."""
     n = len(batch.frame)
     src_geoms = batch.geoms
+    warnings: dict[int, list[Problem]] = {}
+    # Rows whose geometry already has its one error (no "outside Jiaozuo" on top).
+    geo_error: dict[int, Problem] = {}
     # force_2d copies every geometry: only pay for it when there is a Z to drop.
-    geoms = shapely.force_2d(src_geoms) if shapely.has_z(src_geoms).any() else src_geoms.copy()
+    has_z = shapely.has_z(src_geoms)
+    if has_z.any():
+        geoms = shapely.force_2d(src_geoms)
+        for i in np.flatnonzero(has_z):
+            warnings.setdefault(int(i), []).append(problem("geometry", "z_dropped", level="warning"))
+    else:
+        geoms = src_geoms.copy()
     # Single-part multi-geometries (Shapefile and KML write them) → simple ones.
     types = shapely.get_type_id(geoms)
     single_multi = np.isin(types, (4, 5, 6)) & (shapely.get_num_geometries(geoms) == 1)
     if single_multi.any():
         geoms[single_multi] = shapely.get_geometry(geoms[single_multi], 0)
-    geoms = _to_storage_geoms(geoms, crs)
-    warnings: dict[int, list[Problem]] = {}
+    if _geographic(crs):
+        bounds = shapely.bounds(geoms)
+        with np.errstate(invalid="ignore"):
+            bad = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+        for i in np.flatnonzero(bad):
+            x, y = shapely.get_coordinates(geoms[i])[0]
+            swapped = abs(y) <= 180 and abs(x) <= 90 and bool(shapely.contains_xy(boundary, y, x))
+            code = "lonlat_out_of_range_swap" if swapped else "lonlat_out_of_range"
+            geo_error[int(i)] = problem("geometry", code, f"{x:g}, {y:g}", x=f"{x:g}", y=f"{y:g}")
+    stored = _to_storage_geoms(geoms, crs)
+    if not run.crs_checked and options.crs and is_projected(crs):
+        refuse_wrong_crs(source, src_geoms, stored, crs, boundary)
+    run.crs_checked = True
+    geoms = stored
+    coords_xy = shapely.get_coordinates(geoms)
+    if len(coords_xy) and not np.isfinite(coords_xy).all():
+        counts = shapely.get_num_coordinates(geoms)
+        finite = np.isfinite(coords_xy).all(axis=1)
+        row_of = np.repeat(np.arange(n), counts)
+        for i in np.unique(row_of[~finite]):
+            geo_error.setdefault(int(i), problem("geometry", "coords_not_finite", crs=crs))
+    if geo_error:
+        geoms[list(geo_error)] = None
     invalid = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     if options.repair_geometry and invalid.any():
         for i in np.flatnonzero(invalid):
-            fixed, note = _repair(geoms[i], spec)
-            if fixed is not None:
-                reason = shapely.is_valid_reason(geoms[i])
+            fixed, note = repair(geoms[i], spec)
+            if fixed is not None and note is not None:
                 geoms[i] = fixed
-                warnings.setdefault(i, []).append(
-                    Problem("geometry", f"geometry repaired: {reason}{note}", level="warning")
-                )
+                warnings.setdefault(int(i), []).append(note)
     # Inside the prefecture: fast vectorised test, then the exact trigger rule for the rest.
-    present = ~shapely.is_missing(geoms)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     probes = np.full(n, None, dtype=object)
     probes[present] = shapely.point_on_surface(geoms[present])
     inside = np.zeros(n, dtype=bool)
@@ -422,11 +449,18 @@ def _process(
     if len(candidates):
         hexes = shapely.to_wkb(shapely.set_srid(geoms[candidates], 4490), hex=True, include_srid=True)
         outside = {int(candidates[j]) for j in writer.outside_jiaozuo(conn, list(hexes))}
+    implausible = _too_large(spec, geoms, present)
     cols = {attr: batch.frame[col].tolist() for col, attr in cmap.attrs.items()}
+    _apply_defaults(conn, spec, cols, n, run)
     extras = {col: batch.frame[col].tolist() for col in cmap.extra}
     photos = batch.frame[cmap.photo].tolist() if cmap.photo else None
     demo = batch.frame[cmap.is_demo].tolist() if cmap.is_demo else None
     clean, row_problems = validate_batch(spec, cols, geoms, n)
+    for i, found in geo_error.items():
+        kept = [p for p in row_problems.get(i, []) if p.field != "geometry"]
+        row_problems[i] = [found, *kept]
+    for i, found in implausible.items():
+        row_problems.setdefault(i, []).append(found)
     hex_geoms = shapely.to_wkb(shapely.set_srid(geoms, 4490), hex=True, include_srid=True)
     extra_texts = extra_json(extras, n, clean_extra)
     demo_flags = memoised(lambda v: str(v).strip().lower() in _TRUE, demo) if demo else None
@@ -447,15 +481,10 @@ def _process(
         rownum = rows[i]
         problems = list(batch.problems.get(rownum, ())) + row_problems.get(i, []) + warnings.get(i, [])
         if i in outside:
-            hint = _outside_hint(src_geoms[i], crs, boundary) if hinted < 1000 else ""
+            value = shapely.to_wkt(geoms[i], rounding_precision=6)
+            src = src_geoms[i] if hinted < 1000 else None
             hinted += 1
-            problems.append(
-                Problem(
-                    "geometry",
-                    f"outside Jiaozuo (no district within 2 km){hint}",
-                    shapely.to_wkt(geoms[i], rounding_precision=6),
-                )
-            )
+            problems.append(outside_problem(src, crs, boundary, value))
         raw_code = raw_codes[i] if raw_codes is not None else None
         code = (clean_codes[i] if clean_codes is not None else None) or (
             str(raw_code) if raw_code is not None else None
@@ -463,20 +492,10 @@ def _process(
         names: list[str] = []
         if photos is not None and photos[i] not in (None, "") and photos[i] == photos[i]:
             names, photo_problems = photos_mod.names_for(str(photos[i]), source.photos)
-            problems += [Problem(cmap.photo or "photo", m, v) for m, v in photo_problems]
+            problems += [problem(cmap.photo or "photo", m, v, name=v) for m, v in photo_problems]
         has_error = False
         for p in problems:
-            report.add(
-                ReportRow(
-                    row=rownum,
-                    level=p.level,
-                    field=p.field,
-                    value=p.value,
-                    reason=p.message,
-                    code=code,
-                    action="rejected" if p.level == "error" else None,
-                )
-            )
+            report.add(ReportRow.of(rownum, p, code=code))
             has_error |= p.level == "error"
         if has_error:
             rejected.add(i)
@@ -491,74 +510,51 @@ def _process(
     return staged
 
 
-def _repair(geom: BaseGeometry, spec: LayerSpec) -> tuple[BaseGeometry | None, str]:
-    fixed = shapely.make_valid(geom)
-    if fixed.geom_type in spec.geometry_types:
-        return fixed, ""
-    parts = [g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in spec.geometry_types]
-    if not parts:
-        return None, ""
-    largest = max(parts, key=lambda g: (g.area, g.length))
-    return largest, f" (kept the largest of {len(parts)} parts)"
+def _apply_defaults(
+    conn: psycopg.Connection, spec: LayerSpec, cols: dict[str, list[Any]], n: int, run: RunState
+) -> None:
+    """The run's defaults fill absent columns and blank cells; rows without a code get
+    a generated one (``<prefix>-<year>-<serial>``)."""
+    for name, value in run.defaults.items():
+        col = cols.get(name)
+        cols[name] = [value] * n if col is None else [value if _blank(v) else v for v in col]
+    codes = cols.get("code")
+    if codes is None:
+        cols["code"] = [run.new_code(conn, spec) for _ in range(n)]
+    elif any(_blank(v) for v in codes):
+        cols["code"] = [run.new_code(conn, spec) if _blank(v) else v for v in codes]
 
 
-def _outside_hint(src: BaseGeometry | None, crs: str, boundary: BaseGeometry) -> str:
-    """Why a geometry may be outside: swapped axes, or a CRS its numbers suggest."""
-    if src is None:
-        return ""
-    p = shapely.get_coordinates(src)[:1]
-    if not len(p):
-        return ""
-    x, y = float(p[0, 0]), float(p[0, 1])
-    try:
-        sx, sy = coords.to_storage([y], [x], crs)
-        if shapely.contains_xy(boundary, sx[0], sy[0]):
-            return "; swapping x and y would put it inside"
-    except Exception:
-        pass
-    guess = coords.guess_crs([x], [y])
-    candidates = [guess.split(" ")[0]] if guess and guess.startswith("EPSG") else []
-    if guess is None and coords.offset_system(crs) is None:
-        candidates = ["EPSG:4490"]
-    for cand in candidates:
-        if cand == crs:
-            continue
-        try:
-            lon, lat = coords.to_storage([x], [y], cand)
-        except ValueError:
-            continue
-        if shapely.contains_xy(boundary, lon[0], lat[0]):
-            return f"; with --crs {cand} it would be inside"
-    return ""
+def _blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
-def _set_checks(conn: psycopg.Connection, spec: LayerSpec, report: ImportReport) -> None:
-    """Checks that need the whole file or the database: duplicate codes, near points."""
-    for code, rows in writer.duplicate_codes(conn):
-        listed = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
-        for r in rows:
-            report.add(
-                ReportRow(
-                    row=r,
-                    level="error",
-                    field="code",
-                    value=code,
-                    code=code,
-                    action="rejected",
-                    reason=f"duplicate code in the file (rows {listed})",
-                )
+def _too_large(
+    spec: LayerSpec, geoms: np.ndarray[Any, Any], present: np.ndarray[Any, Any]
+) -> dict[int, Problem]:
+    """The layer's plausibility rule: an area beyond ``LayerSpec.max_area_m2``."""
+    if spec.max_area_m2 is None:
+        return {}
+    polygonal = present & np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not polygonal.any():
+        return {}
+    # Cheap bound first (degrees² → m² at the row's latitude), exact area for the few.
+    idx = np.flatnonzero(polygonal)
+    lat = np.radians(shapely.get_y(shapely.centroid(geoms[idx])))
+    rough = shapely.area(geoms[idx]) * 111_320.0 * 110_574.0 * np.cos(lat)
+    out: dict[int, Problem] = {}
+    for j in np.flatnonzero(rough > spec.max_area_m2 * 0.9):
+        i = int(idx[j])
+        m2 = area_m2(geoms[i])
+        if m2 > spec.max_area_m2:
+            out[i] = problem(
+                "geometry", "area_too_large", f"{m2:,.0f}", area=f"{m2:,.0f}", max=f"{spec.max_area_m2:,.0f}"
             )
-    for rownum, code, other in writer.near_duplicates(conn, spec):
-        report.add(
-            ReportRow(
-                row=rownum,
-                level="warning",
-                field="geometry",
-                value=other,
-                code=code,
-                reason=f"within {writer.NEAR_METRES:g} m of existing asset {other} of this layer",
-            )
-        )
+    return out
 
 
 def layers_by_name(path: Path, layer_names: list[str]) -> list[str]:

@@ -1,81 +1,36 @@
 """The import report: one line per row that needs attention (and per written row, up to
 a cap), with the row number, field, value and reason, plus the summary counts.
 
-Reasons are produced in English by the validators and translated here; Chinese is
-the default language of reports. Unknown (layer-specific) reasons are shown as they are.
+Every finding is a message code with parameters (``registry.messages``), rendered in
+the reader's language from the one zh/en template table when the report is shown:
+the API, the CLI and the upload page (which shows the text the API rendered) read
+the same words. Chinese is the default language of reports.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from registry.messages import render
+from registry.spec import Problem
 
 # Rows listed individually even when they are fine: enough for any survey file, bounded
 # for million-row loads (every problem row is always listed).
 MAX_OK_ROWS = 5000
 
-_ZH: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^required field is missing$"), "必填字段缺失"),
-    (re.compile(r"^required field is empty$"), "必填字段为空"),
-    (re.compile(r"^expected a whole number$"), "应为整数"),
-    (re.compile(r"^expected a whole number between (\S+) and (\S+)$"), r"应为 \1 到 \2 之间的整数"),
-    (re.compile(r"^expected text, not a JSON object or list$"), "应为文本，而非 JSON 对象或数组"),
-    (re.compile(r"^expected a finite number$"), "应为有限数值"),
-    (re.compile(r"^expected a number$"), "应为数字"),
-    (re.compile(r"^expected a date such as (.+)$"), r"应为日期，例如 \1"),
-    (re.compile(r"^expected yes/no \(是/否\)$"), "应为 是/否"),
-    (re.compile(r"^unreadable value$"), "无法识别的值"),
-    (re.compile(r"^not an allowed value; allowed: (.+)$"), r"不是允许的取值；允许：\1"),
-    (re.compile(r"^must be ≥ (.+)$"), r"必须 ≥ \1"),
-    (re.compile(r"^must be ≤ (.+)$"), r"必须 ≤ \1"),
-    (re.compile(r"^geometry is missing or empty$"), "几何缺失或为空"),
-    (re.compile(r"^(\w+) not allowed in this layer; expected (.+)$"), r"本图层不允许 \1 几何；应为 \2"),
-    (re.compile(r"^invalid geometry: (.+)$"), r"几何无效：\1（可使用“修复几何”选项）"),
-    (re.compile(r"^duplicate code in the file \(rows (.+)\)$"), r"文件内编号重复（第 \1 行）"),
-    (
-        re.compile(r"^within (.+) m of existing asset (.+) of this layer$"),
-        r"与本图层已有资产 \2 相距不足 \1 米，可能重复",
-    ),
-    (
-        re.compile(r"^outside Jiaozuo \(no district within 2 km\)(.*)$"),
-        r"位于焦作市范围之外（2 公里内无区县）\1",
-    ),
-    (re.compile(r"^; swapping x and y would put it inside$"), "；交换 x/y 后位于市内"),
-    (re.compile(r"^geometry repaired: (.+)$"), r"几何已修复：\1"),
-    (re.compile(r"^not a number: (.+)$"), r"不是数字：\1"),
-    (re.compile(r"^unreadable WKT: (.+)$"), r"无法解析的 WKT：\1"),
-    (re.compile(r"^photo (.+) not found in the archive$"), r"压缩包中找不到照片 \1"),
-    (re.compile(r"^photo name (.+) is not a safe file name$"), r"照片名 \1 不是安全的文件名"),
-]
-_HINTS = [
-    ("; swapping x and y would put it inside", "；交换 x/y 后即位于市内"),
-    ("; with --crs ", "；若使用 --crs "),
-    (" it would be inside", " 则位于市内"),
-]
 
-
-def translate(reason: str, lang: str = "zh") -> str:
-    """The reason in the report language (English text is the source)."""
-    if lang != "zh":
-        return reason
-    head, sep, tail = reason.partition("; ")
-    for pattern, repl in _ZH:
-        if pattern.match(reason):
-            out = pattern.sub(repl, reason)
-            for en, zh in _HINTS:
-                out = out.replace(en, zh)
-            return out
-        if sep and pattern.match(head):
-            out = pattern.sub(repl, head) + "; " + tail
-            for en, zh in _HINTS:
-                out = out.replace(en, zh)
-            return out
-    return reason
+def reason_of(row: dict[str, Any], lang: str = "zh") -> str:
+    """The reason of a stored report row (as in ``as_dict``) in ``lang``: rendered from
+    its message code when it has one (older records hold only their text)."""
+    if row.get("msg"):
+        return render(row["msg"], row.get("params") or {}, lang)
+    return str(row.get("reason") or "")
 
 
 @dataclass
@@ -89,6 +44,24 @@ class ReportRow:
     reason: str = ""
     code: str | None = None
     action: str | None = None  # created / updated / unchanged / rejected
+    msg: str = ""  # message code (registry.messages); ``reason`` is its English text
+    # (``dataclasses.field``: the name ``field`` is this class's own attribute)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: int, p: Problem, *, code: str | None = None) -> ReportRow:
+        """The finding ``p`` of source row ``row`` (of the asset ``code``)."""
+        return cls(
+            row=row,
+            level=p.level,
+            field=p.field,
+            value=p.value,
+            reason=p.message,
+            code=code,
+            action="rejected" if p.level == "error" else None,
+            msg=p.code,
+            params={k: _jsonable(v) for k, v in p.params.items()},
+        )
 
 
 @dataclass
@@ -107,6 +80,8 @@ class ImportReport:
     extra_columns: list[str] = field(default_factory=list)
     rows_read: int = 0
     ok_rows_listed: int = 0
+    # Codes the importer generated for rows that had none, in row order.
+    codes_generated: list[str] = field(default_factory=list)
 
     def add(self, row: ReportRow) -> None:
         """Record a finding; ok rows only up to ``MAX_OK_ROWS``."""
@@ -136,7 +111,7 @@ class ImportReport:
         rows = []
         for r in sorted(self.rows, key=lambda r: (r.row, r.level != "error")):
             d = asdict(r)
-            d["reason"] = translate(r.reason, lang)
+            d["reason"] = reason_of(d, lang)
             d["value"] = _jsonable(r.value)
             rows.append(d)
         return {
@@ -149,6 +124,10 @@ class ImportReport:
             "summary": self.summary(),
             "mapping": self.mapping,
             "extra_columns": self.extra_columns,
+            "codes_generated": {
+                "count": len(self.codes_generated),
+                "codes": self.codes_generated[:MAX_OK_ROWS],
+            },
             "rows": rows,
             "lang": lang,
         }

@@ -39,6 +39,7 @@ def open_source(
     max_unzipped: int,
     max_ratio: float,
     display_name: str | None = None,
+    xy_columns: tuple[str | None, str | None] = (None, None),
 ) -> Source:
     """Open ``path`` with the right reader; ``workdir`` receives extracted archives.
 
@@ -85,7 +86,9 @@ def open_source(
                         f"{name} contains no .shp (nor a single other data file); a Shapefile zip needs "
                         ".shp/.shx/.dbf/.prj",
                     )
-                src = _open_one(others[0], encoding=encoding, layer_name=layer_name, prefer=prefer)
+                src = _open_one(
+                    others[0], encoding=encoding, layer_name=layer_name, prefer=prefer, xy_columns=xy_columns
+                )
         src.name = name
         src.photos = photos
         return src
@@ -97,7 +100,7 @@ def open_source(
         link = workdir / Path(name).name
         os.symlink(path.resolve(), link)
         path = link
-    src = _open_one(path, encoding=encoding, layer_name=layer_name, prefer=prefer)
+    src = _open_one(path, encoding=encoding, layer_name=layer_name, prefer=prefer, xy_columns=xy_columns)
     src.name = name
     return src
 
@@ -144,7 +147,12 @@ def chain(sources: list[Source]) -> Source:
 
 
 def _open_one(
-    path: Path, *, encoding: str | None, layer_name: str | None, prefer: Collection[str] = ()
+    path: Path,
+    *,
+    encoding: str | None,
+    layer_name: str | None,
+    prefer: Collection[str] = (),
+    xy_columns: tuple[str | None, str | None] = (None, None),
 ) -> Source:
     suffix = path.suffix.lower()
     if suffix == ".shp":
@@ -160,9 +168,9 @@ def _open_one(
         check_xml_safe(path)
         return open_ogr(path, fmt="kml", all_layers=layer_name is None, layer=layer_name)
     if suffix in (".csv", ".txt"):
-        return open_csv(path, encoding=encoding)
+        return open_csv(path, encoding=encoding, x_column=xy_columns[0], y_column=xy_columns[1])
     if suffix == ".xlsx":
-        return open_xlsx(path, sheet=layer_name)
+        return open_xlsx(path, sheet=layer_name, x_column=xy_columns[0], y_column=xy_columns[1])
     raise UnsupportedFormat(
         f"不支持的文件类型 {path.name}；支持：zip(Shapefile)、GeoPackage、GeoJSON、KML/KMZ、CSV、XLSX",
         f"unsupported file type {path.name}; supported: zipped Shapefile, GeoPackage, GeoJSON, KML/KMZ, "

@@ -13,12 +13,18 @@ import pandas as pd
 import shapely
 
 from importers.base import BATCH_SIZE, Batch, Source
-from importers.errors import BadEncoding, CorruptFile, EmptyFile, GeometryColumnsMissing
+from importers.errors import BadEncoding, BadOption, CorruptFile, EmptyFile, GeometryColumnsMissing
 from importers.safety import SAMPLE_BYTES, detect_encoding
+from registry.messages import problem
 from registry.spec import Problem
 
 XY_PAIRS = (
     ("经度", "纬度"),
+    ("x坐标", "y坐标"),
+    ("easting", "northing"),
+    ("e", "n"),
+    ("东", "北"),
+    ("east", "north"),
     ("lon", "lat"),
     ("lng", "lat"),
     ("long", "lat"),
@@ -34,9 +40,19 @@ def _norm(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", str(name)).lower().split())
 
 
-def geometry_columns(columns: list[str], name: str) -> tuple[str, str] | str:
-    """The (x, y) column pair, or the WKT column, found by name (case-insensitive)."""
+def geometry_columns(
+    columns: list[str], name: str, x_column: str | None = None, y_column: str | None = None
+) -> tuple[str, str] | str:
+    """The (x, y) column pair (as named by the user, else found by name, case- and
+    width-insensitive), or the WKT column."""
     by_norm = {_norm(c): c for c in columns}
+    if x_column or y_column:
+        for given in (x_column, y_column):
+            if given is None or _norm(given) not in by_norm:
+                raise BadOption.of(
+                    "column_not_found", file=name, column=given or "-", columns=", ".join(columns)
+                )
+        return by_norm[_norm(str(x_column))], by_norm[_norm(str(y_column))]
     for xn, yn in XY_PAIRS:
         if xn in by_norm and yn in by_norm:
             return by_norm[xn], by_norm[yn]
@@ -61,7 +77,7 @@ def _geoms(
         geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
         for i in np.flatnonzero(pd.isna(geoms) & text.notna().to_numpy()):
             problems.setdefault(int(rows[i]), []).append(
-                Problem(geo, f"unreadable WKT: {str(raw.iloc[i])[:60]}", raw.iloc[i])
+                problem(geo, "unreadable_wkt", raw.iloc[i], value=str(raw.iloc[i])[:60])
             )
         return geoms, problems
     xc, yc = geo
@@ -72,7 +88,7 @@ def _geoms(
         blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
         for i in np.flatnonzero(np.isnan(num) & ~blank):
             problems.setdefault(int(rows[i]), []).append(
-                Problem(col, f"not a number: {raw.iloc[i]}", raw.iloc[i])
+                problem(col, "not_a_number", raw.iloc[i], value=raw.iloc[i])
             )
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(frame), None, dtype=object)
@@ -80,7 +96,9 @@ def _geoms(
     return geoms, problems
 
 
-def open_csv(path: Path, *, encoding: str | None = None) -> Source:
+def open_csv(
+    path: Path, *, encoding: str | None = None, x_column: str | None = None, y_column: str | None = None
+) -> Source:
     """A CSV file; the encoding is detected from the first megabytes unless forced."""
     with path.open("rb") as f:
         sample = f.read(SAMPLE_BYTES)
@@ -92,7 +110,7 @@ def open_csv(path: Path, *, encoding: str | None = None) -> Source:
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise CorruptFile(f"{path.name} 无法解析：{exc}", f"cannot parse {path.name}: {exc}") from None
     columns = [str(c) for c in header.columns]
-    geo = geometry_columns(columns, path.name)
+    geo = geometry_columns(columns, path.name, x_column, y_column)
 
     def batches() -> Iterator[Batch]:
         line = 2  # the header is line 1, as a spreadsheet shows it
@@ -118,7 +136,9 @@ def open_csv(path: Path, *, encoding: str | None = None) -> Source:
     return Source(name=path.name, format="csv", crs=None, columns=columns, total=None, batches=batches)
 
 
-def open_xlsx(path: Path, *, sheet: str | None = None) -> Source:
+def open_xlsx(
+    path: Path, *, sheet: str | None = None, x_column: str | None = None, y_column: str | None = None
+) -> Source:
     """The first (or named) sheet of a workbook; the first row holds the column names."""
     import zipfile
 
@@ -139,7 +159,7 @@ def open_xlsx(path: Path, *, sheet: str | None = None) -> Source:
         raise EmptyFile(f"{path.name} 工作表为空", f"{path.name}: the sheet is empty") from None
     columns = [str(c).strip() if c is not None else f"column_{i + 1}" for i, c in enumerate(header)]
     wb.close()
-    geo = geometry_columns(columns, path.name)
+    geo = geometry_columns(columns, path.name, x_column, y_column)
 
     def batches() -> Iterator[Batch]:
         wb2 = load_workbook(path, read_only=True, data_only=True)

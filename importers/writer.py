@@ -159,3 +159,83 @@ def outside_jiaozuo(conn: psycopg.Connection, ewkb_hex: list[str]) -> list[int]:
             (ewkb_hex,),
         )
     ]
+
+
+def _index_stage(conn: psycopg.Connection) -> None:
+    """A spatial index on the stage, so the self-joins below stay n·log n (100k rows)."""
+    conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+            sql.Identifier(STAGE + "_geom"), sql.Identifier(STAGE)
+        )
+    )
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(STAGE)))
+
+
+def near_in_file(conn: psycopg.Connection, spec: LayerSpec) -> list[tuple[int, str, int]]:
+    """(row, code, earlier row) of points within 1 m of an earlier point of the same file."""
+    if "Point" not in spec.geometry_types:
+        return []
+    _index_stage(conn)
+    return conn.execute(
+        sql.SQL(
+            "SELECT b.rownum, b.code, min(a.rownum) FROM {stage} a JOIN {stage} b "
+            "ON a.rownum < b.rownum AND a.geom && ST_Expand(b.geom, 2e-5) "
+            "AND ST_DWithin(a.geom::geography, b.geom::geography, %s) "
+            "WHERE GeometryType(a.geom) = 'POINT' AND GeometryType(b.geom) = 'POINT' "
+            "GROUP BY b.rownum, b.code ORDER BY b.rownum"
+        ).format(stage=sql.Identifier(STAGE)),
+        (NEAR_METRES,),
+    ).fetchall()
+
+
+def overlaps(conn: psycopg.Connection, spec: LayerSpec) -> list[tuple[int, str, str, float]]:
+    """(row, code, other code, m²) of staged shapes that overlap an existing asset, or an
+    earlier row of the file, where the layer forbids it (``LayerSpec.overlap_function``,
+    the very function its write trigger uses): a row error instead of the trigger's
+    exception aborting the whole import."""
+    if spec.overlap_function is None:
+        return []
+    exempt = list(spec.overlap_exempt)
+    _index_stage(conn)
+    existing = conn.execute(
+        sql.SQL(
+            "SELECT s.rownum, s.code, o.code, o.overlap_m2 FROM {stage} s "
+            "CROSS JOIN LATERAL (SELECT * FROM {fn}(s.geom, NULL, s.code) LIMIT 1) o "
+            "WHERE NOT (s.status = ANY(%s)) ORDER BY s.rownum"
+        ).format(stage=sql.Identifier(STAGE), fn=sql.Identifier(spec.overlap_function)),
+        (exempt,),
+    ).fetchall()
+    within = conn.execute(
+        sql.SQL(
+            "SELECT b.rownum, b.code, a.code, x.m2 FROM {stage} a JOIN {stage} b "
+            "ON a.rownum < b.rownum AND a.geom && b.geom AND ST_Relate(a.geom, b.geom, '2********') "
+            "CROSS JOIN LATERAL (SELECT ST_Area(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)"
+            "::geography) AS m2) x "
+            "WHERE NOT (a.status = ANY(%s)) AND NOT (b.status = ANY(%s)) AND x.m2 >= 0.05 "
+            "ORDER BY b.rownum"
+        ).format(stage=sql.Identifier(STAGE)),
+        (exempt, exempt),
+    ).fetchall()
+    seen: set[int] = set()
+    out = []
+    for row in sorted(existing + within):
+        if row[0] not in seen:
+            seen.add(row[0])
+            out.append((int(row[0]), str(row[1]), str(row[2]), float(row[3])))
+    return out
+
+
+def next_serial(conn: psycopg.Connection, spec: LayerSpec, stem: str) -> int:
+    """The first free serial after every code ``<stem><digits>`` of the layer (deleted
+    assets included: their codes stay taken), found with one query."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT COALESCE(max(substring(code FROM %s)::bigint), 0) + 1 FROM {table} WHERE code ~ %s"
+        ).format(table=sql.Identifier(spec.name)),
+        ("^" + _re_escape(stem) + "([0-9]{1,12})$", "^" + _re_escape(stem) + "[0-9]{1,12}$"),
+    ).fetchone()
+    return int(row[0]) if row else 1
+
+
+def _re_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in r".^$*+?()[]{}|\-" else ch for ch in text)

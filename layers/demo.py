@@ -31,7 +31,8 @@ from registry import campaigns
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
-from registry.spec import AttrType, ChildTable, LayerSpec, Problem
+from registry.messages import problem
+from registry.spec import AttrType, ChildTable, LayerSpec
 from registry.validation import validate_asset
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _validated(spec: LayerSpec, drafts: list[Draft]) -> list[AssetRow]:
     for d in drafts:
         clean, problems = validate_asset(spec, d.props, d.geom)
         if not str(d.props.get("notes", "")).startswith(DEMO_MARK):
-            problems.append(Problem("notes", f"demo notes must start with {DEMO_MARK!r}"))
+            problems.append(problem("notes", "demo_notes", mark=DEMO_MARK))
         if problems:
             detail = "; ".join(f"{p.field}: {p.message} ({p.value!r})" for p in problems)
             raise DemoDataInvalid(f"demo {spec.name} row {d.props.get('code')}: {detail}")

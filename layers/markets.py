@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.messages import problem
 from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
 from registry.workflow import Deadline, Step, Workflow
@@ -26,7 +27,7 @@ KINDS = (
 def _season_in_order(props: Mapping[str, Any], _geom: Any) -> list[Problem]:
     start, end = props.get("valid_from"), props.get("valid_to")
     if start and end and end < start:
-        return [Problem("valid_to", "the end of the season is before its start", end)]
+        return [problem("valid_to", "season_order", end)]
     return []
 
 
@@ -106,6 +107,8 @@ MARKETS = LayerSpec(
         },
     ),
     validate=_season_in_order,
+    # The largest fairs fill a few streets; hundreds of km² is a wrong CRS or unit.
+    max_area_m2=500_000,
     grants={**SURVEY_GRANTS, "officer": frozenset({"inspect"})},
     text_search=("name", "road_name"),
     owner_search=("managing_unit",),

@@ -72,6 +72,10 @@ PARKING = LayerSpec(
     ),
     style=Style(by="status", colors={"planned": "#9e9ac8", "in_use": "#3182bd", "suspended": "#bdbdbd"}),
     grants={"planner": frozenset({"create", "update", "delete"}), "officer": frozenset({"inspect"})},
+    # A zone of more than 20 ha is a wrong CRS or unit, not a car park.
+    max_area_m2=200_000,
+    overlap_function="parking_overlaps",
+    overlap_exempt=("planned",),
     text_search=("name", "road_name"),
     owner_search=("operator",),
     filters=("kind",),

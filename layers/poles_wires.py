@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.messages import problem
 from registry.permissions import SURVEY_GRANTS
 from registry.spec import Attr, AttrType, Choice, LayerSpec, Measure, Problem, Style
 from registry.workflow import Deadline, Step, Workflow
@@ -22,17 +23,28 @@ KINDS = (
     Choice("multi_function", "多功能杆", "Multi-function"),
 )
 _GEOMETRY_OF = {"pole": "Point", "wire": "LineString"}
+_GEOMETRY_ZH = {"Point": "点", "LineString": "线"}
 
 
 def _element_matches_geometry(props: Mapping[str, Any], geom: Any) -> list[Problem]:
     problems = []
     element = props.get("element")
     if geom is not None and element in _GEOMETRY_OF and geom.geom_type != _GEOMETRY_OF[element]:
-        problems.append(Problem("geometry", f"a {element} must be a {_GEOMETRY_OF[element]}"))
+        want = _GEOMETRY_OF[element]
+        problems.append(
+            problem(
+                "geometry",
+                "element_geometry",
+                element=element,
+                geometry=want,
+                element_zh=next(c.zh for c in ELEMENTS if c.code == element),
+                geometry_zh=_GEOMETRY_ZH[want],
+            )
+        )
     if props.get("flying_wire") and element == "pole":
-        problems.append(Problem("flying_wire", "only a wire can be a flying wire"))
+        problems.append(problem("flying_wire", "flying_wire_not_pole"))
     if props.get("status") == "removed" and not props.get("removed_on"):
-        problems.append(Problem("removed_on", "a removed pole or wire needs its removal date"))
+        problems.append(problem("removed_on", "removed_needs_date"))
     return problems
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.messages import problem
 from registry.spec import Attr, AttrType, Choice, Flag, LayerSpec, Measure, Problem, Style
 from registry.workflow import Deadline, Step, Workflow
 
@@ -61,9 +62,19 @@ def _lifecycle_rules(props: Mapping[str, Any], _geom: Any) -> list[Problem]:
         date_field, _by = _STEP_FIELDS[step]
         day = props.get(date_field)
         if day is None:
-            problems.append(Problem(date_field, f"stage '{stage}' requires the date of '{step}'"))
+            labels = {c.code: c.zh for c in STAGES}
+            problems.append(
+                problem(
+                    date_field,
+                    "stage_requires_date",
+                    stage=stage,
+                    step=step,
+                    stage_zh=labels[stage],
+                    step_zh=labels[step],
+                )
+            )
         elif previous is not None and day < previous:
-            problems.append(Problem(date_field, "lifecycle dates must not go backwards", day))
+            problems.append(problem(date_field, "lifecycle_backwards", day))
         previous = day or previous
     return problems
 

@@ -14,6 +14,8 @@ Everything else goes through pyproj.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -225,3 +227,67 @@ def guess_crs(xs: Any, ys: Any) -> str | None:
     if 3_000_000 < x < 5_000_000 and 200_000 <= y <= 800_000:
         return "EPSG:4547 (x/y swapped?)"
     return "a projected CRS (unknown)"
+
+
+# Every CGCS2000 Gauss-Krüger zone Jiaozuo (112.6-113.7°E) lies in or next to, with and
+# without the zone number in front of the easting, and Web Mercator. Numerically some
+# coincide (4546 and 4508 are both CM 111°E without prefix): the first listed wins a tie.
+JIAOZUO_CANDIDATES = (
+    "EPSG:4547",  # 3-degree CM 114°E
+    "EPSG:4546",  # 3-degree CM 111°E
+    "EPSG:4526",  # 3-degree zone 38 (CM 114°E), zone prefix
+    "EPSG:4525",  # 3-degree zone 37 (CM 111°E), zone prefix
+    "EPSG:4548",  # 3-degree CM 117°E
+    "EPSG:4527",  # 3-degree zone 39 (CM 117°E), zone prefix
+    "EPSG:4508",  # 6-degree CM 111°E
+    "EPSG:4497",  # 6-degree zone 19 (CM 111°E), zone prefix
+    "EPSG:3857",
+    "EPSG:4490",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A CRS the numbers may be in, with or without x and y swapped, and the share of
+    the sampled points that then land inside the prefecture."""
+
+    crs: str
+    swapped: bool
+    inside: float
+
+
+def rank_crs(
+    xs: Any,
+    ys: Any,
+    inside: Callable[[Array, Array], npt.NDArray[np.bool_]],
+    *,
+    candidates: tuple[str, ...] = JIAOZUO_CANDIDATES,
+    sample: int = 200,
+) -> list[Candidate]:
+    """Candidates under which the points land inside (``inside(lon, lat)``), best first.
+
+    Only a suggestion for the user (the importer never applies a guess silently):
+    each candidate, plain and with x/y swapped (the Chinese survey convention X =
+    north), is ranked by the share of points inside the prefecture.
+    """
+    xs, ys = _arr(xs), _arr(ys)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok][:sample], ys[ok][:sample]
+    if not len(xs):
+        return []
+    found: list[Candidate] = []
+    for crs in candidates:
+        for swapped in (False, True):
+            a, b = (ys, xs) if swapped else (xs, ys)
+            if crs == "EPSG:4490" and not (np.all(np.abs(a) <= 180) and np.all(np.abs(b) <= 90)):
+                continue
+            with np.errstate(all="ignore"):
+                try:
+                    lon, lat = to_storage(a, b, crs)
+                except Exception:  # (a projection's inverse may refuse far-off numbers)
+                    continue
+            good = np.isfinite(lon) & np.isfinite(lat)
+            share = float(inside(lon[good], lat[good]).sum()) / len(a) if good.any() else 0.0
+            if share > 0:
+                found.append(Candidate(crs, swapped, share))
+    return sorted(found, key=lambda c: -c.inside)

@@ -71,12 +71,18 @@ class Attr:
 
 @dataclass(frozen=True)
 class Problem:
-    """A rule broken by one field (or the geometry, ``field='geometry'``)."""
+    """A rule broken by one field (or the geometry, ``field='geometry'``).
+
+    ``code`` and ``params`` name the message in ``registry.messages`` (rendered in
+    the reader's language); ``message`` is its English text.
+    """
 
     field: str
     message: str
     value: Any = None
     level: str = "error"  # or "warning"
+    code: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,15 @@ class LayerSpec:
     # The campaign this layer's assets go through (steps, requirements, who, deadlines;
     # registry.workflow); its status then changes only by steps and reopens.
     workflow: Workflow | None = field(default=None, hash=False, compare=False)
+    # Plausibility: the largest area (m²) one asset of this layer can have; a bigger
+    # one is a wrong CRS or unit, refused by the importer with a reason.
+    max_area_m2: float | None = None
+    # Shapes that must not overlap: the SQL function (sql/) listing the assets a
+    # geometry overlaps, as the layer's write trigger uses it — ``f(geom, exclude
+    # uuid, exclude_code text) → (id, code, status, kind, overlap, overlap_m2)`` —
+    # and the statuses exempt from the rule (a planned zone may overlap).
+    overlap_function: str | None = None
+    overlap_exempt: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = {a.name for a in self.all_attrs}

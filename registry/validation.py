@@ -8,7 +8,9 @@ instead of surfacing a constraint name.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
+import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,7 +18,18 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from registry.messages import problem
 from registry.spec import Attr, AttrType, LayerSpec, Problem
+
+
+class _Bad(ValueError):
+    """A value that cannot become the attribute's type: a message code and parameters."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "有", "已安装", "√"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "无", "未安装", "×"}
@@ -38,27 +51,27 @@ def _coerce(attr: Attr, value: Any) -> Any:
     if attr.type is AttrType.TEXT:
         if isinstance(value, dict | list | tuple | set):
             # str() would store a Python repr such as "{'a': 1}"
-            raise ValueError("expected text, not a JSON object or list")
+            raise _Bad("not_text")
         text = str(value).strip()
         if attr.choices:
             return _choice_code(attr, text)
         return text
     if attr.type is AttrType.INTEGER:
         if isinstance(value, bool):
-            raise ValueError("expected a whole number")
+            raise _Bad("not_integer")
         number = Decimal(str(value).strip())
         # (infinity would otherwise crash int() with OverflowError)
         if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError("expected a whole number")
+            raise _Bad("not_integer")
         if not _INT_MIN <= number <= _INT_MAX:
-            raise ValueError(f"expected a whole number between {_INT_MIN} and {_INT_MAX}")
+            raise _Bad("integer_range", min=_INT_MIN, max=_INT_MAX)
         return int(number)
     if attr.type is AttrType.NUMBER:
         if isinstance(value, bool):
-            raise ValueError("expected a number")
+            raise _Bad("not_number")
         number = float(Decimal(str(value).strip()))
         if not math.isfinite(number):
-            raise ValueError("expected a finite number")
+            raise _Bad("not_finite")
         return number
     if attr.type is AttrType.DATE:
         if isinstance(value, dt.datetime):
@@ -74,7 +87,7 @@ def _coerce(attr: Attr, value: Any) -> Any:
         try:
             return dt.datetime.fromisoformat(text).date()
         except ValueError:
-            raise ValueError("expected a date such as 2025-03-31") from None
+            raise _Bad("not_date", example="2025-03-31") from None
     if attr.type is AttrType.BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -83,18 +96,30 @@ def _coerce(attr: Attr, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise ValueError("expected yes/no (是/否)")
+        raise _Bad("not_boolean")
     raise AssertionError(attr.type)
 
 
+def _fold(text: str) -> str:
+    """Compare choice values as headers are compared: full-width → half-width, case and
+    inner spaces ignored (surveyors type 马路 市场, ＩＶ, In Service)."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split()).replace("_", "")
+
+
 def _choice_code(attr: Attr, text: str) -> str:
-    """Accept the code or either label (surveyors type Chinese), store the code."""
-    lowered = text.lower()
+    """Accept the code or either label (surveyors type Chinese), store the code; a value
+    close to one allowed value (a doubled or missing character) is refused with a
+    "did you mean"."""
+    folded = _fold(text)
     for c in attr.choices:
-        if lowered in (c.code.lower(), c.en.lower()) or text == c.zh:
+        if folded in (_fold(c.code), _fold(c.en), _fold(c.zh)):
             return c.code
     allowed = ", ".join(f"{c.code} ({c.zh})" for c in attr.choices)
-    raise ValueError(f"not an allowed value; allowed: {allowed}")
+    labels = {_fold(c.zh): c.zh for c in attr.choices} | {_fold(c.en): c.en for c in attr.choices}
+    close = difflib.get_close_matches(folded, list(labels), n=1, cutoff=0.75)
+    if close:
+        raise _Bad("not_allowed_did_you_mean", suggestion=labels[close[0]], allowed=allowed)
+    raise _Bad("not_allowed", allowed=allowed)
 
 
 def validate_properties(
@@ -110,11 +135,11 @@ def validate_properties(
     for attr in spec.writable_attrs:
         if attr.name not in props:
             if attr.required and not partial:
-                problems.append(Problem(attr.name, "required field is missing"))
+                problems.append(problem(attr.name, "required_missing"))
             continue
-        value, problem = check_value(attr, props[attr.name])
-        if problem is not None:
-            problems.append(problem)
+        value, found = check_value(attr, props[attr.name])
+        if found is not None:
+            problems.append(found)
         else:
             clean[attr.name] = value
     return clean, problems
@@ -129,43 +154,36 @@ def check_value(attr: Attr, raw: Any) -> tuple[Any, Problem | None]:
     """
     if _blank(raw):
         if attr.required:
-            return None, Problem(attr.name, "required field is empty", raw)
+            return None, problem(attr.name, "required_empty", raw)
         return None, None
     try:
         value = _coerce(attr, raw)
-    except (ValueError, InvalidOperation) as exc:
-        reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "unreadable value"
-        if isinstance(exc, InvalidOperation):
-            reason = "expected a number"
-        return None, Problem(attr.name, reason, raw)
+    except _Bad as exc:
+        return None, problem(attr.name, exc.code, raw, **exc.params)
+    except InvalidOperation:
+        return None, problem(attr.name, "not_number", raw)
+    except ValueError:
+        return None, problem(attr.name, "unreadable_value", raw)
     if isinstance(value, str) and len(value) > attr.max_length:
-        return None, Problem(
-            attr.name, f"至多 {attr.max_length} 个字符 / at most {attr.max_length} characters", raw
-        )
+        return None, problem(attr.name, "too_long", raw, max=attr.max_length)
     if attr.min is not None and isinstance(value, int | float) and value < attr.min:
-        return None, Problem(attr.name, f"must be ≥ {attr.min:g}", raw)
+        return None, problem(attr.name, "below_min", raw, min=f"{attr.min:g}")
     if attr.max is not None and isinstance(value, int | float) and value > attr.max:
-        return None, Problem(attr.name, f"must be ≤ {attr.max:g}", raw)
+        return None, problem(attr.name, "above_max", raw, max=f"{attr.max:g}")
     return value, None
 
 
 def validate_geometry(spec: LayerSpec, geom: BaseGeometry | None) -> list[Problem]:
     """Geometry type allowed by the layer, non-empty and valid (with GEOS's reason)."""
     if geom is None or geom.is_empty:
-        return [Problem("geometry", "geometry is missing or empty")]
+        return [problem("geometry", "geometry_empty")]
     if geom.geom_type not in spec.geometry_types:
         allowed = ", ".join(spec.geometry_types)
-        return [Problem("geometry", f"{geom.geom_type} not allowed in this layer; expected {allowed}")]
+        return [problem("geometry", "geometry_type", got=geom.geom_type, allowed=allowed)]
     if (n := shapely.get_num_coordinates(geom)) > spec.max_vertices:
-        return [
-            Problem(
-                "geometry",
-                f"顶点过多：{n}，本图层至多 {spec.max_vertices} 个 / "
-                f"{n} vertices, at most {spec.max_vertices} in this layer",
-            )
-        ]
+        return [problem("geometry", "too_many_vertices", n=n, max=spec.max_vertices)]
     if not geom.is_valid:
-        return [Problem("geometry", f"invalid geometry: {shapely.is_valid_reason(geom)}")]
+        return [problem("geometry", "geometry_invalid", reason=shapely.is_valid_reason(geom))]
     return []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Annotated
 
 import typer
 
@@ -295,19 +296,74 @@ def import_cmd(
     report: str = typer.Option(None, "--report", help="Write the report to this .csv or .json file."),
     lang: str = typer.Option("zh", "--lang", help="Report language: zh or en."),
     actor: str = typer.Option("cli", "--actor", help="Who is importing (recorded)."),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="A value for every row that lacks one, e.g. --set status=in_service --set kind=rain "
+            "(repeatable).",
+        ),
+    ] = None,
+    x_column: str = typer.Option(None, "--x-column", help="Column holding x (easting/longitude)."),
+    y_column: str = typer.Option(None, "--y-column", help="Column holding y (northing/latitude)."),
+    swap_xy: bool = typer.Option(
+        False, "--swap-xy", help="Exchange x and y (survey convention: X = north, Y = east)."
+    ),
 ) -> None:
-    """Import a survey file into a layer, with a per-row report (progress bar on stderr)."""
+    """Import a survey file into a layer, with a per-row report (progress bar on stderr).
+
+    Exit codes: 0 written (or a clean dry run); 1 rows rejected (nothing written; or a
+    dry run that would reject rows); 2 the file or an option is wrong (nothing read).
+    """
+    from importers.errors import ImportFileError
+
+    try:
+        _import(
+            file, layer, crs, encoding, mapping, dry_run, skip_rejected, gpkg_layer, repair, photos,
+            report, lang, actor, set_, x_column, y_column, swap_xy,
+        )  # fmt: skip
+    except ImportFileError as exc:
+        # (file-level errors in the chosen language, one line, no traceback)
+        typer.secho(f"{'错误' if lang == 'zh' else 'error'}: {exc.text(lang)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+_SUMMARY = {
+    "zh": "读取 {rows} 行：新增 {created}，更新 {updated}，未变 {unchanged}，"
+    "拒绝 {rejected}，警告 {warnings}",
+    "en": "read {rows} rows: {created} created, {updated} updated, {unchanged} unchanged, "
+    "{rejected} rejected, {warnings} with warnings",
+}
+_STATUS = {
+    "zh": {"committed": "已写入", "dry_run": "试导入（未写入）", "rejected": "已拒绝（未写入）"},
+    "en": {
+        "committed": "committed",
+        "dry_run": "dry run (nothing written)",
+        "rejected": "rejected (nothing written)",
+    },
+}
+
+
+def _import(
+    file: str, layer: str | None, crs: str | None, encoding: str | None, mapping: str | None,
+    dry_run: bool, skip_rejected: bool, gpkg_layer: str | None, repair: bool, photos: str | None,
+    report: str | None, lang: str, actor: str, set_: list[str] | None, x_column: str | None,
+    y_column: str | None, swap_xy: bool,
+) -> None:  # fmt: skip
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from importers import ImportOptions, run_import, run_multi_import
+    from importers.checks import parse_set
     from importers.errors import ImportFileError
     from importers.mapping import load_mapping
     from layers import default_catalog
     from registry.db import connect
 
     catalog = default_catalog()
+    if not Path(file).is_file():
+        raise ImportFileError.of("file_not_found", path=file)
     if layer is None and gpkg_layer is not None:
         raise ImportFileError("使用 --gpkg-layer 时请同时指定 --layer", "--gpkg-layer needs --layer")
     options = ImportOptions(
@@ -319,6 +375,10 @@ def import_cmd(
         layer_name=gpkg_layer,
         repair_geometry=repair,
         photos=photos,
+        defaults=parse_set(set_),
+        x_column=x_column,
+        y_column=y_column,
+        swap_xy=swap_xy,
     )
     settings = _settings()
     with (
@@ -364,6 +424,17 @@ def import_cmd(
         for r in rep.as_dict(lang)["rows"]:
             if r["level"] != "ok":
                 typer.echo(f"  {r['row']}\t{r['level']}\t{r['field']}\t{r['value']}\t{r['reason']}")
+        if rep.codes_generated:
+            first, last, n = rep.codes_generated[0], rep.codes_generated[-1], len(rep.codes_generated)
+            typer.echo(
+                f"编号由系统生成 {n} 个：{first} … {last}"
+                if lang == "zh"
+                else f"codes generated for {n} rows: {first} … {last}"
+            )
+        words = "zh" if lang == "zh" else "en"
+        typer.echo(
+            f"{_STATUS[words].get(rep.status, rep.status)}：" + _SUMMARY[words].format(**rep.summary())
+        )
         typer.echo(f"import {rep.import_id}: {rep.status} {rep.summary()}")
     if report:
         for rep in reports:
@@ -372,7 +443,7 @@ def import_cmd(
                 target = target.with_name(f"{target.stem}-{rep.layer}{target.suffix}")
             text = rep.to_json(lang) if report.endswith(".json") else rep.to_csv(lang)
             target.write_text(text, encoding="utf-8")
-    if any(rep.status == "rejected" for rep in reports):
+    if any(rep.status == "rejected" or (rep.dry_run and rep.summary()["rejected"]) for rep in reports):
         raise typer.Exit(1)
 
 

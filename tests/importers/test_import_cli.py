@@ -41,7 +41,8 @@ def test_cli_dry_run_prints_the_report_and_writes_nothing(db, conn, tmp_path: Pa
     rows = manhole_rows(3)
     rows[1]["井类"] = "下水道"
     f = write_vector(tmp_path / "survey.geojson", rows)
-    proc = cli(db, tmp_path, "import", str(f), "--layer", "manholes", "--dry-run", "--lang", "en")
+    proc = cli(db, tmp_path, "import", str(f), "--layer", "manholes", "--dry-run", "--lang", "en", ok=False)
+    assert proc.returncode == 1, proc.stderr  # a dry run that would reject a row: scripts can gate on it
     out = proc.stdout
     assert "dry_run" in out and "'created': 2" in out and "'rejected': 1" in out
     assert re.search(r"^\s+2\terror\tkind\t下水道\tnot an allowed value; allowed: ", out, re.MULTILINE), out

@@ -23,11 +23,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from importers import ImportOptions, get_import, run_import, undo
+from importers.checks import parse_set
 from importers.errors import FileTooLarge, ImportNotFound
 from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
 from importers.mapping import load_mapping
 from importers.pipeline import create_import_record
-from importers.report import rows_to_csv, translate
+from importers.report import reason_of, rows_to_csv
 from importers.safety import sha256_of
 from registry import permissions
 from registry.db import connect, dsn_for
@@ -60,6 +61,17 @@ def create_import(
     repair_geometry: Annotated[bool, Form()] = False,
     background: Annotated[bool, Form(description="Run in a thread; poll GET /api/imports/{id}")] = False,
     lang: Annotated[str, Query()] = "zh",
+    set_: Annotated[
+        list[str] | None,
+        Form(
+            alias="set",
+            description="Defaults for the run, each attribute=value (e.g. status=in_service), "
+            "repeated or one per line: fill absent columns and blank cells",
+        ),
+    ] = None,
+    x_column: Annotated[str | None, Form(description="Column holding x (easting/longitude)")] = None,
+    y_column: Annotated[str | None, Form(description="Column holding y (northing/latitude)")] = None,
+    swap_xy: Annotated[bool, Form(description="Exchange x and y (survey convention X = north)")] = False,
 ) -> Any:
     """Upload and import (or dry-run); returns the report, or the id when ``background``."""
     spec = catalog.get(layer)
@@ -74,6 +86,10 @@ def create_import(
         skip_rejected=skip_rejected,
         layer_name=source_layer,
         repair_geometry=repair_geometry,
+        defaults=parse_set(set_),
+        x_column=x_column or None,
+        y_column=y_column or None,
+        swap_xy=swap_xy,
     )
     upload_dir = Path(tempfile.mkdtemp(prefix="registry-upload-"))
     name = Path(file.filename or "upload").name
@@ -176,7 +192,7 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
     rec = get_import(conn, import_id)
     report = rec.get("report") or {}
     for r in report.get("rows", []):
-        r["reason"] = translate(r["reason"], lang)
+        r["reason"] = reason_of(r, lang)
     if rec.get("error"):
         rec["error"]["detail"] = rec["error"].get(lang, rec["error"].get("en"))
     return rec

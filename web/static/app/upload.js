@@ -22,6 +22,8 @@ function formData(dry) {
   if ($("#up-crs").value) fd.append("crs", $("#up-crs").value);
   if ($("#up-encoding").value) fd.append("encoding", $("#up-encoding").value);
   if (!$("#up-source-row").hidden && $("#up-source").value) fd.append("source_layer", $("#up-source").value);
+  if ($("#up-set").value.trim()) fd.append("set", $("#up-set").value); // one attribute=value per line
+  if ($("#up-swap").checked) fd.append("swap_xy", "true");
   fd.append("dry_run", dry ? "true" : "false");
   if (!dry) fd.append("background", "true");
   return fd;
