@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
+import contextlib
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,6 +42,7 @@ from registry.permissions import Role
 from registry.settings import PROJECT_ROOT, Settings
 from tests.conftest import free_port
 from tests.factories import make_properties, sample_geometry_for
+from tests.live_server import live_server
 
 
 def prepare(dsn: str, clients: int) -> tuple[str, list[str]]:
@@ -80,35 +80,10 @@ def main() -> None:
     )  # type: ignore[call-arg]
     cluster = Cluster(settings)
     cluster.up()
-    server: subprocess.Popen[bytes] | None = None
+    servers = contextlib.ExitStack()
     try:
         token, ids = prepare(cluster.dsn, args.clients)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "web.app:create_app",
-                "--port",
-                str(port),
-                "--log-level",
-                "critical",
-            ],
-            env={**os.environ, "DATABASE_URL": cluster.dsn},
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
+        base = servers.enter_context(live_server(cluster.dsn))
         statuses: collections.Counter[str] = collections.Counter()
         lock = threading.Lock()
         acked: dict[str, str] = {}
@@ -192,9 +167,7 @@ def main() -> None:
             print(f"first 2xx after the database was back: {first_ok_after - restart_done:.2f} s")
         print(f"acknowledged writes checked: {len(acked)} assets; lost updates: {len(lost)}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+        servers.close()
         cluster.down()
 
 

@@ -57,3 +57,23 @@ def assets(conn: psycopg.Connection, spec: LayerSpec) -> dict[str, dict[str, Any
         out[d["code"]] = d
     conn.rollback()
     return out
+
+
+def big_manhole_csv(path: Path, n: int = 120_000) -> Path:
+    """A survey CSV of ``n`` valid manholes (Chinese headers) that takes seconds to import:
+    long enough to kill an import while it runs."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {
+            "编号": [f"K-{i:07d}" for i in range(n)],
+            "状态": "在用",
+            "井类": "雨水",
+            "井盖状况": "完好",
+            "经度": rng.uniform(113.20, 113.28, n),
+            "纬度": rng.uniform(35.19, 35.24, n),
+        }
+    ).to_csv(path, index=False)
+    return path

@@ -10,11 +10,10 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import psycopg
 from fastapi.testclient import TestClient
-from import_helpers import manhole_rows
+from import_helpers import big_manhole_csv, manhole_rows
 
 from importers import get_import
 from registry.permissions import Role
@@ -23,20 +22,7 @@ from tests.authkit import make_accounts
 
 
 def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Path) -> None:
-    n = 120_000
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "编号": [f"K-{i:07d}" for i in range(n)],
-            "状态": "在用",
-            "井类": "雨水",
-            "井盖状况": "完好",
-            "经度": rng.uniform(113.20, 113.28, n),
-            "纬度": rng.uniform(35.19, 35.24, n),
-        }
-    )
-    f = tmp_path / "big.csv"
-    frame.to_csv(f, index=False)
+    f = big_manhole_csv(tmp_path / "big.csv")
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path

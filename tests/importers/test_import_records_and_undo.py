@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import psycopg
 from fastapi.testclient import TestClient
-from import_helpers import manhole_rows
+from import_helpers import big_manhole_csv, manhole_rows
 
 from importers import run_import
 from layers import default_catalog
@@ -37,27 +36,11 @@ def _wait_for(condition: Any, timeout: float = 60.0) -> Any:
     return value
 
 
-def _big_csv(path: Path, n: int = 120_000) -> bytes:
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame(
-        {
-            "编号": [f"K-{i:07d}" for i in range(n)],
-            "状态": "在用",
-            "井类": "雨水",
-            "井盖状况": "完好",
-            "经度": rng.uniform(113.20, 113.28, n),
-            "纬度": rng.uniform(35.19, 35.24, n),
-        }
-    )
-    frame.to_csv(path, index=False)
-    return path.read_bytes()
-
-
 def test_a_foreground_http_import_is_recorded_while_it_runs_and_failed_at_the_next_start_after_a_kill(
     db: Settings, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
     surveyor = make_accounts(conn)[Role.SURVEYOR]
-    body = _big_csv(tmp_path / "big.csv")
+    body = big_manhole_csv(tmp_path / "big.csv").read_bytes()
     assert db.database_url
 
     def running() -> list[tuple[str, str]]:
