@@ -15,6 +15,7 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.settings import Settings
+from registry.tile_cache import attach_generation_triggers
 from registry.workflow_store import sync_workflows
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         # the database enforces the workflows the layers declare (one source: layers/)
         with pool.connection() as conn:
             sync_workflows(conn, catalog)
+            # every write to a layer, by any path, invalidates its cached tiles
+            attach_generation_triggers(conn, catalog)
         app.state.pool = pool
         # An import killed with its server is failed now, at start-up, not only when
         # someone next reads it.

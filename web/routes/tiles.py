@@ -3,12 +3,12 @@
 ``/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{x}/{y}`` serves one layer,
 ``/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}`` all layers as separate MVT layers.
 Empty tiles are 204; tiles carry an ETag (content hash) and a short cache lifetime,
-since assets are edited during the day.
+since assets are edited during the day. Built tiles are kept in the database until a
+write to one of their layers (registry/tile_cache.py); ``X-Tile-Cache`` says hit or miss.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from registry.errors import InvalidParameter, RegistryError
 from registry.permissions import Action
 from registry.spec import LayerSpec
-from registry.tiles import MAX_ZOOM, tile
+from registry.tile_cache import cached_tile
+from registry.tiles import MAX_ZOOM
 from web.auth import require
 from web.deps import CatalogDep, ConnDep
 from web.ogc.common import base_url
@@ -41,13 +42,13 @@ class TileNotFound(RegistryError):
     code = "tile_not_found"
 
 
-def _respond(request: Request, data: bytes) -> Response:
-    etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+def _respond(request: Request, data: bytes, etag: str, hit: bool) -> Response:
     public = request.app.state.settings.public_read
     headers = {
         "ETag": etag,
         "Cache-Control": CACHE_PUBLIC if public else CACHE_PRIVATE,
         "Vary": "Authorization",
+        "X-Tile-Cache": "hit" if hit else "miss",
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -58,10 +59,10 @@ def _respond(request: Request, data: bytes) -> Response:
 
 def _tile(request: Request, conn: Any, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
     try:
-        data = tile(conn, specs, z, x, y)
+        cached = cached_tile(conn, specs, z, x, y)
     except InvalidParameter as exc:
         raise TileNotFound(exc.message) from None
-    return _respond(request, data)
+    return _respond(request, cached.data, cached.etag, cached.hit)
 
 
 def _vector_layer(spec: LayerSpec) -> dict[str, Any]:

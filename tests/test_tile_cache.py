@@ -1,0 +1,108 @@
+"""The warm tile cache (issue 13): tiles are served from PostgreSQL until a write to
+one of their layers, by any path, bumps that layer's generation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import mapbox_vector_tile
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from registry.catalog import LayerCatalog
+from registry.permissions import Role
+from registry.settings import Settings
+from tests.authkit import reader_headers
+from tests.factories import CENTRE
+from tests.ogc_support import seed_all
+from web.app import create_app
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+Z = 16  # beyond the aggregating zooms: every asset is its own feature with its attributes
+
+
+@pytest.fixture
+def editor(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Iterator[TestClient]:
+    seed_all(conn, catalog, 3)
+    with TestClient(create_app(db, catalog), headers=reader_headers(db, Role.SURVEYOR)) as c:
+        yield c
+
+
+def _url(layer: str = "road_voids") -> str:
+    x, y = tile_of(*CENTRE, Z)
+    return f"/ogc/collections/{layer}/tiles/WebMercatorQuad/{Z}/{x}/{y}"
+
+
+def _road_names(content: bytes) -> dict[str, str]:
+    features = mapbox_vector_tile.decode(content)["road_voids"]["features"]
+    return {f["properties"]["id"]: f["properties"]["road_name"] for f in features}
+
+
+def test_a_second_request_is_served_from_the_cache(editor: TestClient, conn: psycopg.Connection) -> None:
+    first = editor.get(_url())
+    assert first.status_code == 200 and first.headers["x-tile-cache"] == "miss"
+    second = editor.get(_url())
+    assert second.headers["x-tile-cache"] == "hit"
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    assert editor.get(_url(), headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    # the bytes really are in the database
+    x, y = tile_of(*CENTRE, Z)
+    row = conn.execute(
+        "SELECT data, etag FROM tile_cache WHERE layers = 'road_voids' AND (z, x, y) = (%s, %s, %s)",
+        (Z, x, y),
+    ).fetchone()
+    assert row is not None and bytes(row[0]) == first.content and row[1] == first.headers["etag"]
+
+
+def test_an_api_edit_changes_the_cached_tile(editor: TestClient) -> None:
+    before = editor.get(_url())
+    assert editor.get(_url()).headers["x-tile-cache"] == "hit"
+    asset_id = next(iter(_road_names(before.content)))
+    edited = editor.patch(f"/api/assets/road_voids/{asset_id}", json={"properties": {"road_name": "缓存路"}})
+    assert edited.status_code == 200, edited.text
+    after = editor.get(_url())
+    assert after.headers["x-tile-cache"] == "miss"
+    assert _road_names(after.content)[asset_id] == "缓存路"
+    assert after.headers["etag"] != before.headers["etag"]
+    # the old ETag no longer answers 304
+    assert editor.get(_url(), headers={"If-None-Match": before.headers["etag"]}).status_code == 200
+
+
+def test_a_plain_sql_write_invalidates_only_its_layer(editor: TestClient, conn: psycopg.Connection) -> None:
+    x, y = tile_of(*CENTRE, Z)
+    all_url = f"/ogc/tiles/WebMercatorQuad/{Z}/{x}/{y}"
+    for url in (_url(), _url("manholes"), all_url):
+        editor.get(url)
+        assert editor.get(url).headers["x-tile-cache"] == "hit"
+    conn.execute("UPDATE road_voids SET road_name = 'SQL路'")
+    conn.commit()
+    assert editor.get(_url("manholes")).headers["x-tile-cache"] == "hit"
+    voids = editor.get(_url())
+    assert voids.headers["x-tile-cache"] == "miss" and set(_road_names(voids.content).values()) == {"SQL路"}
+    assert editor.get(all_url).headers["x-tile-cache"] == "miss"
+    # deleting every asset empties the tile (204), through the cache too
+    conn.execute("DELETE FROM road_voids")
+    conn.commit()
+    assert editor.get(_url()).status_code == 204
+    assert editor.get(_url()).headers["x-tile-cache"] == "hit"
+
+
+def test_older_generations_are_pruned(editor: TestClient, conn: psycopg.Connection) -> None:
+    x, y = tile_of(*CENTRE, Z)
+    editor.get(_url())
+    editor.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/{Z}/{x + 1}/{y}")
+    conn.execute("UPDATE road_voids SET notes = 'x'")
+    conn.commit()
+    editor.get(_url())
+    generations = conn.execute(
+        "SELECT DISTINCT generation FROM tile_cache WHERE layers = 'road_voids'"
+    ).fetchall()
+    current = conn.execute("SELECT generation FROM tile_generations WHERE layer = 'road_voids'").fetchone()
+    assert generations == [current]
