@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -15,17 +16,21 @@ from tests.conftest import free_port
 
 
 @contextmanager
-def live_server(database_url: str) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) of a server on ``database_url``."""
-    with live_server_process(database_url) as (base, _proc):
+def live_server(database_url: str, *, log: Path | None = None) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) of a server on ``database_url``;
+    its log goes to ``log`` when given (a 500's traceback), else to the test output."""
+    with live_server_process(database_url, log=log) as (base, _proc):
         yield base
 
 
 @contextmanager
-def live_server_process(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def live_server_process(
+    database_url: str, *, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The base URL and the server process (for tests that kill it)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url}
+    stderr = log.open("wb") if log else None
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -43,7 +48,10 @@ def live_server_process(database_url: str) -> Iterator[tuple[str, subprocess.Pop
             str(1024**2),
         ],
         env=env,
+        stderr=stderr,
     )
+    if stderr:
+        stderr.close()
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -54,7 +62,7 @@ def live_server_process(database_url: str) -> Iterator[tuple[str, subprocess.Pop
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
+                raise RuntimeError(f"the API server did not start{': ' + log.read_text() if log else ''}")
             time.sleep(0.2)
         yield base, proc
     finally:

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import make_accounts
-from tests.conftest import free_port
+from tests.live_server import live_server
 from tests.ogc_support import seed_all
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
@@ -65,31 +63,6 @@ class Target:
     log: Path
 
 
-@contextmanager
-def _server(database_url: str, log: Path) -> Iterator[str]:
-    """uvicorn on a free port, its log (a 500's traceback) in ``log``, not in the test output."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url}, stderr=out)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.fixture
 def server(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog, tmp_path: Path) -> Iterator[Target]:
     """A live server on a database with accounts and a few assets in every layer."""
@@ -99,7 +72,7 @@ def server(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog, tmp_pa
     conn.commit()
     assert db.database_url
     log = tmp_path / "server.log"
-    with _server(db.database_url, log) as base:
+    with live_server(db.database_url, log=log) as base:
         yield Target(base, token, assets, log)
 
 
