@@ -44,7 +44,7 @@ class ReportRow:
     reason: str = ""
     code: str | None = None
     action: str | None = None  # created / updated / unchanged / rejected
-    msg: str = ""  # message code (registry.messages); ``reason`` is its English text
+    msg: str = ""  # message code (registry.messages); ``reason`` is its text as given
     # (``dataclasses.field``: the name ``field`` is this class's own attribute)
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 

@@ -2,7 +2,7 @@
 with parameters, rendered from ONE Chinese/English template table.
 
 Validators create problems with :func:`problem` (``Problem.code`` + ``Problem.params``;
-``Problem.message`` keeps the English text for logs and older callers). Whoever shows
+``Problem.message`` holds both languages for callers that show one text). Whoever shows
 a problem renders it in the reader's language with :func:`render`: the import report
 (API, CLI, upload page), and any other client. A code missing from the table, or a
 template whose two languages disagree on the parameters, fails
@@ -199,8 +199,10 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh")
 
 
 def problem(field: str, code: str, value: Any = None, *, level: str = "error", **params: Any) -> Problem:
-    """A :class:`Problem` carrying its message code and parameters (English ``message``)."""
-    return Problem(field, render(code, params, "en"), value, level, code=code, params=params)
+    """A :class:`Problem` carrying its message code and parameters; its ``message`` (for
+    callers that show one text, e.g. the API's field errors) is "中文 / English"."""
+    message = f"{render(code, params, 'zh')} / {render(code, params, 'en')}"
+    return Problem(field, message, value, level, code=code, params=params)
 
 
 def text_of(p: Problem, lang: str = "zh") -> str:
