@@ -28,7 +28,9 @@ def connect(settings: Settings, *, autocommit: bool = False) -> Iterator[psycopg
         yield conn
 
 
-def make_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = None) -> ConnectionPool:
+def make_pool(
+    settings: Settings, *, min_size: int = 1, max_size: int | None = None, dsn: str | None = None
+) -> ConnectionPool:
     """The pool the web app keeps for its lifetime (opened by the caller).
 
     Request connections carry ``statement_timeout`` (REGISTRY_STATEMENT_TIMEOUT) so no
@@ -40,8 +42,9 @@ def make_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = N
     of ordinary tile and search queries pass ``jit_above_cost`` and compiling them
     took longer than running them (1.3 s of a 2.8 s city tile over a million assets).
     Any ``options`` already in DATABASE_URL are kept and win over these defaults.
+    ``dsn`` names another server than the primary (a read replica).
     """
-    dsn = dsn_for(settings)
+    dsn = dsn or dsn_for(settings)
     timeout_ms = int(settings.statement_timeout * 1000)
     options = " ".join(
         filter(
@@ -59,3 +62,8 @@ def make_pool(settings: Settings, *, min_size: int = 1, max_size: int | None = N
         check=ConnectionPool.check_connection,
         kwargs={"application_name": "jiaozuo-registry", "options": options},
     )
+
+
+def make_read_pools(settings: Settings) -> list[ConnectionPool]:
+    """One pool per DATABASE_READ_URL replica (opened by the caller); empty when none."""
+    return [make_pool(settings, dsn=url) for url in settings.read_urls]

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    # Streaming replicas for read-only requests (issue 13): one URL or several,
+    # comma-separated. Writes, and a client's reads for read_your_writes_seconds after
+    # its own write, stay on the primary (web/deps.py get_read_conn).
+    database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
+    read_your_writes_seconds: int = 10
     data_dir: Path = PROJECT_ROOT / "var"
     pg_port: int = 54329
     pg_database: str = "registry"
@@ -113,6 +118,13 @@ class Settings(BaseSettings):
         if value and value.startswith("postgresql+"):
             return "postgresql://" + value.split("://", 1)[1]
         return value or None
+
+    @property
+    def read_urls(self) -> list[str]:
+        """The replicas' URLs (DATABASE_READ_URL split on commas), empty when none."""
+        urls = [u.strip() for u in (self.database_read_url or "").split(",") if u.strip()]
+        # the same SQLAlchemy-style scheme as DATABASE_URL is accepted
+        return ["postgresql://" + u.split("://", 1)[1] if u.startswith("postgresql+") else u for u in urls]
 
     @property
     def basemap_folder(self) -> Path:

@@ -13,12 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from importers.records import mark_interrupted
 from layers import default_catalog
 from registry.catalog import LayerCatalog
-from registry.db import make_pool
+from registry.db import make_pool, make_read_pools
 from registry.settings import Settings
 from registry.tile_cache import attach_generation_triggers
 from registry.workflow_store import sync_workflows
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
+from web.readwrite import ReadYourWrites
 from web.routes import auth as auth_routes
 from web.routes import basemaps as basemap_routes
 from web.routes import dashboard as dashboard_routes
@@ -50,6 +51,10 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
             # every write to a layer, by any path, invalidates its cached tiles
             attach_generation_triggers(conn, catalog)
         app.state.pool = pool
+        # DATABASE_READ_URL replicas serve read-only requests (web/deps.py get_read_conn)
+        app.state.read_pools = make_read_pools(settings)
+        for replica in app.state.read_pools:
+            replica.open(wait=True, timeout=30)
         # An import killed with its server is failed now, at start-up, not only when
         # someone next reads it.
         with pool.connection() as conn:
@@ -58,6 +63,8 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         try:
             yield
         finally:
+            for replica in app.state.read_pools:
+                replica.close()
             pool.close()
 
     app = FastAPI(
@@ -69,8 +76,11 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     )
     app.state.settings = settings
     app.state.catalog = catalog
+    app.state.read_pools = []
     add_exception_handlers(app)
     app.add_middleware(RequestLimits, settings=settings)
+    if settings.read_urls:
+        app.add_middleware(ReadYourWrites, seconds=settings.read_your_writes_seconds)
     install_security(app, settings)
     app.include_router(health.router)
     app.include_router(auth_routes.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -25,10 +26,37 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+# Set on the response of every successful write while replicas are configured
+# (web/readwrite.py); while the browser or client still sends it back, its reads go to
+# the primary, so a user sees their own edit even before the replicas replay it.
+WROTE_COOKIE = "registry_wrote"
+READ_METHODS = frozenset({"GET", "HEAD"})
+_next_replica = itertools.count()
+
+
+def get_read_conn(request: Request) -> Iterator[psycopg.Connection]:
+    """A connection for a read-only request: a replica's when DATABASE_READ_URL is set.
+
+    Replicas are taken in turn. A request that is not a GET/HEAD, or that carries the
+    ``registry_wrote`` cookie of a write in the last ``read_your_writes_seconds``, reads
+    from the primary (read-your-own-writes). Without replicas this is ``get_conn``.
+    Only routes that never write may use it: a replica refuses writes.
+    """
+    state = request.app.state
+    replicas = state.read_pools
+    if not replicas or request.method not in READ_METHODS or WROTE_COOKIE in request.cookies:
+        yield from get_conn(request)
+        return
+    pool = replicas[next(_next_replica) % len(replicas)]
+    with pool.connection(timeout=state.settings.pool_timeout) as conn:
+        yield conn
+
+
 def get_catalog(request: Request) -> LayerCatalog:
     """The catalogue the app was built with."""
     return request.app.state.catalog
 
 
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
+ReadConnDep = Annotated[psycopg.Connection, Depends(get_read_conn, scope="function")]
 CatalogDep = Annotated[LayerCatalog, Depends(get_catalog)]

@@ -20,7 +20,7 @@ from registry.permissions import Action
 from registry.properties import properties_of
 from registry.spec import LayerSpec
 from web.auth import require
-from web.deps import CatalogDep, ConnDep
+from web.deps import CatalogDep, ConnDep, ReadConnDep
 from web.ogc.common import GEOJSON, HTML, JSON, OPENAPI, base_url, link, render, wants_html, with_query
 from web.ogc.openapi import openapi_document
 from web.ogc.params import item_query
@@ -234,7 +234,7 @@ def queryables(request: Request, collection_id: str, catalog: CatalogDep, f: str
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a layer 要素查询")
-def items(request: Request, collection_id: str, conn: ConnDep, catalog: CatalogDep) -> Response:
+def items(request: Request, collection_id: str, conn: ReadConnDep, catalog: CatalogDep) -> Response:
     """Paged GeoJSON with bbox, datetime, property equality, CQL2 filter, sortby, properties and crs."""
     spec = catalog.get(collection_id)
     html = wants_html(request, request.query_params.get("f"))
@@ -291,7 +291,7 @@ def item(
     request: Request,
     collection_id: str,
     feature_id: str,
-    conn: ConnDep,
+    conn: ReadConnDep,
     catalog: CatalogDep,
     f: str | None = None,
     crs: str | None = None,

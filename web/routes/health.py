@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from registry.assets import counts_by_layer
 from web.deps import CatalogDep
@@ -49,7 +50,7 @@ def health(request: Request, catalog: CatalogDep) -> Any:
             status_code=503,
             headers={"Retry-After": RETRY_AFTER},
         )
-    return {
+    body: dict[str, Any] = {
         "status": "ok",
         "database": {"reachable": True, "server_version": server, "postgis": postgis.split('"')[1]},
         "layers": [
@@ -63,3 +64,20 @@ def health(request: Request, catalog: CatalogDep) -> Any:
         ],
         "total": sum(counts.values()),
     }
+    if request.app.state.read_pools:
+        body["read_replicas"] = [_replica(pool) for pool in request.app.state.read_pools]
+    return body
+
+
+def _replica(pool: Any) -> dict[str, Any]:
+    """Whether a DATABASE_READ_URL replica answers, is in recovery (a standby) and how far
+    behind the primary its replay is; a replica that is down does not fail the health check."""
+    try:
+        with pool.connection(timeout=HEALTH_POOL_TIMEOUT) as conn:
+            in_recovery, lag = conn.execute(
+                "SELECT pg_is_in_recovery(),"
+                " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8"
+            ).fetchone()
+    except (psycopg.OperationalError, PoolTimeout):
+        return {"reachable": False}
+    return {"reachable": True, "in_recovery": in_recovery, "replay_lag_s": lag}

@@ -31,7 +31,7 @@ from registry.search import (
     to_wgs84,
 )
 from web.auth import require
-from web.deps import CatalogDep, ConnDep
+from web.deps import CatalogDep, ConnDep, ReadConnDep
 
 # Reading needs an account (or REGISTRY_PUBLIC_READ=true); GIS clients send an API token.
 router = APIRouter(prefix="/api", tags=["search 位置查询"], dependencies=[Depends(require(Action.READ))])
@@ -308,7 +308,7 @@ def _body_params(body: dict[str, Any]) -> dict[str, str]:
     summary="Search assets by location and attributes 位置查询",
     openapi_extra={"parameters": SEARCH_PARAMETERS},
 )
-def search_get(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
+def search_get(request: Request, conn: ReadConnDep, catalog: CatalogDep) -> Response:
     """Radius (``lon``, ``lat``, ``radius`` m), ``nearest=k``, ``bbox``, ``district``, ``layers``,
     value filters declared by the layers (``status``, ``kind``, ``risk_grade``…), ``owner``, ``q`` text,
     ``updated_from``/``updated_to``, ``date_field`` + ``date_from``/``date_to``,
