@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 
 import mapbox_vector_tile
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from shapely.geometry import LineString, box
 
 from registry.assets import AssetRow, upsert_assets
 from registry.catalog import LayerCatalog
+from registry.cluster import Cluster
 from registry.context import set_actor
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import reader_headers
+from tests.conftest import _counter, _dsn
 from tests.factories import CENTRE, make_properties
 from tests.ogc_support import seed_all
 from web.app import create_app
@@ -32,14 +36,42 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 @pytest.fixture
 def client(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Iterator[TestClient]:
+    """A viewer's client on the test's own copy, 3 assets per layer (for tests that write)."""
     seed_all(conn, catalog, 3)
     with TestClient(create_app(db, catalog), headers=reader_headers(db, Role.VIEWER)) as c:
         yield c
 
 
-def test_layer_tile_has_features_with_styling_attributes(client: TestClient) -> None:
+@pytest.fixture(scope="module")
+def shared_db(cluster: Cluster, template_db: str, catalog: LayerCatalog) -> Iterator[Settings]:
+    """One copy of the template for the module's read-only tests, seeded once with 3
+    assets per layer; dropped after the module."""
+    name = f"tiles_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    try:
+        with psycopg.connect(_dsn(cluster, name)) as conn:
+            seed_all(conn, catalog, 3)
+        yield Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
+    finally:
+        with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def reader(shared_db: Settings, catalog: LayerCatalog) -> Iterator[TestClient]:
+    """A viewer's client on the shared copy: only for tests that change nothing."""
+    with TestClient(create_app(shared_db, catalog), headers=reader_headers(shared_db, Role.VIEWER)) as c:
+        yield c
+
+
+def test_layer_tile_has_features_with_styling_attributes(reader: TestClient) -> None:
     x, y = tile_of(*CENTRE, 14)
-    r = client.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/14/{x}/{y}")
+    r = reader.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/14/{x}/{y}")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     assert r.headers["etag"] and "max-age" in r.headers["cache-control"]
@@ -70,20 +102,20 @@ def test_all_layers_tile_has_one_mvt_layer_per_layer(
     assert {"last_test_passed", "next_test_due"} <= set(decoded["water_supply"]["features"][0]["properties"])
 
 
-def test_empty_tile_is_204(client: TestClient) -> None:
-    assert client.get("/ogc/collections/road_voids/tiles/WebMercatorQuad/14/0/0").status_code == 204
+def test_empty_tile_is_204(reader: TestClient) -> None:
+    assert reader.get("/ogc/collections/road_voids/tiles/WebMercatorQuad/14/0/0").status_code == 204
 
 
-def test_unchanged_tile_is_304_with_if_none_match(client: TestClient) -> None:
+def test_unchanged_tile_is_304_with_if_none_match(reader: TestClient) -> None:
     x, y = tile_of(*CENTRE, 14)
     url = f"/ogc/collections/manholes/tiles/WebMercatorQuad/14/{x}/{y}"
-    etag = client.get(url).headers["etag"]
-    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    etag = reader.get(url).headers["etag"]
+    assert reader.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_tiles_that_need_an_account_are_never_stored_by_shared_caches(client: TestClient) -> None:
+def test_tiles_that_need_an_account_are_never_stored_by_shared_caches(reader: TestClient) -> None:
     x, y = tile_of(*CENTRE, 14)
-    r = client.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/14/{x}/{y}")
+    r = reader.get(f"/ogc/collections/manholes/tiles/WebMercatorQuad/14/{x}/{y}")
     assert r.headers["cache-control"].startswith("private")
     assert "Authorization" in r.headers["vary"]
 
@@ -99,19 +131,19 @@ def test_deleted_assets_leave_the_tile(client: TestClient, conn: psycopg.Connect
     ("path", "status"),
     [("14/99999/1", 404), ("25/0/0", 404), ("3/8/0", 404), ("-1/0/0", 404), ("a/b/c", 400)],
 )
-def test_impossible_tiles_are_problems(client: TestClient, path: str, status: int) -> None:
-    r = client.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/{path}")
+def test_impossible_tiles_are_problems(reader: TestClient, path: str, status: int) -> None:
+    r = reader.get(f"/ogc/collections/road_voids/tiles/WebMercatorQuad/{path}")
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
 
 
-def test_tilejson_lists_tile_url_and_fields(client: TestClient, catalog: LayerCatalog) -> None:
-    doc = client.get("/ogc/collections/markets/tiles/WebMercatorQuad").json()
+def test_tilejson_lists_tile_url_and_fields(reader: TestClient, catalog: LayerCatalog) -> None:
+    doc = reader.get("/ogc/collections/markets/tiles/WebMercatorQuad").json()
     assert doc["tiles"][0].endswith("/ogc/collections/markets/tiles/WebMercatorQuad/{z}/{x}/{y}")
     assert doc["vector_layers"][0]["id"] == "markets" and "kind" in doc["vector_layers"][0]["fields"]
-    doc = client.get("/ogc/tiles/WebMercatorQuad").json()
+    doc = reader.get("/ogc/tiles/WebMercatorQuad").json()
     assert [v["id"] for v in doc["vector_layers"]] == catalog.names()
-    assert client.get("/ogc/collections/nope/tiles/WebMercatorQuad").status_code == 404
+    assert reader.get("/ogc/collections/nope/tiles/WebMercatorQuad").status_code == 404
 
 
 def test_city_zoom_tiles_merge_nearby_assets_and_keep_the_count(

@@ -365,6 +365,40 @@ def in_module(page: Any, module: str, fn: str, arg: Any = None) -> Any:
     return page.evaluate(f"async (arg) => ({fn})(await import('/static/app/{module}'), arg)", arg)
 
 
+def until(page: Any, module: str, fn: str, arg: Any = None, *, what: str, timeout: int = 20000) -> Any:
+    """Wait until the JavaScript predicate ``fn(namespace, arg)`` (as in ``in_module``)
+    returns something truthy in ``page``, and return it; polled inside the page (the
+    CSP refuses ``wait_for_function``'s eval). After ``timeout`` ms, an AssertionError
+    saying what did not happen (``what``).
+
+    ``until(page, "state.js", "({App}) => App.map.getZoom() === 16", what="zoom 16")``
+    """
+    value = page.evaluate(
+        f"async ([arg, timeout]) => {{ const ns = await import('/static/app/{module}');"
+        f" const test = {fn}; const end = performance.now() + timeout;"
+        " for (;;) { const v = await test(ns, arg); if (v) return v;"
+        " if (performance.now() > end) return null;"
+        " await new Promise((resolve) => setTimeout(resolve, 20)); } }",
+        [arg, timeout],
+    )
+    if not value:
+        raise AssertionError(f"waited {timeout} ms for {what}")
+    return value
+
+
+# No tile layer on the map (vector tiles, basemap) is still fetching or drawing a tile.
+TILES_IDLE = (
+    "({App}) => { let busy = false;"
+    " App.map.eachLayer((l) => { if (l instanceof L.GridLayer && l.isLoading()) busy = true; });"
+    " return !busy; }"
+)
+
+
+def settle(mp: MapPage) -> None:
+    """Wait until the map's tiles of the current view are all loaded and drawn."""
+    until(mp.page, "state.js", TILES_IDLE, what="the map's tiles to finish loading")
+
+
 def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
     """Page pixel of a WGS84 position on the map (through the page's own shift)."""
     x, y = in_module(
@@ -378,11 +412,12 @@ def screen_xy(mp: MapPage, lon: float, lat: float) -> tuple[float, float]:
 
 
 def fly(mp: MapPage, lon: float, lat: float, zoom: int) -> None:
-    """Set the view without animation and wait for the map to settle."""
+    """Set the view without animation and wait until its tiles are loaded and drawn (so
+    what a click there hits does not depend on how far the tiles got)."""
     in_module(
         mp.page,
         "state.js",
         "({App, toMap}, [lon, lat, z]) => { App.map.setView(toMap(lon, lat), z, {animate: false}); }",
         [lon, lat, zoom],
     )
-    mp.page.wait_for_timeout(200)
+    settle(mp)

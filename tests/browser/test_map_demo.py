@@ -14,7 +14,7 @@ from layers.demo import seed_demo
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
-from tests.browser.conftest import LiveServer, fly, in_module, open_page, screen_xy, serve
+from tests.browser.conftest import LiveServer, fly, in_module, open_page, screen_xy, serve, settle
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +54,7 @@ def test_demo_city_map_signed_in_for_the_readme(browser: Any, demo_server: LiveS
     assert page.locator("#results-count").inner_text().startswith("共")
     # the vector tiles of the visible extent have been drawn
     page.locator(".leaflet-pane canvas").first.wait_for(state="attached")
-    page.wait_for_timeout(800)
+    settle(mp)
     mp.shot("map")
     assert not mp.errors and mp.off_host() == []
     page.context.close()

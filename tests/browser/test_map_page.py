@@ -3,9 +3,12 @@ nothing requested from any other host, English on demand, phone width, keyboard.
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from tests.browser.conftest import LiveServer, MapPage, in_module, open_page
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LiveServer, MapPage, in_module, open_page, settle
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +28,13 @@ def test_page_loads_in_chinese_with_layers_legend_and_districts(map_page: MapPag
     labels = page.locator(".district-label").all_inner_texts()
     assert "解放区" in labels and "孟州市" in labels and len(labels) == 10
     assert page.locator("#basemap").input_value() == "0"  # no basemap configured: plain background
-    map_page.page.wait_for_timeout(800)
+    settle(map_page)  # the picture shows the assets' tiles
     map_page.shot("map-city")
     assert not map_page.errors
 
 
 def test_page_requests_nothing_from_other_hosts(map_page: MapPage) -> None:
-    map_page.page.wait_for_timeout(500)
+    settle(map_page)  # every tile of the view has been requested and has arrived
     assert map_page.requests, "the page made no requests at all?"
     assert map_page.off_host() == []
     assert any("/static/vendor/leaflet/leaflet.js" in u for u in map_page.requests)
@@ -53,8 +56,9 @@ def test_phone_width_hides_the_sidebar_behind_a_menu_button(browser, live_server
     assert page.locator("#menu-btn").is_visible()
     assert not page.locator("#draw-rect").is_visible() or page.locator("#sidebar").bounding_box()["x"] < 0
     page.click("#menu-btn")
-    page.wait_for_timeout(300)
-    assert page.locator("#draw-rect").is_visible()
+    # the sidebar slides in (a CSS transition): wait until it is wholly on screen
+    expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#draw-rect")).to_be_in_viewport(ratio=1)
     assert page.locator("#menu-btn").get_attribute("aria-expanded") == "true"
     mp.shot("map-phone")
     page.context.close()
@@ -78,7 +82,8 @@ def test_view_state_is_kept_in_the_url_hash(map_page: MapPage, browser, live_ser
     page = map_page.page
     in_module(page, "state.js", "({App}) => { App.map.setView([35.22, 113.25], 15, {animate: false}); }")
     page.uncheck("#lyr-manholes")
-    page.wait_for_timeout(200)
+    # the hash is rewritten in place (history.replaceState): wait until the page's URL has it
+    expect(page).to_have_url(re.compile(r"map=15%2F35\.22000%2F113\.25000.*layers=(?![^&]*manholes)"))
     url = page.url
     assert "map=15%2F35.22000%2F113.25000" in url and "manholes" not in url.split("layers=")[1].split("&")[0]
     again = open_page(browser, live_server, "/" + url.split("/", 3)[3].lstrip("/"))

@@ -3,24 +3,58 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, in_module, screen_xy
+from tests.browser.conftest import BAY_ORIGIN, M_LAT, M_LON, MapPage, fly, in_module, screen_xy, until
 
 pytestmark = pytest.mark.browser
+
+# The planner's tool is drawing, and (from zoom 15) the parking polygons it snaps to,
+# fetched for the view, are on the map (an empty layer when there are none).
+DRAWING_WITH_SNAP_TARGETS = (
+    "({App}) => { if (!App.map.pm.globalDrawModeEnabled()) return false;"
+    " if (App.map.getZoom() < 15) return true;"
+    " let snap = false; App.map.eachLayer((l) => { if (l instanceof L.GeoJSON && l.options.style"
+    " && l.options.style.color === '#3182bd') snap = true; }); return snap; }"
+)
+# Pointer moves over the asset tiles reach the map through each tile's canvas renderer
+# (VectorGrid keeps them in _vectorTiles), which passes on at most one every 32 ms and
+# drops the rest; the drawing tool puts a vertex where it last saw the pointer. True
+# when no tile would drop the next move.
+TILES_TAKE_POINTER_MOVES = (
+    "({App}) => !Object.values(App.tileLayers).some((l) =>"
+    " Object.values(l._vectorTiles || {}).some((r) => r._mouseHoverThrottled))"
+)
+# The vertices placed so far of the shape being drawn (geoman's vertex markers; not the
+# marker following the pointer).
+VERTICES = ".marker-icon:not(.cursor-marker):not(.marker-icon-middle)"
+
+
+def _click_drawing(page: Any, xy: tuple[float, float]) -> None:
+    """Click the map while drawing, once the tool will see the pointer's move there."""
+    until(page, "state.js", TILES_TAKE_POINTER_MOVES, what="the asset tiles to pass on pointer moves")
+    page.mouse.click(*xy)
+
+
+def _vertex(page: Any, xy: tuple[float, float], placed: int) -> None:
+    """Click a vertex of the shape being drawn; wait until it is the ``placed``-th."""
+    _click_drawing(page, xy)
+    expect(page.locator(VERTICES)).to_have_count(placed)
 
 
 def _draw(mp: MapPage, ring_m: list[tuple[float, float]]) -> None:
     """Draw a polygon with the planner tool; vertices in metres from BAY_ORIGIN."""
     page = mp.page
     page.click("#draw-parking")
-    page.wait_for_timeout(300)
+    until(page, "state.js", DRAWING_WITH_SNAP_TARGETS, what="the parking tool and its snap targets")
     pts = [screen_xy(mp, BAY_ORIGIN[0] + dx * M_LON, BAY_ORIGIN[1] + dy * M_LAT) for dx, dy in ring_m]
-    for x, y in pts:
-        page.mouse.click(x, y)
-        page.wait_for_timeout(60)
-    page.mouse.click(*pts[0])  # closing on the first vertex finishes the polygon
+    for n, xy in enumerate(pts, start=1):
+        _vertex(page, xy, n)
+    _click_drawing(page, pts[0])  # closing on the first vertex finishes the polygon
     page.wait_for_selector("#parking-form")
 
 
@@ -111,11 +145,9 @@ def test_a_saved_zone_is_split_along_a_drawn_line(map_page: MapPage, live_server
     # a line across the zone 10 m from its west edge; clicking the last vertex again ends it
     a = screen_xy(map_page, BAY_ORIGIN[0] + 10 * M_LON, BAY_ORIGIN[1] + 75 * M_LAT)
     b = screen_xy(map_page, BAY_ORIGIN[0] + 10 * M_LON, BAY_ORIGIN[1] + 105 * M_LAT)
-    page.mouse.click(*a)
-    page.wait_for_timeout(100)
-    page.mouse.click(*b)
-    page.wait_for_timeout(100)
-    page.mouse.click(*b)
+    _vertex(page, a, 1)
+    _vertex(page, b, 2)
+    _click_drawing(page, b)
     page.wait_for_selector("#parking-split-done")
     assert "TC-NEW-0004、TC-NEW-0004-2" in page.locator("#parking-split-done").inner_text()
     pieces = {f["properties"]["code"]: f["properties"] for f in _zone(live_server)}

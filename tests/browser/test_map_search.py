@@ -4,6 +4,7 @@ coordinate typed in GCJ-02 that must land on the true (WGS84) spot."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import M_LAT, M_LON, MapPage, fly, in_module, screen_xy
 from tests.factories import CENTRE
@@ -75,7 +76,9 @@ def test_dms_coordinates_are_accepted(map_page: MapPage, live_server) -> None:
     page = map_page.page
     page.fill("#coord", "N35°12'55.8\" E113°14'30.5\"")
     page.click("#coord-form button[type='submit']")
-    page.wait_for_timeout(900)
+    # the search around the coordinate has run and the map is fitted to it (the page
+    # counts finished searches)
+    expect(page.locator("body")).to_have_attribute("data-searched", "1")
     centre = in_module(page, "state.js", "({App, fromMap}) => fromMap(App.map.getCenter())")
     assert abs(centre[0] - (113 + 14 / 60 + 30.5 / 3600)) < 1e-4
     assert abs(centre[1] - (35 + 12 / 60 + 55.8 / 3600)) < 1e-4
