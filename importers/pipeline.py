@@ -184,6 +184,7 @@ def run_import(
                 (import_id,),
             )
     report = ImportReport(layer=spec.name, file_name=name, import_id=import_id, dry_run=options.dry_run)
+    report.field_labels = field_labels(spec)
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp:
             source = _open(path, Path(tmp), settings, options, options.layer_name, name, spec)
@@ -364,6 +365,13 @@ def _to_storage_geoms(geoms: np.ndarray[Any, Any], crs: str) -> np.ndarray[Any, 
         return np.column_stack([lon, lat])
 
     return shapely.transform(geoms, fn)
+
+
+def field_labels(spec: LayerSpec) -> dict[str, dict[str, str]]:
+    """The layer's attribute labels, and the geometry's, for the report."""
+    out = {a.name: {"zh": a.zh, "en": a.en} for a in spec.all_attrs}
+    out["geometry"] = {"zh": "几何", "en": "Geometry"}
+    return out
 
 
 def _geographic(crs: str) -> bool:
@@ -619,9 +627,9 @@ def run_multi_import(
             options=opts,
             actor_id=actor_id,
         )
-        jobs.append(
-            (by_name[layer], ImportReport(layer=layer, file_name=name, import_id=iid, dry_run=opts.dry_run))
-        )
+        rep = ImportReport(layer=layer, file_name=name, import_id=iid, dry_run=opts.dry_run)
+        rep.field_labels = field_labels(by_name[layer])
+        jobs.append((by_name[layer], rep))
     try:
         with tempfile.TemporaryDirectory(prefix="registry-import-") as tmp, conn.transaction():
             for spec, report in jobs:

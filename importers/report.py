@@ -33,6 +33,11 @@ def reason_of(row: dict[str, Any], lang: str = "zh") -> str:
     return str(row.get("reason") or "")
 
 
+def label_of(labels: dict[str, dict[str, str]], name: str, lang: str = "zh") -> str:
+    """A field's label in ``lang`` (the name itself when the layer does not label it)."""
+    return labels.get(name, {}).get("zh" if lang == "zh" else "en", name)
+
+
 @dataclass
 class ReportRow:
     """One finding (or one written row): ``level`` is ok, warning or error."""
@@ -82,6 +87,8 @@ class ImportReport:
     ok_rows_listed: int = 0
     # Codes the importer generated for rows that had none, in row order.
     codes_generated: list[str] = field(default_factory=list)
+    # Field name → {"zh": label, "en": label}: the report names fields as people do.
+    field_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def add(self, row: ReportRow) -> None:
         """Record a finding; ok rows only up to ``MAX_OK_ROWS``."""
@@ -112,6 +119,7 @@ class ImportReport:
         for r in sorted(self.rows, key=lambda r: (r.row, r.level != "error")):
             d = asdict(r)
             d["reason"] = reason_of(d, lang)
+            d["field_label"] = label_of(self.field_labels, r.field, lang)
             d["value"] = _jsonable(r.value)
             rows.append(d)
         return {
@@ -124,6 +132,11 @@ class ImportReport:
             "summary": self.summary(),
             "mapping": self.mapping,
             "extra_columns": self.extra_columns,
+            "field_labels": {
+                f: self.field_labels[f]
+                for f in sorted({r.field for r in self.rows})
+                if f in self.field_labels
+            },
             "codes_generated": {
                 "count": len(self.codes_generated),
                 "codes": self.codes_generated[:MAX_OK_ROWS],
@@ -164,7 +177,7 @@ def rows_to_csv(rows: list[dict[str, Any]], lang: str = "zh") -> str:
                 r["row"],
                 level,
                 r.get("code") or "",
-                r["field"],
+                (r.get("field_label") or r["field"]) if lang == "zh" else r["field"],
                 "" if value is None else value,
                 r["reason"],
                 action,

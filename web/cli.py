@@ -334,6 +334,7 @@ _SUMMARY = {
     "en": "read {rows} rows: {created} created, {updated} updated, {unchanged} unchanged, "
     "{rejected} rejected, {warnings} with warnings",
 }
+_LEVEL_ZH = {"error": "错误", "warning": "警告"}
 _STATUS = {
     "zh": {"committed": "已写入", "dry_run": "试导入（未写入）", "rejected": "已拒绝（未写入）"},
     "en": {
@@ -423,7 +424,9 @@ def _import(
             typer.echo(f"{rep.layer}:")
         for r in rep.as_dict(lang)["rows"]:
             if r["level"] != "ok":
-                typer.echo(f"  {r['row']}\t{r['level']}\t{r['field']}\t{r['value']}\t{r['reason']}")
+                level = _LEVEL_ZH.get(r["level"], r["level"]) if lang == "zh" else r["level"]
+                field = r["field_label"] if lang == "zh" else r["field"]
+                typer.echo(f"  {r['row']}\t{level}\t{field}\t{r['value']}\t{r['reason']}")
         if rep.codes_generated:
             first, last, n = rep.codes_generated[0], rep.codes_generated[-1], len(rep.codes_generated)
             typer.echo(

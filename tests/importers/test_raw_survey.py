@@ -137,6 +137,7 @@ def test_did_you_mean_and_normalised_values(conn, catalog, settings, tmp_path) -
     rep = _imp(conn, spec, write_vector(tmp_path / "m.gpkg", rows), settings, dry_run=True)
     (bad,) = _errors(rep, "zh")
     assert bad["row"] == 1 and "您是不是要填“马路市场”" in bad["reason"], bad
+    assert bad["field_label"] == "类型" and _errors(rep)[0]["field_label"] == "Kind"
     assert rep.summary()["created"] == 2
 
 
@@ -259,7 +260,7 @@ def test_cli_file_errors_languages_defaults_and_exit_codes(db, conn, tmp_path: P
         "status=in_service",
     ]
     dry = cli(db, tmp_path, *args, "--dry-run", ok=False)  # kind is required: every row rejected
-    assert dry.returncode == 1 and "必填字段缺失" in dry.stdout, dry.stdout + dry.stderr
+    assert dry.returncode == 1 and "\t错误\t井类\t" in dry.stdout and "必填字段缺失" in dry.stdout, dry.stdout
     ok = cli(db, tmp_path, *args, "--set", "kind=rain", "--set", "condition=intact")
     assert f"JG-{YEAR}-0001 … JG-{YEAR}-0003" in ok.stdout and "新增 3" in ok.stdout, ok.stdout
 

@@ -28,7 +28,7 @@ from importers.errors import FileTooLarge, ImportNotFound
 from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
 from importers.mapping import load_mapping
 from importers.pipeline import create_import_record
-from importers.report import reason_of, rows_to_csv
+from importers.report import label_of, reason_of, rows_to_csv
 from importers.safety import sha256_of
 from registry import permissions
 from registry.db import connect, dsn_for
@@ -193,6 +193,7 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
     report = rec.get("report") or {}
     for r in report.get("rows", []):
         r["reason"] = reason_of(r, lang)
+        r["field_label"] = label_of(report.get("field_labels") or {}, r.get("field") or "", lang)
     if rec.get("error"):
         rec["error"]["detail"] = rec["error"].get(lang, rec["error"].get("en"))
     return rec

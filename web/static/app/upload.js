@@ -62,6 +62,7 @@ async function readPositions(file) {
 const cellText = (r, k) => {
   const v = r[k];
   if (k === "level") return I18n.label(LEVEL[v]) || v;
+  if (k === "field") return r.field_label || v || ""; // the label the API rendered in the page's language
   if (v === null || v === undefined) return "";
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 };
