@@ -103,11 +103,6 @@ class ImportReport:
         """Row numbers with at least one error."""
         return {r.row for r in self.rows if r.level == "error"}
 
-    @property
-    def has_errors(self) -> bool:
-        """True when any row has an error."""
-        return any(r.level == "error" for r in self.rows)
-
     def summary(self) -> dict[str, int]:
         """created / updated / unchanged / rejected / warnings, always all keys."""
         keys = ("created", "updated", "unchanged", "rejected", "warnings", "photos")
