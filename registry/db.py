@@ -43,6 +43,7 @@ def make_pool(
     took longer than running them (1.3 s of a 2.8 s city tile over a million assets).
     Any ``options`` already in DATABASE_URL are kept and win over these defaults.
     ``dsn`` names another server than the primary (a read replica).
+    REGISTRY_PREPARE_THRESHOLD=0 turns server-side prepared statements off (PgBouncer).
     """
     dsn = dsn or dsn_for(settings)
     timeout_ms = int(settings.statement_timeout * 1000)
@@ -60,7 +61,11 @@ def make_pool(
         open=False,
         timeout=settings.pool_timeout,
         check=ConnectionPool.check_connection,
-        kwargs={"application_name": "jiaozuo-registry", "options": options},
+        kwargs={
+            "application_name": "jiaozuo-registry",
+            "options": options,
+            "prepare_threshold": settings.prepare_threshold or None,
+        },
     )
 
 

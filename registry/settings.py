@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # its own write, stay on the primary (web/deps.py get_read_conn).
     database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     read_your_writes_seconds: int = 10
+    # psycopg prepares a statement on the server after this many runs of it on one
+    # connection; 0 never prepares, as PgBouncer in transaction mode needs (before 1.21,
+    # or without max_prepared_statements): docs/scaling.md.
+    prepare_threshold: int = 5
     data_dir: Path = PROJECT_ROOT / "var"
     pg_port: int = 54329
     pg_database: str = "registry"

@@ -34,18 +34,25 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 _next_replica = itertools.count()
 
 
-def get_read_conn(request: Request) -> Iterator[psycopg.Connection]:
+def get_read_conn(
+    request: Request, primary: Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
+) -> Iterator[psycopg.Connection]:
     """A connection for a read-only request: a replica's when DATABASE_READ_URL is set.
 
     Replicas are taken in turn. A request that is not a GET/HEAD, or that carries the
     ``registry_wrote`` cookie of a write in the last ``read_your_writes_seconds``, reads
     from the primary (read-your-own-writes). Without replicas this is ``get_conn``.
     Only routes that never write may use it: a replica refuses writes.
+
+    ``primary`` is the request's own primary connection (FastAPI gives every dependency
+    on ``get_conn`` the same one; authentication already holds it): reads that stay on
+    the primary reuse it instead of taking a second connection from the pool, which
+    under load would leave every request holding one and waiting for another.
     """
     state = request.app.state
     replicas = state.read_pools
     if not replicas or request.method not in READ_METHODS or WROTE_COOKIE in request.cookies:
-        yield from get_conn(request)
+        yield primary
         return
     pool = replicas[next(_next_replica) % len(replicas)]
     with pool.connection(timeout=state.settings.pool_timeout) as conn:

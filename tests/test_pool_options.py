@@ -1,0 +1,41 @@
+"""Pool options for deployments behind PgBouncer (docs/scaling.md)."""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from registry.catalog import LayerCatalog
+from registry.db import make_pool
+from registry.permissions import Role
+from registry.settings import Settings
+from tests.authkit import reader_headers
+from tests.ogc_support import seed_all
+from web.app import create_app
+
+
+def test_prepared_statements_can_be_turned_off_for_pgbouncer(db: Settings) -> None:
+    for threshold, expected in ((5, 5), (0, None)):
+        pool = make_pool(db.model_copy(update={"prepare_threshold": threshold}), max_size=1)
+        pool.open(wait=True, timeout=30)
+        try:
+            with pool.connection() as conn:
+                assert conn.prepare_threshold == expected
+                for _ in range(7):
+                    conn.execute("SELECT 1 WHERE %s", (True,))
+                prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+                assert (prepared[0] > 0) is (expected is not None)
+        finally:
+            pool.close()
+
+
+def test_a_read_takes_one_connection_of_the_pool_without_replicas(
+    db: Settings, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    # authentication and the read share the request's connection: with a pool of one,
+    # a second checkout would wait for the first and the request would be a 503
+    seed_all(conn, catalog, 1)
+    small = db.model_copy(update={"pool_max_size": 1, "pool_timeout": 2.0})
+    with TestClient(create_app(small, catalog), headers=reader_headers(db, Role.VIEWER)) as client:
+        for url in ("/ogc/collections/manholes/items?limit=5", "/api/search?layers=manholes"):
+            assert client.get(url).status_code == 200, url
