@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # connection; 0 never prepares, as PgBouncer in transaction mode needs (before 1.21,
     # or without max_prepared_statements): docs/scaling.md.
     prepare_threshold: int = 5
+    # Built vector tiles are kept in the database until their layers change
+    # (registry/tile_cache.py); false builds every tile (benchmarks of cold tiles).
+    tile_cache: bool = True
     data_dir: Path = PROJECT_ROOT / "var"
     pg_port: int = 54329
     pg_database: str = "registry"

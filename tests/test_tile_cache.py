@@ -106,3 +106,14 @@ def test_older_generations_are_pruned(editor: TestClient, conn: psycopg.Connecti
     ).fetchall()
     current = conn.execute("SELECT generation FROM tile_generations WHERE layer = 'road_voids'").fetchone()
     assert generations == [current]
+
+
+def test_the_cache_can_be_turned_off(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> None:
+    seed_all(conn, catalog, 3)
+    settings = db.model_copy(update={"tile_cache": False})
+    with TestClient(create_app(settings, catalog), headers=reader_headers(db, Role.VIEWER)) as client:
+        first, second = client.get(_url()), client.get(_url())
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-tile-cache"] == second.headers["x-tile-cache"] == "off"
+    assert first.headers["etag"] == second.headers["etag"]
+    assert conn.execute("SELECT count(*) FROM tile_cache").fetchone() == (0,)

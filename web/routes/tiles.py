@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from registry.errors import InvalidParameter, RegistryError
 from registry.permissions import Action
 from registry.spec import LayerSpec
-from registry.tile_cache import cached_tile
-from registry.tiles import MAX_ZOOM
+from registry.tile_cache import cached_tile, etag_of
+from registry.tiles import MAX_ZOOM, tile
 from web.auth import require
 from web.deps import CatalogDep, ConnDep
 from web.ogc.common import base_url
@@ -42,13 +42,13 @@ class TileNotFound(RegistryError):
     code = "tile_not_found"
 
 
-def _respond(request: Request, data: bytes, etag: str, hit: bool) -> Response:
+def _respond(request: Request, data: bytes, etag: str, cache: str) -> Response:
     public = request.app.state.settings.public_read
     headers = {
         "ETag": etag,
         "Cache-Control": CACHE_PUBLIC if public else CACHE_PRIVATE,
         "Vary": "Authorization",
-        "X-Tile-Cache": "hit" if hit else "miss",
+        "X-Tile-Cache": cache,
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -59,10 +59,15 @@ def _respond(request: Request, data: bytes, etag: str, hit: bool) -> Response:
 
 def _tile(request: Request, conn: Any, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
     try:
-        cached = cached_tile(conn, specs, z, x, y)
+        if request.app.state.settings.tile_cache:
+            cached = cached_tile(conn, specs, z, x, y)
+            data, etag, state = cached.data, cached.etag, "hit" if cached.hit else "miss"
+        else:
+            data = tile(conn, specs, z, x, y)
+            etag, state = etag_of(data), "off"
     except InvalidParameter as exc:
         raise TileNotFound(exc.message) from None
-    return _respond(request, cached.data, cached.etag, cached.hit)
+    return _respond(request, data, etag, state)
 
 
 def _vector_layer(spec: LayerSpec) -> dict[str, Any]:
