@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from registry import history, store
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
@@ -117,3 +118,22 @@ def test_the_cache_can_be_turned_off(db: Settings, conn: psycopg.Connection, cat
     assert first.headers["x-tile-cache"] == second.headers["x-tile-cache"] == "off"
     assert first.headers["etag"] == second.headers["etag"]
     assert conn.execute("SELECT count(*) FROM tile_cache").fetchone() == (0,)
+
+
+def test_an_import_write_and_its_undo_each_change_the_cached_tile(
+    editor: TestClient, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    spec = catalog.get("road_voids")
+    before = _road_names(editor.get(_url()).content)
+    assert editor.get(_url()).headers["x-tile-cache"] == "hit"
+    asset_id = next(iter(before))
+    imp = {"actor": "surveyor", "via": "import:7", "comment": "普查"}
+    store.update_asset(conn, spec, asset_id, props={"road_name": "导入路"}, expected_version=None, **imp)
+    conn.commit()
+    imported = editor.get(_url())
+    assert imported.headers["x-tile-cache"] == "miss" and _road_names(imported.content)[asset_id] == "导入路"
+    assert editor.get(_url()).headers["x-tile-cache"] == "hit"
+    history.undo(conn, "import:7", actor="admin")
+    conn.commit()
+    undone = editor.get(_url())
+    assert undone.headers["x-tile-cache"] == "miss" and _road_names(undone.content) == before
