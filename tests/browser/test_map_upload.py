@@ -117,3 +117,34 @@ def test_a_geopackage_of_several_layers_asks_which_one_then_checks_it(
     assert page.locator("#report-table tbody tr.bad").count() == 0
     mp.shot("upload-choose-layer")
     page.context.close()
+
+
+def test_the_upload_map_marks_exactly_the_bad_rows_of_a_csv(
+    browser, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """CSV rows are numbered as a spreadsheet shows them (header = line 1): the page must
+    not draw the next row's position, nor lose the last bad row."""
+    lines = ["编号,状态,井类,井盖状况,经度,纬度"]
+    bad = {2, 4, 6, 7, 8}  # data rows (1-based), the last one included
+    for n in range(1, 9):
+        condition = "exploded" if n in bad else "完好"
+        lines.append(f"JG-CSV-{n:04d},在用,雨水,{condition},{CENTRE[0] + n * 0.0004:.6f},{CENTRE[1]:.6f}")
+    path = tmp_path / "井盖.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mp = open_page(browser, live_server, "/upload", role=Role.SURVEYOR)
+    page = mp.page
+    page.wait_for_selector("body[data-ready='1']")
+    page.set_input_files("#up-file", str(path))
+    page.select_option("#up-layer", "manholes")
+    page.click("#up-dry")
+    page.wait_for_selector("#report-table")
+    assert page.locator("#up-bad").inner_text() == str(len(bad))
+    drawn = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
+    expect(drawn).to_have_count(len(bad))
+    # the report names the bad rows by their line in the file (the header is line 1)
+    rows = sorted(
+        int(r)
+        for r in page.eval_on_selector_all("#report-table tbody tr.bad", "els => els.map(e => e.dataset.row)")
+    )
+    assert sorted(set(rows)) == sorted(n + 1 for n in bad)  # spreadsheet line numbers
+    page.context.close()

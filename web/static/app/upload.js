@@ -13,7 +13,7 @@ const POLL_MS = 500; // progress of a background import
 const LEVEL = { ok: { zh: "正常", en: "OK" }, warning: { zh: "警告", en: "Warning" }, error: { zh: "错误", en: "Error" } };
 
 let catalog = null, map = null, badLayer = null, lastReport = null, sortKey = "row", sortDir = 1;
-let fileFeatures = null; // row number - 1 → GeoJSON geometry, read from the file itself
+let fileFeatures = null; // report row number - 1 → GeoJSON geometry, read from the file itself
 
 function formData(dry) {
   const fd = new FormData();
@@ -30,7 +30,8 @@ function formData(dry) {
 }
 
 /** Positions of the rows, read in the browser from GeoJSON or CSV (lon/lat or x/y
- * columns), so bad rows can be shown where they are. Row 1 = first feature/data line.
+ * columns), so bad rows can be shown where they are. The report's row 1 is a GeoJSON's
+ * first feature, and a CSV's line 1 its header (row 2 its first data line).
  * Other formats (or a file that does not parse) simply have no positions here: the
  * server's report still lists every row. */
 async function readPositions(file) {
@@ -51,10 +52,12 @@ async function readPositions(file) {
     const xi = head.findIndex((c) => ["lon", "lng", "longitude", "x", "经度"].includes(c));
     const yi = head.findIndex((c) => ["lat", "latitude", "y", "纬度"].includes(c));
     if (xi >= 0 && yi >= 0) {
-      fileFeatures = lines.slice(1).map((l) => {
+      // the report numbers CSV rows as a spreadsheet shows them (the header is line 1),
+      // so index = line - 1 holds the header's empty slot first
+      fileFeatures = [null, ...lines.slice(1).map((l) => {
         const c = l.split(",");
         return { type: "Point", coordinates: [Number(c[xi]), Number(c[yi])] };
-      });
+      })];
     }
   }
 }
