@@ -66,14 +66,19 @@ def test_upload_dry_run_report_then_import_and_undo(browser, live_server: LiveSe
         return httpx.get(f"{live_server.url}/health", headers=live_server.headers()).json()["total"]
 
     before = total()
-    # importing the file as it is: all or nothing, so nothing is written and there is
-    # nothing to undo; the page says so
+    # a file with a bad row is all or nothing: 确认导入 stays off until the surveyor
+    # chooses to skip the bad rows; then the three good ones are written, and undone
+    expect(page.locator("#up-confirm")).to_be_disabled()
+    page.check("#up-skip")
+    expect(page.locator("#up-confirm")).to_be_enabled()
     page.click("#up-confirm")
-    page.wait_for_selector("#up-status[data-status='rejected']", timeout=30000)
-    assert "未写入任何数据" in page.locator("#up-status").inner_text()
-    assert page.locator("#up-undo").count() == 0
+    page.wait_for_selector("#up-status[data-status='committed']", timeout=30000)
     assert "null" not in page.locator("#up-summary").inner_text()
+    assert total() == before + 3
+    page.click("#up-undo")
+    page.wait_for_selector("#up-undone")
     assert total() == before
+    page.uncheck("#up-skip")
     # the corrected file imports, and the import is undone
     page.set_input_files("#up-file", str(_survey_file(tmp_path, bad_row=False)))
     page.click("#up-dry")

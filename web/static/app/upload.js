@@ -24,6 +24,7 @@ function formData(dry) {
   if (!$("#up-source-row").hidden && $("#up-source").value) fd.append("source_layer", $("#up-source").value);
   if ($("#up-set").value.trim()) fd.append("set", $("#up-set").value); // one attribute=value per line
   if ($("#up-swap").checked) fd.append("swap_xy", "true");
+  if ($("#up-skip").checked) fd.append("skip_rejected", "true");
   fd.append("dry_run", dry ? "true" : "false");
   if (!dry) fd.append("background", "true");
   return fd;
@@ -155,7 +156,15 @@ async function dryRun(e) {
   if (!report) return;
   fill($("#up-summary"));
   renderReport(report);
-  $("#up-confirm").disabled = false;
+  updateConfirm();
+}
+
+/** 确认导入 only when the import would write something: every row is good, or the
+ * surveyor chose to skip the bad ones and some good ones remain. */
+function updateConfirm() {
+  const s = (lastReport && lastReport.summary) || {};
+  const good = (s.rows ?? 0) - (s.rejected ?? 0);
+  $("#up-confirm").disabled = !lastReport || good <= 0 || ((s.rejected ?? 0) > 0 && !$("#up-skip").checked);
 }
 
 /** A file of several layers or shapefiles: list them, the user picks one and runs
@@ -241,6 +250,7 @@ async function start() {
   $("#upload-form").addEventListener("submit", dryRun);
   $("#up-file").addEventListener("change", () => { $("#up-source-row").hidden = true; fill($("#up-source")); });
   $("#up-confirm").addEventListener("click", confirmImport);
+  $("#up-skip").addEventListener("change", updateConfirm);
   document.body.dataset.ready = "1";
 }
 
