@@ -7,19 +7,18 @@
 import { $, h, toast } from "./dom.js";
 import { errorText, request } from "./http.js";
 import { I18n } from "./i18n.js";
-import { App, geoJSON, toMap } from "./state.js";
+import { App, geoJSON, setPlaceLayer, toMap } from "./state.js";
 import { fitResults, radiusSearch, runSearch, suggest } from "./search.js";
 
 const PLACE_STYLE = { color: "#e65100", weight: 5, opacity: 0.75, interactive: false };
 
 /** Draw the place found (its line or outline, and a marker with its name at its label point). */
 function showPlace(f) {
-  if (App.placeLayer) App.map.removeLayer(App.placeLayer);
   const [lon, lat] = f.properties.label;
   const marker = L.circleMarker(toMap(lon, lat), { pane: "results", radius: 7, color: "#e65100", weight: 3, fillColor: "#fff", fillOpacity: 1 })
     .bindTooltip(h("span", { text: f.properties.name }), { permanent: true, direction: "top", className: "place-label" });
   const shape = f.geometry.type === "Point" ? null : geoJSON(f, { pane: "results", style: () => PLACE_STYLE });
-  App.placeLayer = L.featureGroup([shape, marker].filter(Boolean)).addTo(App.map);
+  setPlaceLayer(L.featureGroup([shape, marker].filter(Boolean)));
   App.placeFound = f;
 }
 
@@ -43,8 +42,7 @@ function clearHint() {
 /** Run the search box: a place first, then assets. */
 export async function findText(q) {
   clearHint();
-  if (App.placeLayer) App.map.removeLayer(App.placeLayer);
-  App.placeLayer = null;
+  setPlaceLayer(null);
   let places = null;
   try {
     ({ data: places } = await request("/api/places?" + new URLSearchParams({ q, limit: 5 })));

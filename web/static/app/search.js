@@ -7,7 +7,7 @@ import { openFile } from "./assetfile.js";
 import { $, fill, h, toast } from "./dom.js";
 import { RequestError, csrfToken, errorText, request } from "./http.js";
 import { I18n, t } from "./i18n.js";
-import { App, activeFilters, choiceLabel, geoJSON, layerToGeometry, passesFilters, toMap, writeHash } from "./state.js";
+import { App, activeFilters, choiceLabel, geoJSON, layerToGeometry, passesFilters, setPlaceLayer, toMap, writeHash } from "./state.js";
 
 const RESULT_STYLE = { color: "#1f4e79", weight: 2, fillColor: "#fff", fillOpacity: 0.3 };
 const HIGHLIGHT_STYLE = { color: "#f9a825", weight: 4, fillColor: "#f9a825", fillOpacity: 0.6 };
@@ -110,8 +110,7 @@ export function clearResults() {
   App.lastSearch = null;
   App.searchShape = null;
   App.numberMatched = null;
-  if (App.placeLayer) App.map.removeLayer(App.placeLayer);
-  App.placeLayer = null;
+  setPlaceLayer(null);
   const hint = $("#place-hint");
   if (hint) hint.remove();
   drawResults();

@@ -134,3 +134,17 @@ export function writeHash() {
   if (App.openAsset) q.set("asset", App.openAsset.layer + "/" + App.openAsset.id);
   history.replaceState(null, "", "#" + q.toString());
 }
+
+/** Show ``layer`` as the place found by the search box (null: none). Every place layer
+ * ever shown is removed, not only the last one referenced: two searches in flight at
+ * once must never leave an older place (and its permanent label) on the map. */
+const shownPlaces = new Set();
+export function setPlaceLayer(layer) {
+  for (const old of shownPlaces) App.map.removeLayer(old);
+  shownPlaces.clear();
+  App.placeLayer = layer;
+  if (layer) {
+    shownPlaces.add(layer);
+    layer.addTo(App.map);
+  }
+}
