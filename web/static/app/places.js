@@ -15,10 +15,18 @@ const PLACE_STYLE = { color: "#e65100", weight: 5, opacity: 0.75, interactive: f
 /** Draw the place found (its line or outline, and a marker with its name at its label point). */
 function showPlace(f) {
   const [lon, lat] = f.properties.label;
-  const marker = L.circleMarker(toMap(lon, lat), { pane: "results", radius: 7, color: "#e65100", weight: 3, fillColor: "#fff", fillOpacity: 1 })
-    .bindTooltip(h("span", { text: f.properties.name }), { permanent: true, direction: "top", className: "place-label" });
+  const marker = L.circleMarker(toMap(lon, lat), { pane: "results", radius: 7, color: "#e65100", weight: 3, fillColor: "#fff", fillOpacity: 1 });
+  // The name is a marker of its own (an element inside its icon), not a permanent
+  // tooltip: a tooltip opened while the map was moving could outlive its layer, and an
+  // older place's name then stayed on the map after the next search.
+  const label = L.marker(toMap(lon, lat), {
+    pane: "results",
+    interactive: false,
+    keyboard: false,
+    icon: L.divIcon({ className: "place-label-icon", html: h("span", { class: "place-label", text: f.properties.name }), iconSize: null }),
+  });
   const shape = f.geometry.type === "Point" ? null : geoJSON(f, { pane: "results", style: () => PLACE_STYLE });
-  setPlaceLayer(L.featureGroup([shape, marker].filter(Boolean)));
+  setPlaceLayer(L.featureGroup([shape, marker, label].filter(Boolean)));
   App.placeFound = f;
 }
 
