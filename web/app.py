@@ -23,8 +23,8 @@ from web.readwrite import ReadYourWrites
 from web.routes import auth as auth_routes
 from web.routes import basemaps as basemap_routes
 from web.routes import dashboard as dashboard_routes
+from web.routes import docs, features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import export_search as export_routes
-from web.routes import features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import history as history_routes
 from web.routes import inspections as inspection_routes
 from web.routes import map as map_routes
@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         title="焦作市城市管理资产登记 Jiaozuo Asset Registry",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load from a CDN: web/routes/docs.py serves a vendored one
+        docs_url=None,
+        redoc_url=None,
         # every route: NUL or a lone surrogate in any parameter or body is a 400/422
         dependencies=[Depends(refuse_unstorable_text)],
     )
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
         app.add_middleware(ReadYourWrites, seconds=settings.read_your_writes_seconds)
     install_security(app, settings)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(auth_routes.router)
     app.include_router(history_routes.router)
     app.include_router(imports.router)
