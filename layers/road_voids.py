@@ -271,8 +271,10 @@ ROAD_VOIDS = LayerSpec(
     filters=("risk_grade",),
     map_attrs=("risk_grade", "road_name"),
     measures=(
-        Measure("found", "隐患排查", "Hazards found", date="found_on", unit_zh="处"),
-        Measure("closed", "隐患销号", "Hazards closed", date="closed_on", unit_zh="处"),
+        Measure("found", "隐患排查", "Hazards found", date="found_on", unit_zh="处", report_event="opened"),
+        Measure(
+            "closed", "隐患销号", "Hazards closed", date="closed_on", unit_zh="处", report_event="closed"
+        ),
     ),
     flags=(
         Flag(

@@ -14,6 +14,7 @@ import psycopg
 
 from registry import campaigns
 from registry.catalog import LayerCatalog
+from registry.spec import LayerSpec, Measure
 
 
 def _choices(spec: Any) -> list[dict[str, str]]:
@@ -120,19 +121,25 @@ def month_bounds(month: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+def _hazard_measures(catalog: LayerCatalog) -> tuple[LayerSpec, Measure, Measure]:
+    """The layer whose measures the monthly report lists as hazards opened and closed."""
+    for spec in catalog:
+        events = {m.report_event: m for m in spec.measures if m.report_event}
+        if "opened" in events and "closed" in events:
+            return spec, events["opened"], events["closed"]
+    raise ValueError("no layer declares the measures of hazards opened and closed (Measure.report_event)")
+
+
 def monthly_report(
     conn: psycopg.Connection,
     catalog: LayerCatalog,
     *,
     month: str,
     today: dt.date,
-    hazard_layer: str = "road_voids",
-    opened: str = "found",
-    closed: str = "closed",
 ) -> dict[str, Any]:
     """The dashboard figures of the month's year, each measure's figure for the month,
-    and the hazards opened and closed in the month (``hazard_layer``'s ``opened`` and
-    ``closed`` measures)."""
+    and the hazards opened and closed in the month: the assets of the layer whose
+    measures declare ``report_event`` "opened" and "closed"."""
     start, end = month_bounds(month)
     # figures as of the end of the month (or today, for the current month)
     as_of = min(today, end - dt.timedelta(days=1))
@@ -140,9 +147,7 @@ def monthly_report(
     for row in data["trend"]:
         row["month"] = row["values"][start.month - 1]
         row["year_to_date"] = sum(row["values"][: start.month])
-    spec = catalog.get(hazard_layer)
-    _, m_open = campaigns.find_measure(catalog, hazard_layer, opened)
-    _, m_closed = campaigns.find_measure(catalog, hazard_layer, closed)
+    spec, m_open, m_closed = _hazard_measures(catalog)
     data.update(
         month=month,
         as_of=as_of.isoformat(),

@@ -144,6 +144,9 @@ class Measure:
     child: str | None = None
     unit_zh: str = "个"
     unit_en: str = ""
+    # "opened" / "closed": the month's hazards opened and closed, listed by the monthly
+    # report (月报), are the assets this measure counts
+    report_event: str | None = None
 
     def label(self, lang: str = "zh") -> str:
         """Name of the figure in ``zh`` or ``en``."""
