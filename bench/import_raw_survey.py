@@ -12,8 +12,6 @@ Never asserts anything.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.common import bench_database, run_child  # noqa: E402
+
 DEFAULTS = {"status": "in_service", "kind": "rain", "condition": "intact"}
 
 
@@ -67,45 +67,12 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    import psycopg
-
-    from registry.cluster import Cluster
-    from registry.districts import load_districts
-    from registry.migrate import migrate
-    from registry.settings import Settings
-
     tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    cluster = None
-    try:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            import socket
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            settings = Settings(_env_file=None, database_url=None, data_dir=tmp / "pg", pg_port=port)  # type: ignore[call-arg]
-            cluster = Cluster(settings)
-            cluster.up()
-            dsn = cluster.dsn
-        with psycopg.connect(dsn) as conn:
-            migrate(conn, ROOT / "sql")
-        with psycopg.connect(dsn) as conn:
-            load_districts(conn)
+    with bench_database(tmp) as dsn:
         f = tmp / "普查.csv"
         make_file(f, args.rows)
         print(f"generated {args.rows} rows (no code/status/kind column) in {f.stat().st_size / 1e6:.1f} MB")
-        t0 = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", dsn, str(f), str(tmp / "data")],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        wall = time.perf_counter() - t0
-        lines = out.stdout.splitlines()
-        rss_mb = next(int(x.split()[1]) for x in lines if x.startswith("PEAK_KB")) / 1024
+        lines, wall, rss_mb = run_child(__file__, dsn, str(f), str(tmp / "data"))
         result = next(x for x in lines if x.startswith("RESULT"))
         secs = float(result.rsplit(" ", 1)[1])
         print(result)
@@ -114,9 +81,6 @@ def main() -> None:
             f"raw survey import with defaults and generated codes: {args.rows / secs:,.0f} rows/s "
             f"({secs:.1f} s import, {wall:.1f} s incl. start-up); peak RSS {rss_mb:.0f} MB"
         )
-    finally:
-        if cluster is not None:
-            cluster.down()
 
 
 if __name__ == "__main__":

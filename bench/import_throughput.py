@@ -14,7 +14,6 @@ Prints rows/s for both and our peak RSS. Never asserts times.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.common import bench_database, run_child  # noqa: E402
 
 
 def make_file(path: Path, n: int) -> None:
@@ -75,91 +75,60 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    from registry.cluster import Cluster
-    from registry.districts import load_districts
-    from registry.migrate import migrate
-    from registry.settings import Settings
-
     tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    cluster = None
     try:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            import socket
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            settings = Settings(_env_file=None, database_url=None, data_dir=tmp / "pg", pg_port=port)  # type: ignore[call-arg]
-            cluster = Cluster(settings)
-            cluster.up()
-            dsn = cluster.dsn
-        import psycopg
-
-        with psycopg.connect(dsn) as conn:
-            migrate(conn, ROOT / "sql")
-        with psycopg.connect(dsn) as conn:
-            load_districts(conn)
-        f = tmp / "points.gpkg"
-        t0 = time.perf_counter()
-        make_file(f, args.rows)
-        print(
-            f"generated {args.rows} points in {time.perf_counter() - t0:.1f} s "
-            f"({f.stat().st_size / 1e6:.0f} MB)"
-        )
-
-        t0 = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", dsn, str(f), str(tmp / "data")],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        wall = time.perf_counter() - t0
-        rss_mb = next(int(x.split()[1]) for x in out.stdout.splitlines() if x.startswith("PEAK_KB")) / 1024
-        result = next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
-        secs = float(result.rsplit(" ", 1)[1])
-        print(result)
-        print(
-            f"registry importer: {args.rows / secs:,.0f} rows/s ({secs:.1f} s import, {wall:.1f} s incl. "
-            f"start-up); peak RSS {rss_mb:.0f} MB"
-        )
-
-        if shutil.which("ogr2ogr"):
-            from urllib.parse import urlparse
-
-            u = urlparse(dsn)
-            pg = f"PG:host={u.hostname} port={u.port} dbname={u.path.lstrip('/')} user={u.username}"
-            t0 = time.perf_counter()
-            subprocess.run(
-                [
-                    "ogr2ogr",
-                    "-f",
-                    "PostgreSQL",
-                    pg,
-                    str(f),
-                    "-nln",
-                    "ogr_bench",
-                    "-overwrite",
-                    "-lco",
-                    "GEOMETRY_NAME=geom",
-                    "--config",
-                    "PG_USE_COPY",
-                    "YES",
-                    "-gt",
-                    "65536",
-                ],
-                check=True,
-            )
-            secs = time.perf_counter() - t0
-            print(f"ogr2ogr -f PostgreSQL: {args.rows / secs:,.0f} rows/s ({secs:.1f} s)")
-        else:
-            print("ogr2ogr not found (apt install gdal-bin)")
+        with bench_database(tmp) as dsn:
+            _measure(dsn, tmp, args.rows)
     finally:
-        if cluster is not None:
-            cluster.down()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(dsn: str, tmp: Path, rows: int) -> None:
+    """The registry's importer, then ogr2ogr, on the same generated file."""
+    f = tmp / "points.gpkg"
+    t0 = time.perf_counter()
+    make_file(f, rows)
+    print(f"generated {rows} points in {time.perf_counter() - t0:.1f} s ({f.stat().st_size / 1e6:.0f} MB)")
+
+    lines, wall, rss_mb = run_child(__file__, dsn, str(f), str(tmp / "data"))
+    result = next(line for line in lines if line.startswith("RESULT"))
+    secs = float(result.rsplit(" ", 1)[1])
+    print(result)
+    print(
+        f"registry importer: {rows / secs:,.0f} rows/s ({secs:.1f} s import, {wall:.1f} s incl. "
+        f"start-up); peak RSS {rss_mb:.0f} MB"
+    )
+
+    if shutil.which("ogr2ogr"):
+        from urllib.parse import urlparse
+
+        u = urlparse(dsn)
+        pg = f"PG:host={u.hostname} port={u.port} dbname={u.path.lstrip('/')} user={u.username}"
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                pg,
+                str(f),
+                "-nln",
+                "ogr_bench",
+                "-overwrite",
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+                "-gt",
+                "65536",
+            ],
+            check=True,
+        )
+        secs = time.perf_counter() - t0
+        print(f"ogr2ogr -f PostgreSQL: {rows / secs:,.0f} rows/s ({secs:.1f} s)")
+    else:
+        print("ogr2ogr not found (apt install gdal-bin)")
 
 
 if __name__ == "__main__":
