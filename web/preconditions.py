@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from fastapi import Response
+
 from registry import store
 from registry.errors import InvalidParameter, VersionMismatch, shown
 
@@ -43,3 +45,22 @@ def versioned(call: Callable[[], Any], *, from_header: bool) -> Any:
         if from_header:
             raise VersionMismatch(exc.message, current_version=exc.current_version) from None
         raise
+
+
+def expected_version(if_match: str | None, version: int | None) -> tuple[int | None, bool]:
+    """The version a REST write expects, and whether it came from If-Match (→ 412 rather
+    than 409 when stale): If-Match wins over a ``version`` in the body; ``*`` is any."""
+    parsed = parse_if_match(if_match)
+    if parsed is None or parsed == ANY_VERSION:
+        return version, False
+    return parsed, True
+
+
+def versioned_write(
+    response: Response, if_match: str | None, version: int | None, write: Callable[[int | None], Any]
+) -> Any:
+    """Run a versioned write of one record and put its new version in the ETag."""
+    expected, from_header = expected_version(if_match, version)
+    record = versioned(lambda: write(expected), from_header=from_header)
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return record

@@ -29,7 +29,7 @@ from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
-from web.preconditions import ANY_VERSION, parse_if_match, versioned
+from web.preconditions import expected_version, versioned, versioned_write
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -66,14 +66,6 @@ def _etag(record: dict[str, Any]) -> str:
     return f'"{record["version"]}"'
 
 
-def _expected_version(if_match: str | None, version: int | None) -> tuple[int | None, bool]:
-    """The precondition and whether it came from If-Match (→ 412 rather than 409)."""
-    parsed = parse_if_match(if_match)
-    if parsed is None or parsed == ANY_VERSION:
-        return version, False
-    return parsed, True
-
-
 def _versioned_write(
     response: Response,
     if_match: str | None,
@@ -81,10 +73,7 @@ def _versioned_write(
     write: Callable[[int | None], dict[str, Any]],
 ) -> dict[str, Any]:
     """Run a versioned write; answer the new record with its ETag (409/412 when stale)."""
-    expected, from_header = _expected_version(if_match, version)
-    record = versioned(lambda: write(expected), from_header=from_header)
-    response.headers["ETag"] = _etag(record)
-    return _feature(record)
+    return _feature(versioned_write(response, if_match, version, write))
 
 
 def _parse_time(t: dt.datetime) -> dt.datetime:
@@ -284,7 +273,7 @@ def split_asset(
     spec = _layer(catalog, layer)
     warnings: list[dict[str, str]] = []
     blade = _geometry(body.line, "line", warnings)
-    expected, from_header = _expected_version(if_match, body.version)
+    expected, from_header = expected_version(if_match, body.version)
     pieces = versioned(
         lambda: store.split_asset(
             conn,

@@ -24,11 +24,12 @@ from pydantic import BaseModel, Field
 from importers.photos import IMAGE_SUFFIXES, store
 from registry import workflow_store
 from registry.accounts import User
-from registry.errors import InvalidFeature, InvalidParameter, RegistryError
+from registry.errors import InvalidFeature, RegistryError
 from registry.permissions import Action, PermissionDenied, Role, allowed
 from registry.workflow_store import Photo
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.preconditions import versioned_write
 
 router = APIRouter(prefix="/api", tags=["workflow 流程"])
 
@@ -44,17 +45,6 @@ class PhotoRejected(RegistryError):
 
     status = 422
     code = "photo_rejected"
-
-
-def _version(if_match: str | None, version: int | None) -> int | None:
-    if if_match is not None and if_match.strip() != "*":
-        try:
-            return int(if_match.strip().removeprefix("W/").strip('"'))
-        except ValueError:
-            raise InvalidParameter(
-                "If-Match", f'If-Match must be a version like "3", got {if_match!r}'
-            ) from None
-    return version
 
 
 def _feature(record: dict[str, Any]) -> dict[str, Any]:
@@ -109,18 +99,22 @@ def take_step(
     """Who may take it, what it requires and which step is next come from the layer's
     declaration; the database checks the same again and records the event."""
     spec = catalog.get(layer)
-    record = workflow_store.take_step(
-        conn,
-        spec,
-        asset_id,
-        step=body.step,
-        fields=body.fields,
-        comment=body.comment,
-        role=user.role.value,
-        actor=user.username,
-        expected_version=_version(if_match, body.version),
+    record = versioned_write(
+        response,
+        if_match,
+        body.version,
+        lambda expected: workflow_store.take_step(
+            conn,
+            spec,
+            asset_id,
+            step=body.step,
+            fields=body.fields,
+            comment=body.comment,
+            role=user.role.value,
+            actor=user.username,
+            expected_version=expected,
+        ),
     )
-    response.headers["ETag"] = f'"{record["version"]}"'
     return _feature(record)
 
 
@@ -147,17 +141,21 @@ def reopen(
 ) -> dict[str, Any]:
     """Admins and the roles the workflow names (officers); recorded as a reopen."""
     spec = catalog.get(layer)
-    record = workflow_store.reopen(
-        conn,
-        spec,
-        asset_id,
-        reason=body.reason,
-        to=body.to,
-        role=user.role.value,
-        actor=user.username,
-        expected_version=_version(if_match, body.version),
+    record = versioned_write(
+        response,
+        if_match,
+        body.version,
+        lambda expected: workflow_store.reopen(
+            conn,
+            spec,
+            asset_id,
+            reason=body.reason,
+            to=body.to,
+            role=user.role.value,
+            actor=user.username,
+            expected_version=expected,
+        ),
     )
-    response.headers["ETag"] = f'"{record["version"]}"'
     return _feature(record)
 
 
