@@ -1,0 +1,82 @@
+// node --test tests/js/ — the field app's pure helpers (web/static/app/field-logic.js):
+// distances and "within 50 m", the tiles of an offline area and their estimate, the
+// downscaled photo size, and the conflict rows.
+import assert from "node:assert";
+import test from "node:test";
+
+import {
+  accuracyOk, anchorOf, bboxOf, conflictRows, distanceM, estimateBytes, formatBytes, nearby, scaledSize, tileCount,
+  tileOf, tileRanges, tileUrls,
+} from "../../web/static/app/field-logic.js";
+
+test("distances on the ground at Jiaozuo's latitude", () => {
+  const here = [113.24, 35.215];
+  // 0.001° of latitude ≈ 111 m; of longitude at 35° ≈ 91 m
+  assert.ok(Math.abs(distanceM(here, [113.24, 35.216]) - 111.2) < 0.5);
+  assert.ok(Math.abs(distanceM(here, [113.241, 35.215]) - 91.0) < 0.5);
+});
+
+test("nearby keeps what is within the radius, nearest first", () => {
+  const here = [113.24, 35.215];
+  const assets = [
+    { code: "far", lon: 113.2406, lat: 35.215 }, // ≈ 55 m
+    { code: "near", lon: 113.2401, lat: 35.215 }, // ≈ 9 m
+    { code: "mid", lon: 113.24, lat: 35.2153 }, // ≈ 33 m
+  ];
+  assert.deepStrictEqual(nearby(assets, here, 50).map((a) => a.code), ["near", "mid"]);
+  assert.ok(nearby(assets, here, 50)[0].distance_m < 10);
+});
+
+test("a line or polygon is found by the mean of its vertices", () => {
+  assert.deepStrictEqual(anchorOf({ type: "Point", coordinates: [1, 2] }), [1, 2]);
+  assert.deepStrictEqual(anchorOf({ type: "Polygon", coordinates: [[[0, 0], [2, 0], [2, 2], [0, 2]]] }), [1, 1]);
+  assert.deepStrictEqual(bboxOf({ type: "MultiLineString", coordinates: [[[0, 1], [3, 2]], [[-1, 5], [0, 0]]] }), [-1, 0, 3, 5]);
+});
+
+test("accuracy above the limit is refused, a missing one too", () => {
+  assert.ok(accuracyOk(8, 10));
+  assert.ok(!accuracyOk(12, 10));
+  assert.ok(!accuracyOk(undefined, 10));
+  assert.ok(!accuracyOk(NaN, 10));
+});
+
+test("tile numbers match the XYZ scheme", () => {
+  assert.deepStrictEqual(tileOf(0, 0, 1), [1, 1]);
+  assert.deepStrictEqual(tileOf(-180, 85, 2), [0, 0]);
+  // Jiaozuo's centre at z12 (checked with the asinh form of the formula, in Python)
+  assert.deepStrictEqual(tileOf(113.24, 35.215, 12), [3336, 1619]);
+});
+
+test("an area's tiles from z12 to z17: count, ranges and URLs agree", () => {
+  const bbox = [113.23, 35.21, 113.25, 35.22];
+  const ranges = tileRanges(bbox, 12, 17);
+  assert.strictEqual(ranges.length, 6);
+  assert.strictEqual(ranges[0].count, 1);
+  const n = tileCount(bbox, 12, 17);
+  assert.strictEqual(n, ranges.reduce((s, r) => s + r.count, 0));
+  const urls = tileUrls("/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}", bbox, 12, 17);
+  assert.strictEqual(urls.length, n);
+  assert.strictEqual(new Set(urls).size, n);
+  assert.ok(urls[0].startsWith("/ogc/tiles/WebMercatorQuad/12/3336/1619"));
+  // each zoom level multiplies the tiles by up to four
+  assert.ok(ranges[5].count > 4 * ranges[3].count);
+});
+
+test("the size estimate scales the sample's mean, and is said in KB/MB", () => {
+  assert.strictEqual(estimateBytes([0, 1000, 2000], 30), 30000);
+  assert.strictEqual(estimateBytes([], 30), null);
+  assert.strictEqual(formatBytes(30000), "29 KB");
+  assert.strictEqual(formatBytes(5 * 1024 * 1024), "5.0 MB");
+});
+
+test("photos are downscaled to a long side of 1600 px, never enlarged", () => {
+  assert.deepStrictEqual(scaledSize(4000, 3000), [1600, 1200]);
+  assert.deepStrictEqual(scaledSize(3000, 4000), [1200, 1600]);
+  assert.deepStrictEqual(scaledSize(800, 600), [800, 600]);
+});
+
+test("a conflict lists every attribute either side has, flagging those that differ", () => {
+  const attrs = [{ name: "a" }, { name: "b" }, { name: "c" }];
+  const rows = conflictRows(attrs, { properties: { a: 1, b: "x" } }, { properties: { a: 2, b: "x" } });
+  assert.deepStrictEqual(rows, [{ name: "a", mine: 1, theirs: 2, differs: true }, { name: "b", mine: "x", theirs: "x", differs: false }]);
+});
