@@ -125,6 +125,8 @@ MANHOLES = LayerSpec(
     owner_search=("owner_unit",),
     filters=("kind", "condition"),
     map_attrs=("kind", "condition", "road_name"),
+    # an officer's inspection finds a cover broken, missing, sunken or rattling (or put right)
+    inspection_sets=("condition",),
     # 排查 → 整改 → 验收; in service and decommissioned are off the campaign's track.
     workflow=Workflow(
         zh="排查—整改—验收",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry.messages import problem
-from registry.spec import Attr, AttrType, Choice, Flag, LayerSpec, Measure, Problem, Style
+from registry.spec import Attr, AttrType, Choice, Flag, LayerSpec, Measure, Problem, RaisedHazard, Style
 from registry.workflow import Deadline, Step, Workflow
 
 T, N, D = AttrType.TEXT, AttrType.NUMBER, AttrType.DATE
@@ -268,6 +268,13 @@ ROAD_VOIDS = LayerSpec(
         "officer": frozenset({"lifecycle", "inspect"}),
     },
     text_search=("road_name", "location_desc"),
+    # an inspection of any asset (a sunken manhole, a cracked road by a market) can raise
+    # a void hazard at its location: 排查发现 on the inspection's day, by its inspector
+    raised_by_inspection=RaisedHazard(
+        fields=("risk_grade", "road_name", "location_desc"),
+        copy=("road_name",),
+        defaults=(("detection_method", "visual"),),
+    ),
     filters=("risk_grade",),
     map_attrs=("risk_grade", "road_name"),
     measures=(

@@ -179,6 +179,28 @@ class Flag:
         return self.zh if lang == "zh" else self.en
 
 
+@dataclass(frozen=True)
+class RaisedHazard:
+    """How an inspection raises a hazard in this layer: a new asset at the inspected
+    asset's location, linked to the inspection, entering the layer's workflow at its
+    first step (dated and signed by the inspection).
+
+    ``fields`` are what the inspector gives (e.g. a risk grade); ``copy`` attributes are
+    taken from the inspected asset when it has them (its road); ``defaults`` fill the
+    rest (found by inspection); ``from_layers`` limits whose inspections may raise one
+    (empty: any layer's).
+    """
+
+    fields: tuple[str, ...] = ()
+    copy: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
+    from_layers: tuple[str, ...] = ()
+
+    def accepts(self, layer: str) -> bool:
+        """Whether an inspection of ``layer`` may raise this hazard."""
+        return not self.from_layers or layer in self.from_layers
+
+
 Validator = Callable[[Mapping[str, Any], Any], list[Problem]]
 
 
@@ -236,6 +258,12 @@ class LayerSpec:
     # and the statuses exempt from the rule (a planned zone may overlap).
     overlap_function: str | None = None
     overlap_exempt: tuple[str, ...] = ()
+    # What an inspection's outcome may set on the asset (attributes with choices: a
+    # manhole's condition), through the store like any edit, the inspection the reason.
+    inspection_sets: tuple[str, ...] = ()
+    # This layer takes hazards raised by inspections (of any layer's asset, or of
+    # ``from_layers``): a road void found at an inspected manhole.
+    raised_by_inspection: RaisedHazard | None = None
 
     def __post_init__(self) -> None:
         names = {a.name for a in self.all_attrs}
@@ -244,6 +272,7 @@ class LayerSpec:
             if unknown:
                 raise ValueError(f"layer {self.name!r}: {what} names unknown attributes {unknown}")
         self._check_measures_and_flags(names)
+        self._check_inspection_outcomes(names)
         if self.workflow is not None:
             self.workflow.check(self)
 
@@ -264,6 +293,20 @@ class LayerSpec:
                 raise ValueError(f"layer {self.name!r}: flag {f.name!r} names unknown attributes")
             if set(f.statuses) - {c.code for c in self.statuses}:
                 raise ValueError(f"layer {self.name!r}: flag {f.name!r} names unknown statuses")
+
+    def _check_inspection_outcomes(self, names: set[str]) -> None:
+        """An outcome naming an unknown (or choice-less, or computed) attribute would
+        fail only when an officer records it."""
+        for n in self.inspection_sets:
+            attr = next((a for a in self.all_attrs if a.name == n), None)
+            if attr is None or not attr.choices or attr.computed or n == "status":
+                raise ValueError(f"layer {self.name!r}: inspection_sets names {n!r}, not a settable choice")
+        r = self.raised_by_inspection
+        if r is not None:
+            used = [*r.fields, *r.copy, *(k for k, _ in r.defaults)]
+            unknown = [n for n in used if n not in names or n in ("code", "status")]
+            if unknown:
+                raise ValueError(f"layer {self.name!r}: raised_by_inspection names {unknown}")
 
     @property
     def text_search_attrs(self) -> tuple[str, ...]:

@@ -145,3 +145,99 @@ def test_dossier_pdf(setup: Any) -> None:
         headers=accounts[Role.VIEWER].bearer,
     )
     assert gone.status_code == 404
+
+
+def test_an_inspection_sets_the_declared_condition_with_itself_as_the_reason(setup: Any) -> None:
+    client, accounts, assets = setup
+    manhole = assets["manholes"]
+    officer, viewer = accounts[Role.OFFICER].bearer, accounts[Role.VIEWER].bearer
+    url = f"/api/assets/manholes/{manhole['id']}/inspections"
+    offered = client.get(url, headers=viewer).json()
+    assert [s["name"] for s in offered["sets"]] == ["condition"]
+    assert "road_voids" in [r["layer"] for r in offered["raises"]]
+    before = client.get(f"/ogc/collections/manholes/items/{manhole['id']}", headers=viewer).json()
+    condition = "sunken" if before["properties"]["condition"] != "sunken" else "damaged"
+    r = client.post(url, json={"result": "problem", "set": {"condition": condition}}, headers=officer)
+    assert r.status_code == 201, r.text
+    inspection = r.json()
+    assert inspection["changes"] == {"condition": condition}
+    after = client.get(f"/ogc/collections/manholes/items/{manhole['id']}", headers=viewer).json()
+    assert after["properties"]["condition"] == condition
+    assert after["properties"]["version"] == before["properties"]["version"] + 1
+    history = client.get(f"/api/assets/manholes/{manhole['id']}/history", headers=viewer).json()
+    entries = history["entries"] if isinstance(history, dict) else history
+    update = next(e for e in entries if e["action"] == "update" and not e.get("child_table"))
+    assert inspection["id"] in update["comment"], update
+    assert update["actor"] == "officer"
+    assert any(c["field"] == "condition" for c in update["changes"]), update
+
+
+def test_an_inspection_may_set_only_what_its_layer_declares(setup: Any) -> None:
+    client, accounts, assets = setup
+    officer = accounts[Role.OFFICER].bearer
+    url = f"/api/assets/manholes/{assets['manholes']['id']}/inspections"
+    for body in (
+        {"result": "problem", "set": {"kind": "rain"}},
+        {"result": "problem", "set": {"condition": "exploded"}},
+        {"result": "problem", "set": "damaged"},
+    ):
+        r = client.post(url, json=body, headers=officer)
+        assert r.status_code == 400, (body, r.text)
+    parking = f"/api/assets/parking/{assets['parking']['id']}/inspections"
+    r = client.post(parking, json={"result": "problem", "set": {"capacity": 3}}, headers=officer)
+    assert r.status_code == 400, r.text
+    # nothing half-done: no inspection was recorded by a refused request
+    listed = client.get(url, headers=officer).json()["inspections"]
+    assert listed == []
+
+
+def test_a_raised_hazard_is_a_new_asset_linked_to_the_inspection(setup: Any, db: Settings) -> None:
+    client, accounts, assets = setup
+    manhole = assets["manholes"]
+    officer, viewer = accounts[Role.OFFICER].bearer, accounts[Role.VIEWER].bearer
+    url = f"/api/assets/manholes/{manhole['id']}/inspections"
+    r = client.post(
+        url,
+        data={
+            "result": "hazard",
+            "inspected_at": "2026-11-03T09:30:00+08:00",
+            "notes": "井周路面下沉",
+            "set.condition": "sunken",
+            "raise.layer": "road_voids",
+            "raise.risk_grade": "II",
+            "raise.road_name": "人民路",
+        },
+        files=[("photos", ("site.png", _png(), "image/png"))],
+        headers=officer,
+    )
+    assert r.status_code == 201, r.text
+    inspection = r.json()
+    raised = inspection["raised"]
+    assert raised["layer"] == "road_voids"
+    void = client.get(f"/ogc/collections/road_voids/items/{raised['id']}", headers=viewer).json()
+    props = void["properties"]
+    assert props["status"] == "found" and props["risk_grade"] == "II" and props["road_name"] == "人民路"
+    assert props["found_on"] == "2026-11-03" and props["found_by"] == "officer"
+    assert props["detection_method"] == "visual" and props["notes"] == "井周路面下沉"
+    assert void["geometry"]["coordinates"] == manhole["geom"]["coordinates"]
+    history = client.get(f"/api/assets/road_voids/{raised['id']}/history", headers=viewer).json()
+    entries = history["entries"] if isinstance(history, dict) else history
+    created = next(e for e in entries if e["action"] == "create")
+    assert inspection["id"] in created["comment"]
+    assert db.database_url
+    with psycopg.connect(db.database_url) as conn:
+        link = conn.execute(
+            "SELECT i.raised_layer, i.raised_asset_id::text, v.extra ->> 'raised_by_inspection' "
+            "FROM inspections i JOIN road_voids v ON v.id = i.raised_asset_id WHERE i.id = %s",
+            (inspection["id"],),
+        ).fetchone()
+    assert link == ("road_voids", raised["id"], inspection["id"])
+    # raising needs the hazard result, and the hazard's own rules still hold
+    refused = client.post(
+        url, json={"result": "problem", "raise": {"layer": "road_voids", "risk_grade": "I"}}, headers=officer
+    )
+    assert refused.status_code == 400, refused.text
+    bad_grade = client.post(
+        url, json={"result": "hazard", "raise": {"layer": "road_voids", "risk_grade": "V"}}, headers=officer
+    )
+    assert bad_grade.status_code == 422, bad_grade.text

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from importers.photos import IMAGE_SUFFIXES, store
 from registry.accounts import User
 from registry.errors import InvalidParameter
-from registry.inspections import RESULTS, add_inspection, list_inspections
+from registry.inspections import RESULTS, add_inspection, list_inspections, outcomes
 from registry.permissions import Action
 from registry.properties import parse_instant
 from web.auth import require
@@ -74,6 +74,15 @@ async def _photos(files: list[Any], settings: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _outcome(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """``set``/``raise`` as a JSON object, or as dotted form fields (``set.condition``)."""
+    nested = body.get(key)
+    if nested is not None and not isinstance(nested, dict):
+        raise InvalidParameter(key, f"{key} 应为对象 / {key} must be an object")
+    dotted = {k[len(key) + 1 :]: v for k, v in body.items() if k.startswith(f"{key}.")}
+    return {**(nested or {}), **dotted}
+
+
 @router.post("/{layer}/{asset_id}/inspections", status_code=201, summary="Record an inspection 记录巡查")
 async def post_inspection(
     layer: str,
@@ -84,7 +93,14 @@ async def post_inspection(
     user: Annotated[User, Depends(require(Action.INSPECT))],
 ) -> dict[str, Any]:
     """``result``: ``normal`` 正常, ``problem`` 发现问题, ``hazard`` 发现隐患; ``inspector``
-    defaults to the signed-in user; ``inspected_at`` to now."""
+    defaults to the signed-in user; ``inspected_at`` to now.
+
+    The outcome, as the layers declare it (``GET`` lists what this layer offers):
+    ``set`` changes attributes of the asset (``{"condition": "damaged"}``; form fields
+    ``set.condition``) and ``raise`` creates a hazard at its location (``{"layer":
+    "road_voids", "risk_grade": "II"}``; form fields ``raise.layer``, ``raise.risk_grade``),
+    with ``result`` ``hazard``. Both are in the history with this inspection as the reason.
+    """
     spec = catalog.get(layer)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     files: list[Any] = []
@@ -100,6 +116,11 @@ async def post_inspection(
         raise InvalidParameter(
             "content-type", "请以 JSON 或表单（含照片）提交 / send JSON or a multipart form (with photos)"
         )
+    changes = _outcome(body, "set")
+    raising = _outcome(body, "raise")
+    target = catalog.get(str(raising.pop("layer"))) if raising.get("layer") else None
+    if raising and target is None:
+        raise InvalidParameter("raise.layer", "请指明上报隐患的图层 / raise needs the layer of the hazard")
     photos = await _photos(files, request.app.state.settings)
     # the database work runs in the threadpool, as in the synchronous routes
     return await run_in_threadpool(
@@ -113,6 +134,9 @@ async def post_inspection(
         notes=(str(body["notes"]) if body.get("notes") else None),
         photos=photos,
         actor=user.username,
+        changes=changes,
+        raise_in=target,
+        raise_props=raising,
     )
 
 
@@ -128,5 +152,6 @@ def get_inspections(layer: str, asset_id: UUID, conn: ConnDep, catalog: CatalogD
         "layer": spec.name,
         "asset_id": str(asset_id),
         "results": [{"code": c.code, "zh": c.zh, "en": c.en} for c in RESULTS],
+        **outcomes(catalog, spec),
         "inspections": list_inspections(conn, spec, asset_id),
     }
