@@ -20,6 +20,11 @@ export default [
     },
   },
   {
+    // the field app's service worker (served with its shell, SHELL, written before it)
+    files: ["web/static/field-sw.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: { ...globals.serviceworker, SHELL: "readonly" } },
+  },
+  {
     files: ["tests/js/**/*.js", "eslint.config.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: globals.node },
   },

@@ -130,6 +130,8 @@ def content_security_policy(
         "font-src": ("'self'", "data:", *page.font),
         "connect-src": ("'self'", *tile_hosts),
         "worker-src": ("'self'", *page.worker),
+        # the field app's web app manifest (/field.webmanifest)
+        "manifest-src": ("'self'",),
         "object-src": ("'none'",),
         "base-uri": ("'none'",),
         "form-action": ("'self'",),
