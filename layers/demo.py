@@ -27,7 +27,7 @@ from layers.demo_common import DEMO_MARK, DistrictIndex, Draft
 from layers.demo_gazetteer import seed_gazetteer
 from layers.demo_hazards import manholes, poles_wires, road_voids
 from layers.demo_places import markets, parking, water_supply
-from registry import campaigns
+from registry import campaigns, clock
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
@@ -88,9 +88,11 @@ def build(
 ) -> tuple[dict[str, list[AssetRow]], dict[str, list[dict[str, Any]]]]:
     """All demo rows per layer (validated) and the water tests per site code; no writes.
 
-    The 2025 rows are fixed; the current campaign slice (layers.demo_campaigns) is dated
-    relative to ``today`` (default: the current date)."""
-    today = today or dt.date.today()
+    The 2025 rows are fixed as the year left them; what happened since (the void
+    backlog worked off, this year's campaign, this quarter's water tests:
+    layers.demo_campaigns) is dated relative to ``today`` (default: the registry's
+    clock, ``registry.clock.today()``)."""
+    today = today or clock.today()
     districts = _load_districts(conn)
     sites, tests = water_supply(districts)
     for code, recent in current_water_tests([d.props["code"] for d in sites], today).items():
@@ -98,7 +100,7 @@ def build(
             t for t in recent if t["tested_on"] not in {x["tested_on"] for x in tests[code]}
         ]
     drafts = {
-        "road_voids": road_voids(districts) + current_road_voids(districts, today),
+        "road_voids": road_voids(districts, today) + current_road_voids(districts, today),
         "manholes": manholes(districts),
         "poles_wires": poles_wires(districts),
         "parking": parking(districts),
@@ -128,7 +130,7 @@ def seed_demo(
     counts: dict[str, Counter[str]] = {}
     with conn.transaction():
         t0 = time.perf_counter()
-        today = today or dt.date.today()
+        today = today or clock.today()
         rows, tests = build(conn, today)
         say(f"演示数据已生成并校验 demo rows built and validated ({time.perf_counter() - t0:.1f} s)")
         set_actor(conn, "demo", via="demo", comment="registry seed-demo")

@@ -12,10 +12,12 @@ import itertools
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from shapely.geometry import LineString, Point
 
 from layers.demo_common import (
+    AS_OF,
     YEAR,
     DistrictIndex,
     Draft,
@@ -37,6 +39,7 @@ from layers.demo_streets import (
     point_lonlat,
     to_lonlat,
 )
+from layers.road_voids import ROAD_VOIDS as ROAD_VOIDS_LAYER
 
 ROAD_VOIDS = 294
 MANHOLES = 2000
@@ -112,8 +115,74 @@ _VOID_OWNERS = (
 )
 
 
-def road_voids(districts: DistrictIndex) -> list[Draft]:
-    """294 voids along the streets with grades, lifecycle stages and ordered dates."""
+def workflow_days(grade: str) -> tuple[int, int, int]:
+    """Days the road voids' workflow allows (as layers.road_voids declares them): 确权
+    after 排查, 整治 after 确权 (by risk grade), 销号 after 整治."""
+    wf = ROAD_VOIDS_LAYER.workflow
+    assert wf is not None
+    by_start = {d.start: d for d in wf.deadlines}
+
+    def days(start: str) -> int:
+        d = by_start[start]
+        return d.days_by.get(grade, d.days or 0) if d.days_by else d.days or 0
+
+    return days("found"), days("assigned"), days("remediated")
+
+
+def _other(rng: random.Random, pool: Sequence[str], not_: Any) -> str:
+    """Someone from the pool other than ``not_`` (the second person of a 销号)."""
+    return rng.choice([p for p in pool if p != not_])
+
+
+def carry_forward(
+    props: dict[str, Any], today: dt.date, officers: Sequence[str], builders: Sequence[str]
+) -> None:
+    """Take a void still open at the end of the 2025 campaign (``AS_OF``) through its
+    next steps up to ``today``, each within its deadline, so the old backlog is worked
+    off instead of lying overdue for ever. Each void's future is its own fixed stream:
+    the same steps on the same days whatever day the demo is seeded (only how far it
+    has got depends on today)."""
+    status = props["status"]
+    if status == "closed" or today <= AS_OF:
+        return
+    rng = rng_for(f"road_voids_after/{props['code']}")
+    assign, fix, close = workflow_days(str(props["risk_grade"]))
+    dated = [props[f] for f in ("found_on", "assigned_on", "remediated_on") if props.get(f)]
+    last = max(dated)
+    # the first step after the campaign's year, then each within its deadline
+    first = AS_OF + dt.timedelta(days=rng.randint(1, 10))
+
+    def next_day(days: int) -> dt.date:
+        return max(last + dt.timedelta(days=rng.randint(1, max(1, days - 2))), first)
+
+    if status == "found":
+        when = next_day(assign)
+        if when > today:
+            return
+        props |= {"status": "assigned", "assigned_on": when, "assigned_by": rng.choice(officers)}
+        props["responsible_unit"] = rng.choice(_VOID_OWNERS)
+        last = when
+    if props["status"] in ("assigned", "remediating"):
+        when = next_day(fix)
+        if when > today:
+            props["status"] = "remediating" if today > last + dt.timedelta(days=1) else props["status"]
+            return
+        props |= {"status": "remediated", "remediated_on": when, "remediated_by": rng.choice(builders)}
+        props["remediation_method"] = rng.choice(_REMEDIATION_METHODS[str(props["risk_grade"])])
+        props["remediation_contractor"] = rng.choice(_CONTRACTORS)
+        last = when
+    when = next_day(close)
+    if when <= today:
+        props |= {
+            "status": "closed",
+            "closed_on": when,
+            "closed_by": _other(rng, officers, props["remediated_by"]),
+        }
+
+
+def road_voids(districts: DistrictIndex, today: dt.date = AS_OF) -> list[Draft]:
+    """294 voids along the streets with grades, lifecycle stages and ordered dates, as
+    the 2025 campaign left them (``AS_OF``), then carried forward to ``today``."""
     rng = rng_for("road_voids")
     surveyors, officers, builders = people(rng, 8), people(rng, 6), people(rng, 10)
     grades = exact_mix(rng, {"I": 12, "II": 58, "III": 126, "IV": 98})
@@ -165,6 +234,7 @@ def road_voids(districts: DistrictIndex) -> list[Draft]:
             props["remediation_method"] = works.choice(_REMEDIATION_METHODS[grade])
             props["remediation_contractor"] = works.choice(_CONTRACTORS)
         props["notes"] = note(f"{districts.name(district)}道路脱空隐患，一患一档")
+        carry_forward(props, today, officers, builders)
         drafts.append(Draft("road_voids", props, geom))
     return drafts
 

@@ -167,6 +167,38 @@ def test_the_demo_has_the_published_shape(client: TestClient, accounts: dict[Rol
     assert 0 < flags["test_overdue"]["total"] < sites // 4
 
 
+def test_a_demo_seeded_today_is_mostly_on_time(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection
+) -> None:
+    """Dated relative to the day it is seeded: a handful of voids past a deadline, most
+    open ones on time, some closed this month, water tests recent (issue 10)."""
+    data = dashboard(client, accounts, TODAY.year)
+    overdue = {f["flag"]: f["total"] for f in data["flags"]}["deadline_overdue"]
+    assert overdue == one(sqlconn, FLAG_SQL["deadline_overdue"].replace("%(t)s", "%s"), *[TODAY] * 3)
+    open_voids = one(sqlconn, "SELECT count(*) FROM road_voids WHERE status <> 'closed'")
+    assert 1 <= overdue <= 8 and open_voids >= 3 * overdue, (overdue, open_voids)
+    closed_this_month = one(
+        sqlconn,
+        "SELECT count(*) FROM road_voids "
+        "WHERE closed_on >= date_trunc('month', %s::date) AND closed_on <= %s",
+        TODAY,
+        TODAY,
+    )
+    assert closed_this_month >= 1
+    assert (
+        one(
+            sqlconn,
+            "SELECT count(*) FROM road_voids WHERE greatest(found_on, assigned_on, remediated_on, "
+            "closed_on) > %s",
+            TODAY,
+        )
+        == 0
+    )
+    # the last test of every site but a few lies within its quarterly interval
+    stale = one(sqlconn, "SELECT count(*) FROM water_supply WHERE last_tested_on < %s::date - 90", TODAY)
+    assert 0 < stale <= 20
+
+
 def test_every_count_matches_sql(
     client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection, catalog: LayerCatalog
 ) -> None:
