@@ -121,6 +121,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "lifecycle_backwards": ("各阶段日期不能倒退", "lifecycle dates must not go backwards"),
     "demo_notes": ("演示数据的备注须以 {mark} 开头", "demo notes must start with {mark!r}"),
+    # field capture (registry/field.py, issue 14)
+    "field_key_required": (
+        "请求须带 Idempotency-Key 头（UUID），重发时才不会重复写入",
+        "send an Idempotency-Key header (a UUID), so that a resend is never written twice",
+    ),
+    "field_key_invalid": (
+        "Idempotency-Key 应为 UUID，收到 {value}",
+        "Idempotency-Key must be a UUID, got {value}",
+    ),
+    "field_key_reused": (
+        "此 Idempotency-Key 已用于内容不同的另一次提交；每条记录请用新的键",
+        "this Idempotency-Key was used for a different submission; use a new key for each record",
+    ),
+    "field_device_invalid": (
+        "X-Field-Device 应为 1 至 64 个字母、数字或 ._:-，收到 {value}",
+        "X-Field-Device must be 1 to 64 letters, digits or ._:-, got {value}",
+    ),
+    "field_position_inaccurate": (
+        "定位精度 {accuracy} 米，超过允许的 {max} 米：请等待定位更准确，或在地图上点选位置",
+        "position accuracy {accuracy} m is worse than the allowed {max} m: wait for a better fix, "
+        "or tap the position on the map",
+    ),
+    "field_geometry_missing": ("请给出几何（geometry）或位置（position）", "send a geometry or a position"),
+    "field_asset_required": (
+        "“{kind}”须给出资产编号（asset_id）",
+        "a {kind} needs the asset's id (asset_id)",
+    ),
+    "field_base_version_required": (
+        "修改或办理步骤须给出读取时的版本（base_version），以免覆盖他人的修改",
+        "an update or a step must send the version it read (base_version), so that it never "
+        "overwrites someone else's change",
+    ),
+    "field_version_conflict": (
+        "{code} 已由 {by} 于 {at} 改为第 {current} 版，您的记录基于第 {yours} 版：请对照两个版本后重新提交",
+        "{code} was changed by {by} at {at} to version {current}; yours was based on version {yours}: "
+        "compare both versions and send again",
+    ),
+    "field_photo_not_uploaded": (
+        "照片 {sha256} 尚未上传（请先 POST /api/field/photos）",
+        "photo {sha256} has not been uploaded (POST /api/field/photos first)",
+    ),
+    "field_photo_required": ("请以 file 字段上传一张照片", "send one photo as the file field"),
+    "field_bad_number": ("{name} 应为数字，收到 {value}", "{name} must be a number, got {value}"),
+    "field_no_right": (
+        "角色 {role} 不能在任何图层外业采集（新增、修改或巡查）",
+        "role {role} may not record in any layer (create, update or inspect)",
+    ),
     # file-level (importers.errors.ImportFileError.of)
     "file_not_found": ("找不到文件 {path}", "file not found: {path}"),
     "crs_missing": (

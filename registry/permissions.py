@@ -146,6 +146,23 @@ def can_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[s
     return action_for_update(spec, fields) is Action.LIFECYCLE and allowed(role, Action.LIFECYCLE, spec)
 
 
+def check_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[str]) -> None:
+    """Raise PermissionDenied (403) naming the fields when :func:`can_update` refuses."""
+    if not can_update(role, spec, frozenset(fields)):
+        raise PermissionDenied(f"role {role!s} may not change {', '.join(sorted(fields))} of {spec.name}")
+
+
+def check_undo(
+    role: str | Role, *, own: bool, rights: Iterable[tuple[str | Action, LayerSpec | None]]
+) -> None:
+    """Undo of one batch of writes (an import, a day of field capture): anyone with the
+    UNDO right, or the account that wrote the batch (``own``, decided by account id, never
+    by a name) while its role still holds every right the batch's writes needed."""
+    if own and all(allowed(role, action, layer) for action, layer in rights):
+        return
+    check(role, Action.UNDO)
+
+
 def permissions_of(role: str | Role, layers: Iterable[LayerSpec]) -> dict[str, list[str]]:
     """For ``/auth/me`` and the map: layer → actions allowed, plus ``"*"`` → global ones."""
     result: dict[str, list[str]] = {

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     max_url_bytes: int = 8 * 1024
     max_header_bytes: int = 32 * 1024
     max_body_bytes: int = 16 * 1024**2
+    # Field capture (issue 14): a new asset placed by the phone's GPS is refused when the
+    # fix is worse than this many metres (REGISTRY_FIELD_MAX_ACCURACY_M); tapping the
+    # position on the map is always accepted.
+    field_max_accuracy_m: float = Field(default=10.0, gt=0)
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -25,6 +25,7 @@ from web.routes import basemaps as basemap_routes
 from web.routes import dashboard as dashboard_routes
 from web.routes import docs, features, health, imports, parking, photos, printmap, search, tiles, transactions
 from web.routes import export_search as export_routes
+from web.routes import field as field_routes
 from web.routes import field_app as field_page
 from web.routes import history as history_routes
 from web.routes import inspections as inspection_routes
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.include_router(basemap_routes.router)
     app.include_router(place_routes.router)
     app.include_router(export_routes.router)
+    app.include_router(field_routes.router)
     app.include_router(field_page.router)
     # Leaflet, its plugins and the map's own scripts are served by the app: no CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.catalog import LayerCatalog
-from registry.spec import Attr, Choice, LayerSpec
+from registry.spec import Attr, AttrType, Choice, LayerSpec
 from registry.workflow_store import workflow_json
 
 
@@ -24,6 +24,8 @@ def _attr(a: Attr) -> dict[str, Any]:
         "unit": a.unit,
         "min": a.min,
         "max": a.max,
+        # longest text the API and the importer accept (None for other types)
+        "max_length": a.max_length if a.type is AttrType.TEXT else None,
         "computed": a.computed,
         "choices": [_choice(c) for c in a.choices],
     }

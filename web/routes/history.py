@@ -20,11 +20,11 @@ from shapely.errors import GEOSException
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from registry import history, store
+from registry import field, history, store
 from registry.accounts import User
 from registry.crs import outside_message, resolve
 from registry.errors import InvalidFeature
-from registry.permissions import Action, PermissionDenied, allowed, can_update
+from registry.permissions import Action, PermissionDenied, allowed, check_undo, check_update
 from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
@@ -223,8 +223,7 @@ def patch_asset(
     fields = set(body.properties) | ({"geom"} if body.geometry is not None else set())
     if not fields:
         raise InvalidFeature("nothing to change: send properties and/or geometry")
-    if not can_update(user.role, spec, frozenset(fields)):
-        raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
+    check_update(user.role, spec, fields)
     warnings: list[dict[str, str]] = []
     geom = None if body.geometry is None else _geometry(body.geometry, "geometry", warnings)
     written = _versioned_write(
@@ -340,14 +339,22 @@ def restore_asset(
     )
 
 
-@router.post("/undo/{via:path}", summary="Undo everything one import or batch changed (admin)")
+@router.post("/undo/{via:path}", summary="Undo everything one import or batch changed")
 def undo(
     via: str,
     conn: ConnDep,
-    user: Annotated[User, Depends(require(Action.UNDO))],
+    catalog: CatalogDep,
+    user: CurrentUser,
     force: bool = False,
     comment: str | None = None,
 ) -> dict[str, Any]:
-    """Every touched record goes back to its state before; recorded as ``undo:<via>``."""
+    """Every touched record goes back to its state before; recorded as ``undo:<via>``.
+
+    The undo right may undo any batch; a field batch (``field:<id>``) may also be undone
+    by the account that recorded it while it still holds the rights its writes needed
+    (the rule of an import's undo, registry.permissions.check_undo).
+    """
+    owner, rights = field.batch_rights(conn, catalog, via)
+    check_undo(user.role, own=owner is not None and owner == user.id, rights=rights)
     report = history.undo(conn, via, actor=user.username, comment=comment, force=force)
     return report.as_dict()

@@ -235,8 +235,7 @@ def undo_import(
     it while it still may import into that layer (never decided by a name)."""
     rec = _record(conn, import_id, lang)
     own = rec.get("actor_id") is not None and rec["actor_id"] == user.id
-    if not (own and permissions.allowed(user.role, Action.IMPORT, catalog.get(rec["layer"]))):
-        permissions.check(user.role, Action.UNDO)
+    permissions.check_undo(user.role, own=own, rights=[(Action.IMPORT, catalog.get(rec["layer"]))])
     return undo(conn, catalog, import_id, actor=user.username, force=force)
 
 

@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from importers.photos import IMAGE_SUFFIXES, store
 from registry.accounts import User
+from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter
 from registry.inspections import RESULTS, add_inspection, list_inspections, outcomes
 from registry.permissions import Action
@@ -116,28 +117,31 @@ async def post_inspection(
         raise InvalidParameter(
             "content-type", "请以 JSON 或表单（含照片）提交 / send JSON or a multipart form (with photos)"
         )
+    args = inspection_args(body, catalog, user)
+    photos = await _photos(files, request.app.state.settings)
+    # the database work runs in the threadpool, as in the synchronous routes
+    return await run_in_threadpool(
+        add_inspection, conn, spec, asset_id, photos=photos, actor=user.username, **args
+    )
+
+
+def inspection_args(body: dict[str, Any], catalog: LayerCatalog, user: User) -> dict[str, Any]:
+    """What a request's fields ask of :func:`add_inspection` (when, who, result, notes,
+    the outcome): one reading of an inspection for this route and the field app's."""
     changes = _outcome(body, "set")
     raising = _outcome(body, "raise")
     target = catalog.get(str(raising.pop("layer"))) if raising.get("layer") else None
     if raising and target is None:
         raise InvalidParameter("raise.layer", "请指明上报隐患的图层 / raise needs the layer of the hazard")
-    photos = await _photos(files, request.app.state.settings)
-    # the database work runs in the threadpool, as in the synchronous routes
-    return await run_in_threadpool(
-        add_inspection,
-        conn,
-        spec,
-        asset_id,
-        inspected_at=_instant(body.get("inspected_at")),
-        inspector=str(body.get("inspector") or user.username),
-        result=str(body.get("result") or ""),
-        notes=(str(body["notes"]) if body.get("notes") else None),
-        photos=photos,
-        actor=user.username,
-        changes=changes,
-        raise_in=target,
-        raise_props=raising,
-    )
+    return {
+        "inspected_at": _instant(body.get("inspected_at")),
+        "inspector": str(body.get("inspector") or user.username),
+        "result": str(body.get("result") or ""),
+        "notes": (str(body["notes"]) if body.get("notes") else None),
+        "changes": changes,
+        "raise_in": target,
+        "raise_props": raising,
+    }
 
 
 @router.get(

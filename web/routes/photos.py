@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from importers.photos import thumbnail
-from registry import permissions
+from registry import field, permissions
 from registry.errors import RegistryError
 from registry.permissions import Action
 from web.auth import PrincipalDep, require
@@ -66,7 +66,8 @@ def list_photos(
     spec = catalog.get(layer)
     rows = conn.execute(
         """
-        SELECT sha256, file_name, content_type, size_bytes, created_at, created_by, import_id
+        SELECT sha256, file_name, content_type, size_bytes, created_at, created_by, import_id,
+               taken_at, ST_X(position), ST_Y(position), accuracy_m
         FROM asset_photos WHERE asset_id = %s AND layer = %s
         ORDER BY created_at DESC, file_name
         """,
@@ -86,6 +87,9 @@ def list_photos(
                 "import_id": str(r[6]) if r[6] else None,
                 "url": _url(r[0]),
                 "thumb_url": _url(r[0]) + "/thumb",
+                # where and when the camera took it (photos sent from the field)
+                "taken_at": r[7].isoformat() if r[7] else None,
+                "position": None if r[8] is None else {"lon": r[8], "lat": r[9], "accuracy_m": r[10]},
             }
             for r in rows
         ],
@@ -107,6 +111,10 @@ def _recorded_photo(
         layers = request.app.state.catalog.layers
         role = principal.user.role
         rows = [r for r in rows if r[0] in layers and permissions.allowed(role, Action.READ, layers[r[0]])]
+    if not rows and principal is not None:
+        # a photo sent from the field before its record: its uploader may see it
+        pending = field.pending_photo(conn, account_id=principal.user.id, sha256=digest)
+        rows = [(None, pending, None)] if pending else []
     if not rows:
         raise PhotoNotFound(f"no photo {digest}")
     path = photo_path(request.app.state.settings.data_dir, digest)

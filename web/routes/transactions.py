@@ -20,7 +20,7 @@ from registry import store
 from registry.accounts import User
 from registry.crs import STORAGE_SRID
 from registry.errors import InvalidFeature, VersionRequired
-from registry.permissions import Action, PermissionDenied, can_update
+from registry.permissions import Action, check_update
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
@@ -117,8 +117,7 @@ def _written(
 
 
 def _may_update(user: User, spec: LayerSpec, fields: set[str]) -> None:
-    if not can_update(user.role, spec, frozenset(fields)):
-        raise PermissionDenied(f"role {user.role} may not change {', '.join(sorted(fields))} of {spec.name}")
+    check_update(user.role, spec, fields)
 
 
 @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature 新增要素")
