@@ -151,7 +151,14 @@ def monthly_report(
     data.update(
         month=month,
         as_of=as_of.isoformat(),
-        hazard_layer={"name": spec.name, "zh": spec.zh, "en": spec.en, "statuses": _choices(spec)},
+        hazard_layer={
+            "name": spec.name,
+            "zh": spec.zh,
+            "en": spec.en,
+            "statuses": _choices(spec),
+            # labels of the listed attributes' values (a risk grade reads Ⅱ级, not II)
+            "choices": {a.name: {c.code: c.zh for c in a.choices} for a in spec.attrs if a.choices},
+        },
         opened=campaigns.hazard_events(conn, spec, m_open, start=start, end=end),
         closed=campaigns.hazard_events(conn, spec, m_closed, start=start, end=end),
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
+import pypdfium2
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -26,7 +28,7 @@ from layers.demo import seed_demo
 from registry.catalog import LayerCatalog
 from registry.cluster import Cluster
 from registry.permissions import Role
-from registry.settings import Settings
+from registry.settings import PROJECT_ROOT, Settings
 from tests.authkit import Account, make_accounts
 from tests.conftest import _dsn
 from web.app import create_app
@@ -304,6 +306,51 @@ def test_monthly_report_holds_the_figures(
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
         assert "焦作市城市管理专项整治月报（2025年11月）" in text
         assert "窨井整治" in text and f"{int(manholes):,}" in text
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u2160-\u216b]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# what is not a word: asset codes, dates, numbers
+_NOT_WORDS = re.compile(r"\b[A-Z]{2}-[0-9A-Z]+-[0-9]+(-[0-9]+)?\b")
+
+
+def _english_first(text: str) -> bool:
+    """A line (or cell) whose first word is English, before any Chinese."""
+    text = _NOT_WORDS.sub("", text)
+    latin, cjk = _LATIN_WORD.search(text), _CJK.search(text)
+    return latin is not None and (cjk is None or latin.start() < cjk.start())
+
+
+def test_the_monthly_report_reads_chinese_first_and_its_first_page_is_drawn(
+    client: TestClient, accounts: dict[Role, Account]
+) -> None:
+    """Every word a reader sees in the 月报 (PDF and XLSX) is Chinese first; the PDF's
+    first page, rendered with PDFium, is the README's picture."""
+    month = f"{TODAY.year}-{TODAY.month:02d}"
+    viewer = accounts[Role.VIEWER].bearer
+    pdf = client.get("/api/reports/monthly", params={"month": month, "format": "pdf"}, headers=viewer)
+    xlsx = client.get("/api/reports/monthly", params={"month": month, "format": "xlsx"}, headers=viewer)
+    assert pdf.status_code == 200 and xlsx.status_code == 200
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages]
+    assert pages[0].startswith(f"焦作市城市管理专项整治月报（{TODAY.year}年{TODAY.month}月）")
+    lines = [line for page in pages for line in page.splitlines() if line.strip()]
+    assert [line for line in lines if _english_first(line)] == []
+    assert sum(bool(_CJK.search(line)) for line in lines) > len(lines) // 2
+    wb = load_workbook(io.BytesIO(xlsx.content))
+    cells = [
+        str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None
+    ]
+    assert [c for c in cells if _english_first(c)] == []
+    assert all(_CJK.search(ws.title) for ws in wb.worksheets)
+
+    doc = pypdfium2.PdfDocument(pdf.content)
+    image = doc[0].render(scale=1.6).to_pil().convert("RGB")
+    doc.close()
+    # a drawn page: the tables' ink, not a blank sheet
+    assert image.width > 900 and len(image.getcolors(1 << 24) or []) > 50
+    out = PROJECT_ROOT / "docs" / "screenshots" / "report-page1.png"
+    image.save(out, optimize=True)
+    assert out.stat().st_size > 20_000
 
 
 def test_report_refuses_a_bad_month(client: TestClient, accounts: dict[Role, Account]) -> None:

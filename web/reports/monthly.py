@@ -84,6 +84,7 @@ def _sections(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]
         for c in data["counts"]
     ]
     hz = data["hazard_layer"]["name"]
+    grades = data["hazard_layer"].get("choices", {}).get("risk_grade", {})
 
     def hazards(rows: list[dict[str, Any]]) -> list[list[Any]]:
         return [
@@ -91,7 +92,8 @@ def _sections(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]
                 r["code"],
                 lab.district(r["district_code"]),
                 r.get("road_name") or "",
-                r.get("risk_grade") or "",
+                # the short label (Ⅰ级, without its gloss) fits the column
+                grades.get(r.get("risk_grade") or "", r.get("risk_grade") or "").split("（")[0],
                 lab.status(hz, r["status"]),
                 r.get("found_on") or "",
                 r.get("closed_on") or "",
@@ -181,7 +183,7 @@ def to_pdf(data: dict[str, Any]) -> bytes:
     story: list[Any] = [
         para(title(data), "title"),
         para(
-            f"Jiaozuo urban management campaigns, monthly report {year}-{month} · 统计截至 {data['as_of']}",
+            f"统计截至 {data['as_of']} · Jiaozuo urban management campaigns, monthly report {year}-{month}",
             "subtitle",
         ),
         Spacer(1, 4 * mm),
