@@ -139,6 +139,13 @@ class FieldConflict(store.VersionConflict):
         return self.message_zh if lang == "zh" else self.message_en
 
 
+def error_entry(field: str, message_code: str, value: Any = None, **params: Any) -> dict[str, Any]:
+    """One ``errors[]`` entry naming its message of the table (``code`` + ``params``), with
+    the text in both languages for clients that show one string."""
+    text = f"{render(message_code, params, 'zh')} / {render(message_code, params, 'en')}"
+    return {"field": field, "code": message_code, "params": params, "message": text, "value": value}
+
+
 def via_of(batch_id: int) -> str:
     """The history channel of a batch: ``field:<id>``."""
     return f"{VIA_PREFIX}:{batch_id}"
@@ -306,7 +313,9 @@ def uploaded(
             raise PhotoNotUploaded(
                 "field_photo_not_uploaded",
                 sha256=digest,
-                errors=[{"field": f"photos[{i}].sha256", "message": "not uploaded", "value": digest}],
+                errors=[
+                    error_entry(f"photos[{i}].sha256", "field_photo_not_uploaded", digest, sha256=digest)
+                ],
             )
         out.append(
             UploadedPhoto(

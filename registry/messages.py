@@ -162,6 +162,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "照片 {sha256} 尚未上传（请先 POST /api/field/photos）",
         "photo {sha256} has not been uploaded (POST /api/field/photos first)",
     ),
+    "field_step_required": (
+        "办理步骤须给出 step（步骤代码，以及 fields、comment）",
+        "a step submission needs step (the step's code, with its fields and comment)",
+    ),
     "field_photo_required": ("请以 file 字段上传一张照片", "send one photo as the file field"),
     "field_bad_number": ("{name} 应为数字，收到 {value}", "{name} must be a number, got {value}"),
     "field_no_right": (

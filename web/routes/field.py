@@ -197,7 +197,7 @@ def _asset_id(sub: Submission) -> uuid.UUID:
         raise field.FieldError(
             "field_asset_required",
             kind=sub.kind,
-            errors=[{"field": "asset_id", "message": "required", "value": None}],
+            errors=[field.error_entry("asset_id", "field_asset_required", kind=sub.kind)],
         )
     try:
         return uuid.UUID(sub.asset_id)
@@ -209,7 +209,7 @@ def _base_version(sub: Submission) -> int:
     if sub.base_version is None:
         raise field.BaseVersionRequired(
             "field_base_version_required",
-            errors=[{"field": "base_version", "message": "required", "value": None}],
+            errors=[field.error_entry("base_version", "field_base_version_required")],
         )
     return sub.base_version
 
@@ -242,14 +242,22 @@ def _new_geometry(sub: Submission, max_accuracy_m: float, warnings: list[dict[st
             "field_position_inaccurate",
             accuracy=shown,
             max=f"{max_accuracy_m:g}",
-            errors=[{"field": "position.accuracy_m", "message": "inaccurate", "value": pos.accuracy_m}],
+            errors=[
+                field.error_entry(
+                    "position.accuracy_m",
+                    "field_position_inaccurate",
+                    pos.accuracy_m,
+                    accuracy=shown,
+                    max=f"{max_accuracy_m:g}",
+                )
+            ],
         )
     if sub.geometry is not None:
         return request_geometry(sub.geometry, "geometry", warnings)
     if pos is not None:
         return request_geometry(Point(pos.lon, pos.lat).__geo_interface__, "position", warnings)
     raise field.FieldError(
-        "field_geometry_missing", errors=[{"field": "geometry", "message": "required", "value": None}]
+        "field_geometry_missing", errors=[field.error_entry("geometry", "field_geometry_missing")]
     )
 
 
@@ -395,9 +403,8 @@ def _apply(
     else:
         expected = _base_version(sub)
         if sub.step is None:
-            raise InvalidFeature(
-                "a step submission needs step: {step, fields?, comment?}",
-                errors=[{"field": "step", "message": "required", "value": None}],
+            raise field.FieldError(
+                "field_step_required", errors=[field.error_entry("step", "field_step_required")]
             )
         record = workflow_store.take_step(
             conn,
