@@ -44,6 +44,7 @@ const F = {
   hereMarker: null,
   hereCircle: null,
   placeLayer: null,
+  queuedLayer: null, // queued new assets on the map
   syncing: null,
   device: null,
 };
@@ -56,6 +57,13 @@ const maxAccuracy = () => Number((F.config && F.config.max_accuracy_m) || DEFAUL
 const specOf = (layer) => F.specs[layer] || { name: layer, zh: layer, en: layer, attrs: [], statuses: [] };
 const geomKind = (spec) => (/Polygon/.test(spec.geometry || "") ? "Polygon" : /LineString/.test(spec.geometry || "") ? "LineString" : "Point");
 const labelOf = (spec, props) => (props && (props.code || props.name || props.compound_name || props.road_name)) || "";
+/** An instant as the phone's local date and time, "2026-11-29 09:30". */
+const stamp = (iso) => {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso || "");
+  const p2 = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}`;
+};
 const fmt = (v) => (v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
 function deviceId() {
@@ -154,6 +162,7 @@ function watchGps() {
     F.gpsError = null;
     if (!F.place || F.place.source === "gps") F.place = { ...F.fix, source: "gps" };
     drawHere();
+    renderRecordPlace();
     if (first) {
       first = false;
       App.map.setView(toMap(F.fix.lon, F.fix.lat), Math.max(App.map.getZoom(), 17), { animate: false });
@@ -273,8 +282,21 @@ async function enqueue(item) {
   if (navigator.onLine) sync();
 }
 
+/** Records still on the phone, on the map: new assets where they will be (orange). */
+function drawQueued(items) {
+  if (!App.map) return;
+  if (F.queuedLayer) App.map.removeLayer(F.queuedLayer);
+  const shapes = items.filter((i) => i.kind === "create" && i.geometry).map((i) => ({ type: "Feature", geometry: i.geometry, properties: {} }));
+  F.queuedLayer = L.geoJSON({ type: "FeatureCollection", features: shapes }, {
+    coordsToLatLng: (c) => toMap(c[0], c[1]), interactive: false,
+    pointToLayer: (_f, ll) => L.circleMarker(ll, { radius: 9, color: "#e65100", weight: 3, dashArray: "3 3", fillColor: "#fff3e0", fillOpacity: 0.9 }),
+    style: { color: "#e65100", weight: 3, dashArray: "6 4" },
+  }).addTo(App.map);
+}
+
 async function renderQueueCount() {
   const items = await QueueStore.items();
+  drawQueued(items);
   $("#queue-count").textContent = String(items.length);
   $("#queue-badge").dataset.n = String(items.length);
   document.body.dataset.queue = String(items.length);
@@ -344,7 +366,10 @@ const STATE = { [PENDING]: ["待同步", "waiting"], [CONFLICT]: ["冲突", "con
 async function renderQueue() {
   const items = (await renderQueueCount()).sort((a, b) => a.seq - b.seq);
   const panel = $("#panel-queue");
-  const syncBtn = h("button", { type: "button", id: "sync-btn", class: "primary", onclick: () => sync() }, pick("立即同步", "Sync now"));
+  const syncBtn = h("button", { type: "button", id: "sync-btn", class: "primary", onclick: async () => {
+    const r = await sync();
+    if (r && r.stopped && r.stopped.status === 0) toast(pick("没有网络：恢复后自动同步", "No network: it syncs by itself when the network returns"), 5000);
+  } }, pick("立即同步", "Sync now"));
   fill(panel,
     h("h2", {}, pick(`待同步（${items.length}）`, `Waiting to sync (${items.length})`)),
     h("div", { class: "row" }, syncBtn),
@@ -358,7 +383,7 @@ function queueItem(item) {
   const li = h("li", { "data-seq": item.seq, "data-state": item.state, "data-kind": item.kind },
     h("div", { class: "head" }, h("span", { text: `${pick(...KIND[item.kind])} · ${I18n.label(spec)}` }),
       h("span", { class: "state " + item.state, text: pick(...STATE[item.state]) })),
-    h("div", { class: "meta", text: [what, item.recorded_at.replace("T", " ").slice(0, 16),
+    h("div", { class: "meta", text: [what, stamp(item.recorded_at),
       (item.photo_ids || []).length ? pick(`照片 ${item.photo_ids.length} 张`, `${item.photo_ids.length} photo(s)`) : ""].filter(Boolean).join(" · ") }));
   if (item.state === REJECTED) {
     li.append(h("p", { class: "problems", role: "alert", text: item.error || "" }),
@@ -375,7 +400,7 @@ function conflictView(item) {
   const theirs = c.theirs || {};
   const mine = { ...(item.base_properties || {}), ...((c.yours && c.yours.properties) || item.properties || {}) };
   const rows = conflictRows(spec.attrs, { properties: mine }, theirs).filter((r) => r.differs || (item.properties && r.name in item.properties));
-  const who = [theirs.updated_by, theirs.updated_at && String(theirs.updated_at).replace("T", " ").slice(0, 16)].filter(Boolean).join(" · ");
+  const who = [theirs.updated_by, theirs.updated_at && stamp(theirs.updated_at)].filter(Boolean).join(" · ");
   const version = (x) => x.version ?? (x.properties && x.properties.version) ?? "?";
   const attrLabel = (name) => I18n.label(spec.attrs.find((a) => a.name === name)) || name;
   return h("div", { class: "conflict", id: `conflict-${item.seq}`, role: "alert" },
@@ -383,9 +408,10 @@ function conflictView(item) {
     h("table", { class: "diff" },
       h("thead", {}, h("tr", {}, h("th", { text: pick("字段", "Field") }),
         h("th", { text: pick(`我的（基于版本 ${item.base_version ?? "?"}）`, `Mine (on version ${item.base_version ?? "?"})`) }),
-        h("th", { text: pick(`服务器上的（版本 ${version(theirs)}${who ? "，" + who : ""}）`, `Theirs (version ${version(theirs)}${who ? ", " + who : ""})`) }))),
+        h("th", { text: pick(`服务器上的（版本 ${version(theirs)}）`, `Theirs (version ${version(theirs)})`) }))),
       h("tbody", {}, rows.map((r) => h("tr", { class: r.differs ? "differs" : null, "data-field": r.name },
         h("th", { text: attrLabel(r.name) }), h("td", { class: "mine", text: fmt(r.mine) }), h("td", { class: "theirs", text: fmt(r.theirs) }))))),
+    who ? h("p", { class: "hint", text: pick(`服务器上的版本由 ${who} 修改`, `Their version: changed by ${who}`) }) : null,
     h("div", { class: "row" },
       h("button", { type: "button", class: "primary", id: `keep-mine-${item.seq}`, onclick: async () => {
         await QueueStore.update(keepMine(item, { version: version(theirs) }, uuid()));
@@ -733,7 +759,7 @@ async function listAreas(list, used) {
   const areas = await Offline.areas();
   fill(list, areas.map((a) => h("li", { "data-area": a.id },
     h("div", { class: "head" }, h("span", { text: a.name }), h("span", { text: formatBytes(a.bytes) })),
-    h("div", { class: "meta", text: pick(`${a.tiles} 个瓦片 · ${a.assets} 个资产 · ${a.at.replace("T", " ").slice(0, 16)}`, `${a.tiles} tiles · ${a.assets} assets · ${a.at.replace("T", " ").slice(0, 16)}`) }),
+    h("div", { class: "meta", text: pick(`${a.tiles} 个瓦片 · ${a.assets} 个资产 · ${stamp(a.at)}`, `${a.tiles} tiles · ${a.assets} assets · ${stamp(a.at)}`) }),
     h("div", { class: "row" }, h("button", { type: "button", class: "danger area-delete", onclick: async () => {
       await Offline.deleteArea(a);
       await listAreas(list, used);
@@ -764,20 +790,30 @@ function relabel() {
   const words = { title: ["焦作城管外业", "Jiaozuo field"], unsent: ["待同步", "To sync"], record: ["采集", "Record"], nearby: ["附近", "Nearby"],
     queue: ["待同步", "Queue"], offline: ["离线", "Offline"] };
   document.querySelectorAll("[data-f]").forEach((el) => { el.textContent = pick(...words[el.dataset.f]); });
-  $("#lang").textContent = pick("English", "中文");
+  $("#lang").textContent = pick("EN", "中文");
   renderNet();
   renderGps();
   Auth.relabel();
   showTab(F.tab);
 }
 
+// What the page reads at start; read again through the worker once it controls the
+// page (on the first visit it did not yet), so the worker keeps a copy for offline starts.
+const START_DATA = ["/auth/me", "/api/layers", "/api/field/config", "/api/districts"];
+
 async function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
-  const ready = () => { document.body.dataset.sw = "ready"; };
+  let warmed = false;
+  const ready = async () => {
+    if (warmed) return;
+    warmed = true;
+    await Promise.all(START_DATA.map((url) => fetch(url, { credentials: "same-origin" }).catch(() => null)));
+    document.body.dataset.sw = "ready";
+  };
   navigator.serviceWorker.addEventListener("controllerchange", ready);
   await navigator.serviceWorker.register("/field-sw.js", { scope: "/field" });
   await navigator.serviceWorker.ready;
-  if (navigator.serviceWorker.controller) ready();
+  if (navigator.serviceWorker.controller) await ready();
 }
 
 async function start() {
