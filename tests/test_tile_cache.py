@@ -15,6 +15,7 @@ from registry import history, store
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
+from registry.tile_cache import MemoryTiles
 from tests.authkit import reader_headers
 from tests.factories import CENTRE
 from tests.ogc_support import seed_all
@@ -137,3 +138,35 @@ def test_an_import_write_and_its_undo_each_change_the_cached_tile(
     conn.commit()
     undone = editor.get(_url())
     assert undone.headers["x-tile-cache"] == "miss" and _road_names(undone.content) == before
+
+
+def test_a_warm_hit_is_served_from_the_process_memory_at_the_current_generation(
+    editor: TestClient, conn: psycopg.Connection
+) -> None:
+    first = editor.get(_url())
+    # the database's copy gone (not a layer write: no generation bump): the process's own
+    # copy still answers, byte for byte
+    conn.execute("DELETE FROM tile_cache")
+    conn.commit()
+    again = editor.get(_url())
+    assert again.headers["x-tile-cache"] == "hit" and again.content == first.content
+    # a write by another connection (another process or host) bumps the generation in the
+    # database: the memory copy is not served, the tile is built again
+    conn.execute("UPDATE road_voids SET road_name = '内存路'")
+    conn.commit()
+    after = editor.get(_url())
+    assert after.headers["x-tile-cache"] == "miss"
+    assert set(_road_names(after.content).values()) == {"内存路"}
+
+
+def test_the_memory_of_tiles_keeps_the_most_recent_within_its_byte_budget() -> None:
+    memory = MemoryTiles(max_bytes=25)
+    memory.put(("a", 1, 0, 0), 1, b"x" * 10, '"a"')
+    memory.put(("b", 1, 0, 0), 1, b"y" * 10, '"b"')
+    assert memory.get(("a", 1, 0, 0), 1) == (b"x" * 10, '"a"')  # a is now the most recent
+    memory.put(("c", 1, 0, 0), 1, b"z" * 10, '"c"')
+    assert memory.get(("b", 1, 0, 0), 1) is None  # the least recent went
+    assert memory.get(("a", 1, 0, 0), 1) is not None and memory.get(("c", 1, 0, 0), 1) is not None
+    assert memory.get(("a", 1, 0, 0), 2) is None  # another generation is never served
+    memory.put(("big", 1, 0, 0), 1, b"w" * 26, '"w"')  # larger than the budget: not kept
+    assert memory.get(("big", 1, 0, 0), 1) is None and memory.get(("c", 1, 0, 0), 1) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import psycopg
@@ -49,18 +50,27 @@ def get_read_conn(
     the primary reuse it instead of taking a second connection from the pool, which
     under load would leave every request holding one and waiting for another.
     """
+    with replica_connection(request) as conn:
+        yield conn if conn is not None else primary
+
+
+@contextmanager
+def replica_connection(request: Request) -> Iterator[psycopg.Connection | None]:
+    """A replica's connection for this read-only request, or None when it must read (or
+    can only read) from the primary: no replicas, not a GET/HEAD, or a recent write of
+    this client (the ``registry_wrote`` cookie). Replicas are taken in turn."""
     state = request.app.state
     replicas = state.read_pools
     if not replicas or request.method not in READ_METHODS or WROTE_COOKIE in request.cookies:
-        yield primary
+        yield None
         return
     pool = replicas[next(_next_replica) % len(replicas)]
     with pool.connection(timeout=state.settings.pool_timeout) as conn:
         yield conn
 
 
-def get_catalog(request: Request) -> LayerCatalog:
-    """The catalogue the app was built with."""
+async def get_catalog(request: Request) -> LayerCatalog:
+    """The catalogue the app was built with (async: no thread-pool hop for an attribute read)."""
     return request.app.state.catalog
 
 

@@ -4,28 +4,32 @@
 ``/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}`` all layers as separate MVT layers.
 Empty tiles are 204; tiles carry an ETag (content hash) and a short cache lifetime,
 since assets are edited during the day. Built tiles are kept in the database until a
-write to one of their layers (registry/tile_cache.py); ``X-Tile-Cache`` says hit or miss.
+write to one of their layers (registry/tile_cache.py), and each process keeps the
+tiles it served in memory under the same generations; ``X-Tile-Cache`` says hit or miss.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Depends, Request, Response
 
 from registry.errors import InvalidParameter, RegistryError
 from registry.permissions import Action
 from registry.spec import LayerSpec
-from registry.tile_cache import cached_tile, etag_of
+from registry.tile_cache import MemoryTiles, cached_tile, etag_of
 from registry.tiles import MAX_ZOOM, tile
-from web.auth import require
-from web.deps import CatalogDep, ConnDep
+from web.auth import authorized_read, refuse_anonymous, require
+from web.deps import CatalogDep
 from web.ogc.common import base_url
 
 # Reading needs an account (or REGISTRY_PUBLIC_READ=true); GIS clients send an API token.
-router = APIRouter(
-    prefix="/ogc", tags=["Vector tiles 矢量瓦片"], dependencies=[Depends(require(Action.READ))]
-)
+# The tile routes check it themselves, in the one thread-pool hop that also reads the
+# tile (web/auth.authorized_read); the TileJSON routes through the dependency.
+router = APIRouter(prefix="/ogc", tags=["Vector tiles 矢量瓦片"], dependencies=[Depends(refuse_anonymous)])
+READ = [Depends(require(Action.READ))]
 
 MVT = "application/vnd.mapbox-vector-tile"
 # Tiles need an account unless the deployment opens reading: a shared cache (a proxy,
@@ -40,6 +44,22 @@ class TileNotFound(RegistryError):
 
     status = 404
     code = "tile_not_found"
+
+
+_MEMORY_LOCK = threading.Lock()
+
+
+def _memory(request: Request) -> MemoryTiles:
+    """This app's in-process tiles (one per app: tests run several apps in one process,
+    each on its own database)."""
+    state = request.app.state
+    memory = getattr(state, "tile_memory", None)
+    if memory is None:
+        with _MEMORY_LOCK:
+            memory = getattr(state, "tile_memory", None)
+            if memory is None:
+                memory = state.tile_memory = MemoryTiles()
+    return memory
 
 
 def _respond(request: Request, data: bytes, etag: str, cache: str) -> Response:
@@ -57,14 +77,19 @@ def _respond(request: Request, data: bytes, etag: str, cache: str) -> Response:
     return Response(data, media_type=MVT, headers=headers)
 
 
-def _tile(request: Request, conn: Any, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
+async def _tile(request: Request, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
+    use_cache = request.app.state.settings.tile_cache
+    memory = _memory(request) if use_cache else None
+
+    def read(conn: psycopg.Connection) -> tuple[bytes, str, str]:
+        if memory is not None:
+            cached = cached_tile(conn, specs, z, x, y, memory)
+            return cached.data, cached.etag, "hit" if cached.hit else "miss"
+        data = tile(conn, specs, z, x, y)
+        return data, etag_of(data), "off"
+
     try:
-        if request.app.state.settings.tile_cache:
-            cached = cached_tile(conn, specs, z, x, y)
-            data, etag, state = cached.data, cached.etag, "hit" if cached.hit else "miss"
-        else:
-            data = tile(conn, specs, z, x, y)
-            etag, state = etag_of(data), "off"
+        data, etag, state = await authorized_read(request, read)
     except InvalidParameter as exc:
         raise TileNotFound(exc.message) from None
     return _respond(request, data, etag, state)
@@ -100,7 +125,9 @@ def _tilejson(url: str, name: str, specs: list[LayerSpec]) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="TileJSON of one layer")
+@router.get(
+    "/collections/{collection_id}/tiles/WebMercatorQuad", summary="TileJSON of one layer", dependencies=READ
+)
 def layer_tilejson(request: Request, collection_id: str, catalog: CatalogDep) -> dict[str, Any]:
     """Where the layer's tiles are and which attributes they carry."""
     spec = catalog.get(collection_id)
@@ -111,14 +138,14 @@ def layer_tilejson(request: Request, collection_id: str, catalog: CatalogDep) ->
 @router.get(
     "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile of one layer"
 )
-def layer_tile(
-    request: Request, collection_id: str, z: int, x: int, y: int, conn: ConnDep, catalog: CatalogDep
+async def layer_tile(
+    request: Request, collection_id: str, z: int, x: int, y: int, catalog: CatalogDep
 ) -> Response:
     """One layer's MVT tile; 204 when empty."""
-    return _tile(request, conn, [catalog.get(collection_id)], z, x, y)
+    return await _tile(request, [catalog.get(collection_id)], z, x, y)
 
 
-@router.get("/tiles/WebMercatorQuad", summary="TileJSON of all layers")
+@router.get("/tiles/WebMercatorQuad", summary="TileJSON of all layers", dependencies=READ)
 def all_tilejson(request: Request, catalog: CatalogDep) -> dict[str, Any]:
     """All layers in one tile set, one MVT layer each."""
     return _tilejson(
@@ -127,6 +154,6 @@ def all_tilejson(request: Request, catalog: CatalogDep) -> dict[str, Any]:
 
 
 @router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="Vector tile with every layer")
-def all_tile(request: Request, z: int, x: int, y: int, conn: ConnDep, catalog: CatalogDep) -> Response:
+async def all_tile(request: Request, z: int, x: int, y: int, catalog: CatalogDep) -> Response:
     """Every layer as its own MVT layer in one tile."""
-    return _tile(request, conn, list(catalog), z, x, y)
+    return await _tile(request, list(catalog), z, x, y)
