@@ -13,6 +13,7 @@ import { all, put, putMany, remove } from "./field-store.js";
 export const TILE_CACHE = "field-tiles"; // the service worker reads it (web/static/field-sw.js)
 export const MIN_Z = 12;
 export const MAX_Z = 17;
+export const MAX_TILES = 50000; // the largest county's box is ~33,000 (README)
 // one tile with every layer (not one per layer): the offline area is six times smaller
 export const VECTOR_TILES = "/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}";
 const PARALLEL = 4;

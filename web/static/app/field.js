@@ -271,7 +271,9 @@ function photoInput(list, onChange) {
     if (onChange) onChange();
   });
   redraw();
-  return h("label", { class: "photos-field" }, h("span", { text: pick("现场照片（拍照）", "Photos (camera)") }), input, thumbs);
+  // the label is the button (the input's own is the browser's, in the browser's language)
+  return h("div", { class: "photos-field" }, h("span", { class: "label", text: pick("现场照片", "Photos") }),
+    h("label", { class: "photo-btn" }, pick("拍照 / 选择照片", "Take or choose photos"), input), thumbs);
 }
 
 // ------------------------------------------------------------------ the queue
@@ -725,7 +727,10 @@ async function renderOffline() {
     info.dataset.tiles = String(p.count);
     info.textContent = pick(`z${Offline.MIN_Z}–z${Offline.MAX_Z} 共 ${p.count} 个瓦片，约 ${formatBytes(p.bytes)}`,
       `${p.count} tiles (z${Offline.MIN_Z}–z${Offline.MAX_Z}), about ${formatBytes(p.bytes)}`);
-    go.disabled = false;
+    // a phone's storage and a day's mobile data: a larger area is split into districts
+    const tooMany = p.count > Offline.MAX_TILES;
+    if (tooMany) info.textContent += pick(`；超过 ${Offline.MAX_TILES} 个，请缩小范围`, `; more than ${Offline.MAX_TILES}: choose a smaller area`);
+    go.disabled = tooMany;
   });
   go.addEventListener("click", async () => {
     if (!planned) return;
