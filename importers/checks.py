@@ -21,7 +21,7 @@ from importers.errors import BadOption, CrsInvalid, CrsLooksOffset, CrsMissing, 
 from importers.mapping import norm
 from importers.report import ImportReport, ReportRow
 from registry import coords
-from registry.messages import problem, render, text_of
+from registry.messages import nested, problem
 from registry.spec import LayerSpec, Problem
 from registry.validation import check_value
 
@@ -64,11 +64,8 @@ def checked_defaults(spec: LayerSpec, given: dict[str, str] | None) -> dict[str,
             raise BadOption.of("unknown_default", name=name, layer=spec.name, allowed=", ".join(writable))
         clean, found = check_value(attr, value)
         if found is not None:
-            params = {"name": name, "value": value}
-            raise BadOption(
-                render("bad_default", params | {"reason": text_of(found, "zh")}, "zh"),
-                render("bad_default", params | {"reason": text_of(found, "en")}, "en"),
-            )
+            reason = nested(found.code, found.params) if found.code else found.message
+            raise BadOption.of("bad_default", name=name, value=value, reason=reason)
         if clean is not None:
             out[name] = value
     return out
@@ -102,8 +99,8 @@ def resolve_crs(
         try:
             if coords.offset_system(crs_option) is None:
                 coords.parse_crs(crs_option)
-        except ValueError as exc:
-            raise CrsInvalid(render("crs_invalid", {"crs": crs_option}, "zh"), str(exc)) from None
+        except ValueError:
+            raise CrsInvalid.of("crs_invalid", crs=crs_option) from None
         return coords.offset_system(crs_option) or crs_option
     if source.crs:
         return source.crs
@@ -153,8 +150,8 @@ def _stated_crs(batch: Batch) -> str | None:
                 try:
                     if coords.offset_system(value) is None:
                         coords.parse_crs(value)
-                except ValueError as exc:
-                    raise CrsInvalid(render("crs_invalid", {"crs": value}, "zh"), str(exc)) from None
+                except ValueError:
+                    raise CrsInvalid.of("crs_invalid", crs=value) from None
                 return coords.offset_system(value) or value
     return None
 
@@ -184,18 +181,16 @@ def refuse_wrong_crs(
     raw = shapely.get_coordinates(src[present])
     ranked = coords.rank_crs(raw[:, 0], raw[:, 1], lambda lon, lat: shapely.contains_xy(boundary, lon, lat))
     guess = next((c for c in ranked if c.crs != crs), None)
-    hint_zh = hint_en = ""
+    hint: Any = ""
     if guess is not None:
-        label = guess.crs + (" --swap-xy" if guess.swapped else "")
-        hint_zh = render("crs_hint_guess", {"guess": label}, "zh")
-        hint_en = render("crs_hint_guess", {"guess": label}, "en")
-    params = {"crs": crs, "file": source.name, "example": f"{raw[0, 0]:.6g}, {raw[0, 1]:.6g}"}
-    exc = CrsWrong(
-        render("crs_wrong_projected", params | {"hint": hint_zh}, "zh"),
-        render("crs_wrong_projected", params | {"hint": hint_en}, "en"),
+        hint = nested("crs_hint_guess", {"guess": guess.crs + (" --swap-xy" if guess.swapped else "")})
+    raise CrsWrong.of(
+        "crs_wrong_projected",
+        crs=crs,
+        file=source.name,
+        example=f"{raw[0, 0]:.6g}, {raw[0, 1]:.6g}",
+        hint=hint,
     )
-    exc.message_code, exc.params = "crs_wrong_projected", params | {"hint": hint_en}
-    raise exc
 
 
 def repair(geom: BaseGeometry, spec: LayerSpec) -> tuple[BaseGeometry | None, Problem | None]:

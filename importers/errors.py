@@ -23,15 +23,19 @@ class ImportFileError(RegistryError):
         self.params: dict[str, Any] = {}
 
     @classmethod
-    def of(cls, message: str, **params: Any) -> ImportFileError:
+    def of(
+        cls, message: str, *, errors: list[dict[str, Any]] | None = None, **params: Any
+    ) -> ImportFileError:
         """The error with message ``message`` of ``registry.messages`` (both languages
-        rendered from the one template table)."""
-        exc = cls(render(message, params, "zh"), render(message, params, "en"))
+        rendered from the one template table); ``errors`` as in RegistryError."""
+        exc = cls(render(message, params, "zh"), render(message, params, "en"), errors=errors)
         exc.message_code, exc.params = message, params
         return exc
 
     def text(self, lang: str = "zh") -> str:
         """The message in ``zh`` or ``en``."""
+        if self.message_code:
+            return render(self.message_code, self.params, lang)
         return self.message_zh if lang == "zh" else self.message_en
 
     def __str__(self) -> str:

@@ -75,9 +75,9 @@ def load_mapping(value: str | Mapping[str, str] | None, *, allow_file: bool = Fa
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise MappingError(f"映射不是有效的 JSON：{exc}", f"mapping is not valid JSON: {exc}") from None
+        raise MappingError.of("mapping_not_json", reason=str(exc)) from None
     if not isinstance(data, dict):
-        raise MappingError('映射应为 {"源列": "属性"}', 'mapping must be {"source column": "attribute"}')
+        raise MappingError.of("mapping_not_object")
     return {str(k): str(v) for k, v in data.items()}
 
 
@@ -98,18 +98,13 @@ def map_columns(spec: LayerSpec, columns: list[str], explicit: Mapping[str, str]
     explicit = dict(explicit or {})
     for src, target in explicit.items():
         if src not in columns:
-            raise MappingError(
-                f"映射中的列 {src!r} 不在文件中；文件列：{', '.join(columns)}",
-                f"mapped column {src!r} is not in the file; columns: {', '.join(columns)}",
-            )
+            raise MappingError.of("mapping_column_missing", column=src, columns=", ".join(columns))
         if target == IGNORE:
             result.ignored.append(src)
             continue
         if target not in writable:
-            raise MappingError(
-                f"映射目标 {target!r} 不是图层 {spec.name} 的可写属性；可选：{', '.join(writable)}",
-                f"mapping target {target!r} is not a writable attribute of {spec.name}; "
-                f"choose from: {', '.join(writable)}",
+            raise MappingError.of(
+                "mapping_target_unknown", target=target, layer=spec.name, allowed=", ".join(writable)
             )
         claimed[target] = src
     # Candidate names per attribute with a rank (lower is better); later attributes

@@ -23,13 +23,10 @@ _CPG = {"936": "gbk", "65001": "utf-8", "utf8": "utf-8", "utf-8": "utf-8", "gbk"
 
 def _corrupt(path: Path, exc: Exception) -> CorruptFile:
     msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-    return CorruptFile(
-        f"无法读取 {path.name}（文件损坏或被截断？）：{msg}",
-        f"cannot read {path.name} (damaged or truncated?): {msg}",
-    )
+    return CorruptFile.of("file_unreadable", file=path.name, reason=msg)
 
 
-def pick_one(name: str, found: list[str], prefer: Collection[str], what_zh: str, what_en: str) -> str:
+def pick_one(name: str, found: list[str], prefer: Collection[str], *, shapefiles: bool = False) -> str:
     """Of several layers (or shapefiles) with none chosen, the one named like the target
     layer (``prefer``: its table name, Chinese or English title), so nobody has to pick
     the obvious one; otherwise an error whose ``errors`` carry the choices, so the
@@ -38,11 +35,12 @@ def pick_one(name: str, found: list[str], prefer: Collection[str], what_zh: str,
     matches = [f for f in found if f.strip().lower() in wanted]
     if len(matches) == 1:
         return matches[0]
-    listed = ", ".join(found)
-    raise ImportFileError(
-        f"{name} 含有多个{what_zh}，请选择源图层（命令行 --gpkg-layer）：{listed}",
-        f"{name} has several {what_en}; choose the source layer (command line: --gpkg-layer): {listed}",
-        errors=[{"field": "source_layer", "message": "choose one", "value": None, "choices": found}],
+    code = "several_shapefiles" if shapefiles else "several_layers"
+    raise ImportFileError.of(
+        code,
+        file=name,
+        choices=", ".join(found),
+        errors=[{"field": "source_layer", "code": "choose_source_layer", "value": None, "choices": found}],
     )
 
 
@@ -58,10 +56,10 @@ def shapefile_encoding(shp: Path, forced: str | None) -> str:
     """Encoding of the .dbf text: forced, else the .cpg, else detected (UTF-8 vs GB18030)."""
     dbf = next((p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == ".dbf"), None)
     if dbf is None:
-        raise CorruptFile(f"{shp.name} 缺少 .dbf 属性文件", f"{shp.name} has no .dbf attribute file")
+        raise CorruptFile.of("shp_without_dbf", file=shp.name)
     data = dbf.read_bytes()[:SAMPLE_BYTES]
     if len(data) < 32:
-        raise CorruptFile(f"{dbf.name} 已损坏（过短）", f"{dbf.name} is damaged (too short)")
+        raise CorruptFile.of("dbf_too_short", file=dbf.name)
     header_len = int.from_bytes(data[8:10], "little")
     body = data[header_len:]
     if forced:
@@ -87,30 +85,24 @@ def open_ogr(
     ``prefer`` names the layer to take when there are several (see ``pick_one``)."""
     layers = list_layers(path)
     if not layers:
-        raise EmptyFile(f"{path.name} 中没有图层", f"{path.name} has no layers")
+        raise EmptyFile.of("no_layers", file=path.name)
     if all_layers:
         chosen = layers
     elif layer is not None:
         if layer not in layers:
-            raise ImportFileError(
-                f"{path.name} 中没有图层 {layer!r}；可选：{', '.join(layers)}",
-                f"{path.name} has no layer {layer!r}; available: {', '.join(layers)}",
+            raise ImportFileError.of(
+                "layer_not_in_file", file=path.name, layer=layer, choices=", ".join(layers)
             )
         chosen = [layer]
     elif len(layers) > 1:
-        chosen = [pick_one(path.name, layers, prefer, "图层", "layers")]
+        chosen = [pick_one(path.name, layers, prefer)]
     else:
         chosen = layers
     try:
         infos = [pyogrio.read_info(path, layer=n, encoding=encoding) for n in chosen]
     except UnicodeDecodeError:
         # Typically UTF-8 Chinese field names cut mid-character by the DBF 10-byte limit.
-        raise BadEncoding(
-            f"{path.name} 的字段名不是有效的 {encoding or 'UTF-8'} 文本（可能被 DBF 10 字节限制截断）；"
-            "请缩短字段名或用 --encoding 指定编码",
-            f"{path.name} has field names that are not valid {encoding or 'UTF-8'} (probably cut by the DBF "
-            "10-byte limit); shorten them or pass --encoding",
-        ) from None
+        raise BadEncoding.of("field_names_encoding", file=path.name, encoding=encoding or "UTF-8") from None
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise _corrupt(path, exc) from None
     crs = next((i.get("crs") for i in infos if i.get("crs")), None)
@@ -139,11 +131,7 @@ def open_ogr(
                                 v for c in frame.columns for v in frame[c].head(200) if isinstance(v, str)
                             ]
                             if looks_like_mojibake(texts):
-                                raise BadEncoding(
-                                    f"{path.name} 按 {encoding} 读取出现乱码；请用 --encoding 指定正确编码",
-                                    f"{path.name} read as {encoding} gives mojibake; "
-                                    "pass the right --encoding",
-                                )
+                                raise BadEncoding.of("mojibake_read", file=path.name, encoding=encoding)
                             checked = True
                         rows = np.arange(start, start + len(frame))
                         start += len(frame)

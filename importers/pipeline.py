@@ -122,6 +122,18 @@ def _require_idle(conn: psycopg.Connection) -> None:
         raise RuntimeError("imports need a connection of their own, outside any transaction")
 
 
+def _stored_error(error: ImportFileError) -> dict[str, Any]:
+    """The error as the import record keeps it: its message code and parameters (to render
+    in any language) and both renderings (for readers of the table)."""
+    return {
+        "code": error.code,
+        "msg": error.message_code,
+        "params": error.params,
+        "zh": error.message_zh,
+        "en": error.message_en,
+    }
+
+
 def _finish_record(
     conn: psycopg.Connection, import_id: str, report: ImportReport, error: ImportFileError | None = None
 ) -> None:
@@ -133,7 +145,7 @@ def _finish_record(
             Jsonb(report.summary()),
             report.rows_read,
             Jsonb(report.as_dict("en")),
-            Jsonb({"code": error.code, "zh": error.message_zh, "en": error.message_en}) if error else None,
+            Jsonb(_stored_error(error)) if error else None,
             import_id,
         ),
     )
@@ -161,7 +173,7 @@ def run_import(
     """
     options = options or ImportOptions()
     name = file_name or path.name
-    size = check_size(path, settings.import_max_bytes)
+    size = check_size(path, settings.import_max_bytes, name)
     digest = sha256_of(path)
     if import_id is None:
         import_id = create_import_record(
@@ -315,7 +327,7 @@ def _write(
         if progress:
             progress(report.rows_read, source.total)
     if report.rows_read == 0:
-        raise EmptyFile(f"{source.name} 中没有任何记录", f"{source.name} contains no records")
+        raise EmptyFile.of("no_records", file=source.name)
     report.codes_generated = list(run.generated)
     set_checks(conn, spec, report)
     errors = report.error_rows
@@ -349,10 +361,7 @@ def _write(
 def _boundary(conn: psycopg.Connection) -> BaseGeometry:
     row = conn.execute("SELECT ST_AsBinary(ST_Union(geom)) FROM districts").fetchone()
     if row is None or row[0] is None:
-        raise ImportFileError(
-            "数据库中没有区县边界（请先运行 registry migrate）",
-            "no district boundaries in the database (run `registry migrate`)",
-        )
+        raise ImportFileError.of("no_districts")
     geom = shapely.from_wkb(bytes(row[0]))
     shapely.prepare(geom)
     return geom
@@ -572,20 +581,12 @@ def layers_by_name(path: Path, layer_names: list[str]) -> list[str]:
     registry layer (nothing is skipped silently: the user picks one with --gpkg-layer).
     """
     if path.suffix.lower() != ".gpkg":
-        raise ImportFileError(
-            f"{path.name}：请用 --layer 指定目标图层（只有 GeoPackage 可按图层名自动对应）",
-            f"{path.name}: pass --layer (only a GeoPackage can be mapped by its layer names)",
-        )
+        raise ImportFileError.of("gpkg_needs_layer", file=path.name)
     found = list_layers(path)
     unknown = [n for n in found if n not in layer_names]
     if unknown or not found:
         listed, allowed = ", ".join(unknown) or "-", ", ".join(layer_names)
-        raise ImportFileError(
-            f"{path.name} 的图层 {listed} 不是登记图层（可选：{allowed}）；"
-            "请用 --gpkg-layer 和 --layer 逐个导入",
-            f"{path.name} has layers that are not registry layers: {listed} (registry layers: {allowed}); "
-            "import them one by one with --gpkg-layer and --layer",
-        )
+        raise ImportFileError.of("gpkg_unknown_layers", file=path.name, layers=listed, allowed=allowed)
     return found
 
 
@@ -611,7 +612,7 @@ def run_multi_import(
     options = options or ImportOptions()
     by_name = {s.name: s for s in specs}
     name = file_name or path.name
-    size = check_size(path, settings.import_max_bytes)
+    size = check_size(path, settings.import_max_bytes, name)
     digest = sha256_of(path)
     layer_names = layers_by_name(path, list(by_name))
     jobs: list[tuple[LayerSpec, ImportReport]] = []

@@ -12,10 +12,16 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
+from registry.messages import render
+
+# The stored error of an interrupted import: its message code and both renderings
+# (the status API answers in the reader's language).
 INTERRUPTED = {
     "code": "interrupted",
-    "zh": "导入被中断（导入进程的数据库会话已结束），没有写入任何数据",
-    "en": "the import was interrupted (its database session ended); nothing was written",
+    "msg": "import_interrupted",
+    "params": {},
+    "zh": render("import_interrupted", {}, "zh"),
+    "en": render("import_interrupted", {}, "en"),
 }
 
 

@@ -24,16 +24,15 @@ SAMPLE_BYTES = 4 * 1024 * 1024
 _SAFE_NAME = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]{1,200}$")
 
 
-def check_size(path: Path, max_bytes: int) -> int:
-    """The file's size; empty and over-limit files are refused before reading."""
+def check_size(path: Path, max_bytes: int, name: str | None = None) -> int:
+    """The file's size; empty and over-limit files are refused before reading. ``name``
+    is the file's name as the user knows it (an upload is stored under another)."""
     size = path.stat().st_size
+    name = name or path.name
     if size == 0:
-        raise EmptyFile(f"文件 {path.name} 为空", f"file {path.name} is empty")
+        raise EmptyFile.of("file_empty", file=name)
     if size > max_bytes:
-        raise FileTooLarge(
-            f"文件 {path.name} 大小 {size} 字节，超过上限 {max_bytes} 字节",
-            f"file {path.name} is {size} bytes, over the limit of {max_bytes}",
-        )
+        raise FileTooLarge.of("file_too_large", file=name, size=size, max=max_bytes)
     return size
 
 
@@ -71,10 +70,7 @@ def safe_extract(zip_path: Path, dest: Path, *, max_total: int, max_ratio: float
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise CorruptFile(
-            f"{zip_path.name} 不是有效的 zip 压缩包或已损坏：{exc}",
-            f"{zip_path.name} is not a valid zip archive or is damaged: {exc}",
-        ) from None
+        raise CorruptFile.of("zip_invalid", file=zip_path.name, reason=str(exc)) from None
     with zf:
         infos = zf.infolist()
         total = 0
@@ -82,38 +78,23 @@ def safe_extract(zip_path: Path, dest: Path, *, max_total: int, max_ratio: float
         for info in infos:
             name = info.filename
             if not is_safe_member_name(name):
-                raise UnsafeArchive(
-                    f"压缩包内文件名 {name!r} 不安全（路径穿越），已拒绝",
-                    f"archive member name {name!r} is unsafe (path traversal); refused",
-                )
+                raise UnsafeArchive.of("zip_unsafe_name", name=name)
             if stat.S_ISLNK(info.external_attr >> 16):
-                raise UnsafeArchive(
-                    f"压缩包内 {name!r} 是符号链接，已拒绝", f"archive member {name!r} is a symlink; refused"
-                )
+                raise UnsafeArchive.of("zip_symlink", name=name)
             total += info.file_size
             compressed += info.compress_size
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > 1024 * 1024 and ratio > max_ratio:
-                raise ZipBomb(
-                    f"压缩包内 {name!r} 压缩比 {ratio:.0f}:1 异常（疑似压缩炸弹），已拒绝",
-                    f"archive member {name!r} has a compression ratio of {ratio:.0f}:1 "
-                    "(zip bomb suspected); refused",
-                )
+                raise ZipBomb.of("zip_ratio", name=name, ratio=f"{ratio:.0f}")
         if total > max_total:
-            raise ZipBomb(
-                f"压缩包解压后共 {total} 字节，超过上限 {max_total} 字节（疑似压缩炸弹）",
-                f"archive would expand to {total} bytes, over the limit of {max_total} (zip bomb suspected)",
-            )
+            raise ZipBomb.of("zip_too_big", size=total, max=max_total)
         root = dest.resolve()
         out: list[Path] = []
         written = 0
         for info in infos:
             target = (dest / info.filename).resolve()
             if not target.is_relative_to(root):
-                raise UnsafeArchive(
-                    f"压缩包内文件名 {info.filename!r} 指向解压目录之外",
-                    f"{info.filename!r} escapes the folder",
-                )
+                raise UnsafeArchive.of("zip_escapes", name=info.filename)
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
@@ -123,16 +104,10 @@ def safe_extract(zip_path: Path, dest: Path, *, max_total: int, max_ratio: float
                     for chunk in iter(lambda: src.read(1 << 20), b""):
                         written += len(chunk)
                         if written > max_total:
-                            raise ZipBomb(
-                                "压缩包实际解压大小超过上限（疑似压缩炸弹）",
-                                "archive expands beyond the limit (zip bomb suspected)",
-                            )
+                            raise ZipBomb.of("zip_expands_beyond")
                         dst.write(chunk)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-                raise CorruptFile(
-                    f"压缩包内 {info.filename} 已损坏：{exc}",
-                    f"archive member {info.filename} is damaged: {exc}",
-                ) from None
+                raise CorruptFile.of("zip_member_damaged", name=info.filename, reason=str(exc)) from None
             out.append(target)
         return out
 
@@ -146,20 +121,13 @@ def check_xml_safe(path: Path) -> None:
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES)
     if re.search(rb"<!DOCTYPE|<!ENTITY", head, re.IGNORECASE):
-        raise XmlEntities(
-            f"{path.name} 含有 DOCTYPE/ENTITY 声明（XML 实体攻击风险），已拒绝",
-            f"{path.name} declares a DOCTYPE/ENTITY (XML entity attack); refused",
-        )
+        raise XmlEntities.of("xml_doctype", file=path.name)
     try:
         DET.parse(str(path), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise XmlEntities(
-            f"{path.name} 含有 DTD/实体声明，已拒绝", f"{path.name} declares a DTD or entities; refused"
-        ) from None
+        raise XmlEntities.of("xml_dtd", file=path.name) from None
     except Exception as exc:  # ParseError and friends: a damaged or truncated KML
-        raise CorruptFile(
-            f"{path.name} 不是有效的 KML/XML：{exc}", f"{path.name} is not valid KML/XML: {exc}"
-        ) from None
+        raise CorruptFile.of("xml_invalid", file=path.name, reason=str(exc)) from None
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -190,19 +158,12 @@ def detect_encoding(data: bytes, forced: str | None = None, *, what: str = "text
         try:
             codecs.lookup(enc)
         except LookupError:
-            raise BadEncoding(f"未知编码 {forced!r}", f"unknown encoding {forced!r}") from None
+            raise BadEncoding.of("encoding_unknown", encoding=forced) from None
         if enc in ("gbk", "gb2312", "gb18030", "cp936") and non_ascii and utf8_ok:
-            raise BadEncoding(
-                f"{what} 是 UTF-8 编码，按 {forced} 读取会产生乱码；请去掉编码选项或选 UTF-8",
-                f"{what} is UTF-8; reading it as {forced} would produce mojibake. "
-                "Drop the encoding option or use utf-8",
-            )
+            raise BadEncoding.of("encoding_is_utf8", file=what, encoding=forced)
         if not _decodes(data, enc):
-            likely = "GBK/GB18030" if _decodes(data, "gb18030") else "unknown"
-            raise BadEncoding(
-                f"{what} 不是有效的 {forced} 文本（看起来是 {likely}），按此读取会产生乱码",
-                f"{what} is not valid {forced} (looks like {likely}); it would come out as mojibake",
-            )
+            code = "encoding_invalid_gbk" if _decodes(data, "gb18030") else "encoding_invalid"
+            raise BadEncoding.of(code, file=what, encoding=forced)
         return "utf-8-sig" if enc in ("utf-8", "utf8") and has_bom else enc
     if has_bom:
         return "utf-8-sig"
@@ -210,10 +171,7 @@ def detect_encoding(data: bytes, forced: str | None = None, *, what: str = "text
         return "utf-8"
     if _decodes(data, "gb18030"):
         return "gb18030"
-    raise BadEncoding(
-        f"{what} 既不是 UTF-8 也不是 GBK/GB18030，无法识别编码；请用 --encoding 指定",
-        f"{what} is neither UTF-8 nor GBK/GB18030; pass --encoding",
-    )
+    raise BadEncoding.of("encoding_undetected", file=what)
 
 
 def looks_like_mojibake(texts: list[str]) -> bool:

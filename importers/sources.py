@@ -56,7 +56,7 @@ def open_source(
         if suffix == ".kmz":
             kmls = [f for f in files if f.suffix.lower() == ".kml"]
             if not kmls:
-                raise ImportFileError(f"{name} 中没有 KML 文件", f"{name} holds no KML file")
+                raise ImportFileError.of("kmz_without_kml", file=name)
             doc = next((f for f in kmls if f.name.lower() == "doc.kml"), kmls[0])
             src = _open_one(doc, encoding=encoding, layer_name=layer_name, prefer=prefer)
         else:
@@ -65,7 +65,7 @@ def open_source(
                 shps = [f for f in shps if f.stem == layer_name] or shps
             parts = _geometry_parts(shps)
             if len(shps) > 1 and not parts:
-                stem = pick_one(name, [f.stem for f in shps], prefer, " Shapefile", "shapefiles")
+                stem = pick_one(name, [f.stem for f in shps], prefer, shapefiles=True)
                 shps = [f for f in shps if f.stem == stem]
             if parts:
                 # Our export of a layer of several geometry types: one shapefile per type,
@@ -80,12 +80,7 @@ def open_source(
                     f for f in files if f.suffix.lower() in DATA_SUFFIXES and f.suffix.lower() != ".shp"
                 ]
                 if len(others) != 1:
-                    raise ZipWithoutShapefile(
-                        f"{name} 中没有 .shp 文件（也没有唯一的其他数据文件）；"
-                        "Shapefile 需打包 .shp/.shx/.dbf/.prj",
-                        f"{name} contains no .shp (nor a single other data file); a Shapefile zip needs "
-                        ".shp/.shx/.dbf/.prj",
-                    )
+                    raise ZipWithoutShapefile.of("zip_without_shp", file=name)
                 src = _open_one(
                     others[0], encoding=encoding, layer_name=layer_name, prefer=prefer, xy_columns=xy_columns
                 )
@@ -171,8 +166,4 @@ def _open_one(
         return open_csv(path, encoding=encoding, x_column=xy_columns[0], y_column=xy_columns[1])
     if suffix == ".xlsx":
         return open_xlsx(path, sheet=layer_name, x_column=xy_columns[0], y_column=xy_columns[1])
-    raise UnsupportedFormat(
-        f"不支持的文件类型 {path.name}；支持：zip(Shapefile)、GeoPackage、GeoJSON、KML/KMZ、CSV、XLSX",
-        f"unsupported file type {path.name}; supported: zipped Shapefile, GeoPackage, GeoJSON, KML/KMZ, "
-        "CSV, XLSX",
-    )
+    raise UnsupportedFormat.of("unsupported_type", file=path.name)

@@ -13,7 +13,14 @@ import pandas as pd
 import shapely
 
 from importers.base import BATCH_SIZE, Batch, Source
-from importers.errors import BadEncoding, BadOption, CorruptFile, EmptyFile, GeometryColumnsMissing
+from importers.errors import (
+    BadEncoding,
+    BadOption,
+    CorruptFile,
+    EmptyFile,
+    GeometryColumnsMissing,
+    ImportFileError,
+)
 from importers.safety import SAMPLE_BYTES, detect_encoding
 from registry.messages import problem
 from registry.spec import Problem
@@ -59,12 +66,7 @@ def geometry_columns(
     for w in WKT_NAMES:
         if w in by_norm:
             return by_norm[w]
-    raise GeometryColumnsMissing(
-        f"{name} 中找不到坐标列：需要 经度/纬度、lon/lat、lng/lat、x/y 或 WKT 列；"
-        f"现有列：{', '.join(columns)}",
-        f"{name} has no coordinate columns: need 经度/纬度, lon/lat, lng/lat, x/y or a WKT column; "
-        f"columns are: {', '.join(columns)}",
-    )
+    raise GeometryColumnsMissing.of("no_coordinate_columns", file=name, columns=", ".join(columns))
 
 
 def _geoms(
@@ -106,9 +108,9 @@ def open_csv(
     try:
         header = pd.read_csv(path, encoding=enc, dtype=str, nrows=0, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise EmptyFile(f"{path.name} 没有任何内容", f"{path.name} has no content") from None
+        raise EmptyFile.of("file_no_content", file=path.name) from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise CorruptFile(f"{path.name} 无法解析：{exc}", f"cannot parse {path.name}: {exc}") from None
+        raise CorruptFile.of("file_unparsable", file=path.name, reason=str(exc)) from None
     columns = [str(c) for c in header.columns]
     geo = geometry_columns(columns, path.name, x_column, y_column)
 
@@ -123,15 +125,11 @@ def open_csv(
                 geoms, problems = _geoms(frame, geo, rows)
                 yield Batch(frame=frame, geoms=geoms, rows=rows, problems=problems)
         except UnicodeDecodeError as exc:
-            raise BadEncoding(
-                f"{path.name} 在第 {line} 行附近不是有效的 {enc} 文本（编码混杂？）",
-                f"{path.name} is not valid {enc} near line {line} (mixed encodings?): {exc.reason}",
+            raise BadEncoding.of(
+                "encoding_mixed", file=path.name, encoding=enc, line=line, reason=exc.reason
             ) from None
         except pd.errors.ParserError as exc:
-            raise CorruptFile(
-                f"{path.name} 在第 {line} 行附近无法解析：{exc}",
-                f"cannot parse {path.name} near line {line}: {exc}",
-            ) from None
+            raise CorruptFile.of("file_unparsable_near", file=path.name, line=line, reason=str(exc)) from None
 
     return Source(name=path.name, format="csv", crs=None, columns=columns, total=None, batches=batches)
 
@@ -147,16 +145,19 @@ def open_xlsx(
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise CorruptFile(
-            f"{path.name} 不是有效的 XLSX 工作簿：{exc}", f"{path.name} is not a valid XLSX workbook: {exc}"
-        ) from None
+        raise CorruptFile.of("xlsx_invalid", file=path.name, reason=str(exc)) from None
+    if sheet and sheet not in wb.sheetnames:
+        wb.close()
+        raise ImportFileError.of(
+            "sheet_not_found", file=path.name, sheet=sheet, choices=", ".join(wb.sheetnames)
+        )
     ws = wb[sheet] if sheet else wb.worksheets[0]
     rows_iter = ws.iter_rows(values_only=True)
     try:
         header = next(rows_iter)
     except StopIteration:
         wb.close()
-        raise EmptyFile(f"{path.name} 工作表为空", f"{path.name}: the sheet is empty") from None
+        raise EmptyFile.of("sheet_empty", file=path.name) from None
     columns = [str(c).strip() if c is not None else f"column_{i + 1}" for i, c in enumerate(header)]
     wb.close()
     geo = geometry_columns(columns, path.name, x_column, y_column)

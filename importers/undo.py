@@ -13,6 +13,16 @@ from importers.records import mark_interrupted
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
 
+# The import statuses (sql/0020_imports.sql) as a Chinese message names them.
+STATUS_ZH = {
+    "running": "导入中",
+    "committed": "已提交",
+    "dry_run": "预检",
+    "rejected": "已拒绝",
+    "failed": "失败",
+    "undone": "已撤销",
+}
+
 
 def undo(
     conn: psycopg.Connection, catalog: LayerCatalog, import_id: str, *, actor: str, force: bool = False
@@ -27,12 +37,11 @@ def undo(
             "SELECT status, layer FROM imports WHERE id = %s FOR UPDATE", (import_id,)
         ).fetchone()
         if row is None:
-            raise ImportNotFound(f"没有编号为 {import_id} 的导入", f"no import with id {import_id}")
+            raise ImportNotFound.of("import_not_found", id=import_id)
         status, layer = row
         if status != "committed":
-            raise UndoConflict(
-                f"导入 {import_id} 的状态为 {status}，只能撤销已提交的导入",
-                f"import {import_id} is {status}; only committed imports can be undone",
+            raise UndoConflict.of(
+                "undo_not_committed", id=import_id, status=status, status_zh=STATUS_ZH.get(status, status)
             )
         spec = catalog.get(layer)
         table = sql.Identifier(spec.name)
@@ -46,10 +55,13 @@ def undo(
         ).fetchall()
         if changed and not force:
             codes = ", ".join(c for (c,) in changed[:20])
-            raise UndoConflict(
-                f"导入后以下资产又被修改过，撤销会覆盖这些修改：{codes}（如确需撤销请使用 force）",
-                f"these assets changed after the import and undo would overwrite that: {codes} (use force)",
-                errors=[{"code": c} for (c,) in changed],
+            raise UndoConflict.of(
+                "undo_changed_since",
+                codes=codes,
+                errors=[
+                    {"field": "asset", "value": c, "code": "changed_since_import", "asset_code": c}
+                    for (c,) in changed
+                ],
             )
         deleted = conn.execute(
             sql.SQL(
@@ -100,6 +112,6 @@ def get_import(conn: psycopg.Connection, import_id: str) -> dict[str, Any]:
     )
     row = cur.fetchone()
     if row is None:
-        raise ImportNotFound(f"没有编号为 {import_id} 的导入", f"no import with id {import_id}")
+        raise ImportNotFound.of("import_not_found", id=import_id)
     assert cur.description is not None
     return {d.name: v for d, v in zip(cur.description, row, strict=True)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 ECHO_LIMIT = 200
 
@@ -15,7 +15,12 @@ def shown(value: object, limit: int = ECHO_LIMIT) -> str:
 
 
 class RegistryError(Exception):
-    """Base class; ``code`` is stable for clients, the message is safe to show users."""
+    """Base class; ``code`` is stable for clients, the message is safe to show users.
+
+    An error whose words come from the message table (``registry.messages``) names its
+    message with :meth:`with_message`, so the API renders it in the reader's language;
+    ``errors`` entries do the same with their own ``code`` and ``params``.
+    """
 
     status: int = 500
     code: str = "registry_error"
@@ -24,6 +29,27 @@ class RegistryError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors or []
+        self.message_code = ""
+        self.params: dict[str, Any] = {}
+
+    def with_message(self, message_code: str, **params: Any) -> Self:
+        """The error, its text now the message ``message_code`` of the table (rendered
+        per reader); ``message`` becomes its English rendering (logs, ``str``)."""
+        from registry.messages import render
+
+        self.message_code, self.params = message_code, params
+        self.message = render(message_code, params, "en")
+        self.args = (self.message,)
+        return self
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang``: rendered from its code, else the one language of a
+        "中文 / English" text (messages not yet in the table)."""
+        from registry.messages import one_language, render
+
+        if self.message_code:
+            return render(self.message_code, self.params, lang)
+        return one_language(self.message, lang)
 
     def headers(self) -> dict[str, str]:
         """HTTP headers the error calls for (e.g. WWW-Authenticate); none by default."""

@@ -11,6 +11,7 @@ template whose two languages disagree on the parameters, fails
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from registry.spec import Problem
 
 LANGS = ("zh", "en")
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
 
 # code → (Chinese, English); parameters in str.format braces, the same in both.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -32,10 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_date": ("应为日期，例如 {example}", "expected a date such as {example}"),
     "not_boolean": ("应为 是/否", "expected yes/no (是/否)"),
     "unreadable_value": ("无法识别的值", "unreadable value"),
-    "not_allowed": ("不是允许的取值；允许：{allowed}", "not an allowed value; allowed: {allowed}"),
+    "not_allowed": ("不是允许的取值；允许：{allowed}", "not an allowed value; allowed: {allowed_en}"),
     "not_allowed_did_you_mean": (
         "不是允许的取值；您是不是要填“{suggestion}”？允许：{allowed}",
-        "not an allowed value; did you mean {suggestion!r}? allowed: {allowed}",
+        "not an allowed value; did you mean {suggestion!r}? allowed: {allowed_en}",
     ),
     "too_long": ("至多 {max} 个字符", "at most {max} characters"),
     "below_min": ("必须 ≥ {min}", "must be ≥ {min}"),
@@ -219,6 +221,215 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{file} 中没有列 {column}；现有列：{columns}",
         "{file} has no column {column}; columns are: {columns}",
     ),
+    "file_unreadable": (
+        "无法读取 {file}（文件损坏或被截断？）：{reason}",
+        "cannot read {file} (damaged or truncated?): {reason}",
+    ),
+    "several_layers": (
+        "{file} 含有多个图层，请选择源图层（命令行 --gpkg-layer）：{choices}",
+        "{file} has several layers; choose the source layer (command line: --gpkg-layer): {choices}",
+    ),
+    "several_shapefiles": (
+        "{file} 含有多个 Shapefile，请选择源图层（命令行 --gpkg-layer）：{choices}",
+        "{file} has several shapefiles; choose the source layer (command line: --gpkg-layer): {choices}",
+    ),
+    "choose_source_layer": ("请从列表中选择一个", "choose one"),
+    "shp_without_dbf": ("{file} 缺少 .dbf 属性文件", "{file} has no .dbf attribute file"),
+    "dbf_too_short": ("{file} 已损坏（过短）", "{file} is damaged (too short)"),
+    "no_layers": ("{file} 中没有图层", "{file} has no layers"),
+    "layer_not_in_file": (
+        "{file} 中没有图层“{layer}”；可选：{choices}",
+        "{file} has no layer {layer!r}; available: {choices}",
+    ),
+    "field_names_encoding": (
+        "{file} 的字段名不是有效的 {encoding} 文本（可能被 DBF 10 字节限制截断）；"
+        "请缩短字段名或用 --encoding 指定编码",
+        "{file} has field names that are not valid {encoding} (probably cut by the DBF 10-byte limit); "
+        "shorten them or pass --encoding",
+    ),
+    "mojibake_read": (
+        "{file} 按 {encoding} 读取出现乱码；请用 --encoding 指定正确编码",
+        "{file} read as {encoding} gives mojibake; pass the right --encoding",
+    ),
+    "file_empty": ("文件 {file} 为空", "file {file} is empty"),
+    "upload_too_large": ("文件超过大小上限 {max} 字节", "the file is over the limit of {max} bytes"),
+    "file_too_large": (
+        "文件 {file} 大小 {size} 字节，超过上限 {max} 字节",
+        "file {file} is {size} bytes, over the limit of {max}",
+    ),
+    "zip_invalid": (
+        "{file} 不是有效的 zip 压缩包或已损坏：{reason}",
+        "{file} is not a valid zip archive or is damaged: {reason}",
+    ),
+    "zip_unsafe_name": (
+        "压缩包内文件名“{name}”不安全（路径穿越），已拒绝",
+        "archive member name {name!r} is unsafe (path traversal); refused",
+    ),
+    "zip_symlink": ("压缩包内“{name}”是符号链接，已拒绝", "archive member {name!r} is a symlink; refused"),
+    "zip_ratio": (
+        "压缩包内“{name}”压缩比 {ratio}:1 异常（疑似压缩炸弹），已拒绝",
+        "archive member {name!r} has a compression ratio of {ratio}:1 (zip bomb suspected); refused",
+    ),
+    "zip_too_big": (
+        "压缩包解压后共 {size} 字节，超过上限 {max} 字节（疑似压缩炸弹）",
+        "archive would expand to {size} bytes, over the limit of {max} (zip bomb suspected)",
+    ),
+    "zip_escapes": ("压缩包内文件名“{name}”指向解压目录之外", "{name!r} escapes the folder"),
+    "zip_expands_beyond": (
+        "压缩包实际解压大小超过上限（疑似压缩炸弹）",
+        "archive expands beyond the limit (zip bomb suspected)",
+    ),
+    "zip_member_damaged": ("压缩包内 {name} 已损坏：{reason}", "archive member {name} is damaged: {reason}"),
+    "xml_doctype": (
+        "{file} 含有 DOCTYPE/ENTITY 声明（XML 实体攻击风险），已拒绝",
+        "{file} declares a DOCTYPE/ENTITY (XML entity attack); refused",
+    ),
+    "xml_dtd": ("{file} 含有 DTD/实体声明，已拒绝", "{file} declares a DTD or entities; refused"),
+    "xml_invalid": ("{file} 不是有效的 KML/XML：{reason}", "{file} is not valid KML/XML: {reason}"),
+    "encoding_unknown": ("未知编码“{encoding}”", "unknown encoding {encoding!r}"),
+    "encoding_is_utf8": (
+        "{file} 是 UTF-8 编码，按 {encoding} 读取会产生乱码；请去掉编码选项或选 UTF-8",
+        "{file} is UTF-8; reading it as {encoding} would produce mojibake. "
+        "Drop the encoding option or use utf-8",
+    ),
+    "encoding_invalid_gbk": (
+        "{file} 不是有效的 {encoding} 文本（看起来是 GBK/GB18030），按此读取会产生乱码",
+        "{file} is not valid {encoding} (looks like GBK/GB18030); it would come out as mojibake",
+    ),
+    "encoding_invalid": (
+        "{file} 不是有效的 {encoding} 文本（无法识别其编码），按此读取会产生乱码",
+        "{file} is not valid {encoding} (encoding unknown); it would come out as mojibake",
+    ),
+    "encoding_undetected": (
+        "{file} 既不是 UTF-8 也不是 GBK/GB18030，无法识别编码；请用 --encoding 指定",
+        "{file} is neither UTF-8 nor GBK/GB18030; pass --encoding",
+    ),
+    "encoding_mixed": (
+        "{file} 在第 {line} 行附近不是有效的 {encoding} 文本（编码混杂？）：{reason}",
+        "{file} is not valid {encoding} near line {line} (mixed encodings?): {reason}",
+    ),
+    "kmz_without_kml": ("{file} 中没有 KML 文件", "{file} holds no KML file"),
+    "zip_without_shp": (
+        "{file} 中没有 .shp 文件（也没有唯一的其他数据文件）；Shapefile 需打包 .shp/.shx/.dbf/.prj",
+        "{file} contains no .shp (nor a single other data file); a Shapefile zip needs .shp/.shx/.dbf/.prj",
+    ),
+    "unsupported_type": (
+        "不支持的文件类型 {file}；支持：zip(Shapefile)、GeoPackage、GeoJSON、KML/KMZ、CSV、XLSX",
+        "unsupported file type {file}; supported: zipped Shapefile, GeoPackage, GeoJSON, KML/KMZ, CSV, XLSX",
+    ),
+    "no_coordinate_columns": (
+        "{file} 中找不到坐标列：需要 经度/纬度、lon/lat、lng/lat、x/y 或 WKT 列；现有列：{columns}",
+        "{file} has no coordinate columns: need lon/lat, lng/lat, x/y (or their Chinese names) "
+        "or a WKT column; columns are: {columns}",
+    ),
+    "file_no_content": ("{file} 没有任何内容", "{file} has no content"),
+    "file_unparsable": ("{file} 无法解析：{reason}", "cannot parse {file}: {reason}"),
+    "file_unparsable_near": (
+        "{file} 在第 {line} 行附近无法解析：{reason}",
+        "cannot parse {file} near line {line}: {reason}",
+    ),
+    "xlsx_invalid": (
+        "{file} 不是有效的 XLSX 工作簿：{reason}",
+        "{file} is not a valid XLSX workbook: {reason}",
+    ),
+    "sheet_empty": ("{file} 工作表为空", "{file}: the sheet is empty"),
+    "sheet_not_found": (
+        "{file} 中没有工作表“{sheet}”；可选：{choices}",
+        "{file} has no sheet {sheet!r}; available: {choices}",
+    ),
+    "no_records": ("{file} 中没有任何记录", "{file} contains no records"),
+    "no_districts": (
+        "数据库中没有区县边界（请先运行 registry migrate）",
+        "no district boundaries in the database (run `registry migrate`)",
+    ),
+    "gpkg_needs_layer": (
+        "{file}：请用 --layer 指定目标图层（只有 GeoPackage 可按图层名自动对应）",
+        "{file}: pass --layer (only a GeoPackage can be mapped by its layer names)",
+    ),
+    "gpkg_unknown_layers": (
+        "{file} 的图层 {layers} 不是登记图层（可选：{allowed}）；请用 --gpkg-layer 和 --layer 逐个导入",
+        "{file} has layers that are not registry layers: {layers} (registry layers: {allowed}); "
+        "import them one by one with --gpkg-layer and --layer",
+    ),
+    "gpkg_layer_needs_layer": ("使用 --gpkg-layer 时请同时指定 --layer", "--gpkg-layer needs --layer"),
+    "mapping_not_json": ("映射不是有效的 JSON：{reason}", "mapping is not valid JSON: {reason}"),
+    "mapping_not_object": (
+        "映射应为 JSON 对象，形如“源列: 属性”的键值对",
+        "mapping must be a JSON object of source column: attribute pairs",
+    ),
+    "mapping_column_missing": (
+        "映射中的列“{column}”不在文件中；文件列：{columns}",
+        "mapped column {column!r} is not in the file; columns: {columns}",
+    ),
+    "mapping_target_unknown": (
+        "映射目标“{target}”不是图层 {layer} 的可写属性；可选：{allowed}",
+        "mapping target {target!r} is not a writable attribute of {layer}; choose from: {allowed}",
+    ),
+    "import_not_found": ("没有编号为 {id} 的导入", "no import with id {id}"),
+    "undo_not_committed": (
+        "导入 {id} 的状态为“{status_zh}”，只能撤销已提交的导入",
+        "import {id} is {status}; only committed imports can be undone",
+    ),
+    "undo_changed_since": (
+        "导入后以下资产又被修改过，撤销会覆盖这些修改：{codes}（如确需撤销请使用 force）",
+        "these assets changed after the import and undo would overwrite that: {codes} (use force)",
+    ),
+    "import_interrupted": (
+        "导入被中断（导入进程的数据库会话已结束），没有写入任何数据",
+        "the import was interrupted (its database session ended); nothing was written",
+    ),
+    # the API's own problems (web/errors.py) and their field errors
+    "invalid_value": ("值无效", "invalid value: {reason}"),
+    "not_above": ("必须 > {min}", "must be > {min}"),
+    "not_below": ("必须 < {max}", "must be < {max}"),
+    "too_short": ("至少 {min} 个字符", "at least {min} characters"),
+    "invalid_json": ("不是有效的 JSON", "not valid JSON"),
+    "not_an_object": ("应为 JSON 对象", "expected a JSON object"),
+    "parameter_invalid": ("参数 {parameter} 无效：{reason}", "{parameter}: {reason}"),
+    "request_invalid": ("请求无效", "invalid request"),
+    "not_found": ("找不到该资源", "not found"),
+    "method_not_allowed": ("不支持此请求方法", "method not allowed"),
+    "database_unavailable": (
+        "数据库暂时无法连接，请稍后重试",
+        "the database is unreachable, retry shortly",
+    ),
+    "query_timeout": (
+        "查询超时已取消，请缩小范围或条件后重试",
+        "the query took too long and was cancelled; narrow the area or the filter and retry",
+    ),
+    "commit_refused": (
+        "数据库在提交时拒绝了此次修改，未保存任何内容",
+        "the database refused the change when committing; nothing was saved",
+    ),
+    "internal_error": ("服务器内部错误，已记录在日志中", "an unexpected error occurred; it has been logged"),
+    "invalid_asset": ("资产数据有误：{fields}", "invalid {layer} asset: {fields}"),
+    "not_an_attribute": ("不是本图层的属性", "not an attribute of this layer"),
+    "unknown_attributes": ("本图层没有这些属性：{fields}", "unknown attributes for {layer}: {fields}"),
+    "use_workflow_steps": ("状态只能通过流程步骤变更", "use the workflow steps"),
+    "status_through_workflow": (
+        "状态只能通过流程步骤变更（下一步或重新打开）",
+        "the status of a {layer} asset changes only through its workflow: take the next step or reopen",
+    ),
+    "database_rule": ("不符合数据库规则 {rule}", "breaks the database rule {rule}: {reason}"),
+    "asset_breaks_rule": ("资产不符合数据库规则 {rule}", "{layer} asset breaks {rule}"),
+    "duplicate_code": ("本图层已有相同编号的资产", "another {layer} asset has that code"),
+    "step_needs_field": ("需要{label_zh}", "{label} is required"),
+    "step_needs_photos": (
+        "至少需要 {need} 张照片（现有 {have} 张）",
+        "at least {need} photo(s) needed, {have} attached",
+    ),
+    "not_a_step_field": ("不是此步骤的字段", "not a field of this step"),
+    "not_an_earlier_step": ("不是之前的步骤", "not an earlier step"),
+    "not_an_image": ("不是图片文件", "not an image file"),
+    "image_too_large": ("图片过大", "too large"),
+    "image_unreadable": ("无法读取的图片", "unreadable image"),
+    "photo_count": ("一次上传 1 到 {max} 张照片", "send 1 to {max} photos"),
+    "changed_since_import": ("导入后又被修改过", "changed since the import"),
+    "assets_not_live": ("以下编号不是现存资产：{ids}", "not live assets: {ids}"),
+    "assets_not_live_in_layer": (
+        "以下编号不是图层“{layer_zh}”的现存资产：{ids}",
+        "not live assets of layer {layer}: {ids}",
+    ),
 }
 
 
@@ -234,11 +445,31 @@ def params_of(code: str) -> set[str]:
 
 class _Params(dict[str, Any]):
     def __missing__(self, key: str) -> str:
+        # an English-only parameter (``allowed_en``) missing from params stored before
+        # it existed: its plain one stands in
+        if key.endswith("_en") and key[:-3] in self:
+            return str(self[key[:-3]])
         return "{" + key + "}"
 
 
+def nested(code: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A message used as a parameter of another (a reason inside "--set x=y: <reason>"),
+    kept as data (JSON-ready) and rendered in the same language as the outer one."""
+    return {"msg": code, "params": dict(params or {})}
+
+
+def _filled(params: Mapping[str, Any], lang: str) -> _Params:
+    out = _Params()
+    for key, value in params.items():
+        if isinstance(value, Mapping) and "msg" in value:
+            value = render(str(value["msg"]), value.get("params") or {}, lang)
+        out[key] = value
+    return out
+
+
 def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh") -> str:
-    """The message ``code`` in ``lang`` (``zh``, else English), parameters filled in.
+    """The message ``code`` in ``lang`` (``zh``, else English), parameters filled in
+    (a parameter made by :func:`nested` is rendered in ``lang`` too).
 
     An unknown code renders as the code itself (never an exception while reporting).
     """
@@ -246,7 +477,19 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh")
     if pair is None:
         return code
     template = pair[0] if lang == "zh" else pair[1]
-    return template.format_map(_Params(params or {}))
+    return template.format_map(_filled(params or {}, lang))
+
+
+def one_language(text: str, lang: str = "zh") -> str:
+    """One language of a legacy "中文 / English" text (a message not yet in the table):
+    the part before the first " / " that follows Chinese, or after it; a text without
+    such a split is returned as it is."""
+    at = 0
+    while (at := text.find(" / ", at)) > 0:
+        if _CJK.search(text[:at]):
+            return text[:at] if lang == "zh" else text[at + 3 :]
+        at += 3
+    return text
 
 
 def problem(field: str, code: str, value: Any = None, *, level: str = "error", **params: Any) -> Problem:

@@ -84,9 +84,28 @@ def get_asset(
 
 
 def _problems_to_error(spec: LayerSpec, problems: list[Any]) -> InvalidFeature:
-    errors = [{"field": p.field, "message": p.message, "value": _jsonable(p.value)} for p in problems]
+    errors = [
+        {
+            "field": p.field,
+            "field_label": field_label(spec, p.field),
+            "message": p.message,
+            "value": _jsonable(p.value),
+            "code": p.code or "invalid_value",
+            "params": {k: _jsonable(v) for k, v in p.params.items()} if p.code else {"reason": p.message},
+        }
+        for p in problems
+    ]
     fields = ", ".join(sorted({p.field for p in problems}))
-    return InvalidFeature(f"invalid {spec.name} asset: {fields}", errors=errors)
+    return InvalidFeature("", errors=errors).with_message("invalid_asset", layer=spec.name, fields=fields)
+
+
+def field_label(spec: LayerSpec, name: str) -> dict[str, str] | None:
+    """A field's label in both languages, for a field error the client shows to people
+    (the field's name is a code); None for a name that is not an attribute."""
+    if name == "geometry":
+        return {"zh": "位置/形状", "en": "Position/shape"}
+    attr = next((a for a in spec.all_attrs if a.name == name), None)
+    return {"zh": attr.zh, "en": attr.en} if attr is not None else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -116,22 +135,30 @@ def _translate(spec: LayerSpec, exc: psycopg.Error) -> RegistryError:
     """A database refusal as a domain error naming the field and rule (never raw SQL text)."""
     diag = exc.diag
     if isinstance(exc, psycopg.errors.UniqueViolation):
-        return DuplicateAsset(f"another {spec.name} asset has that code")
+        return DuplicateAsset("").with_message("duplicate_code", layer=spec.name)
     constraint = diag.constraint_name or "a database rule"
     message = diag.message_primary or ""
     if diag.message_hint:
         message = f"{message} ({diag.message_hint})"
     return InvalidFeature(
-        f"{spec.name} asset breaks {constraint}",
+        "",
         errors=[
-            {"field": _field_of(spec, constraint), "message": message, "rule": constraint, "value": None}
+            {
+                "field": _field_of(spec, constraint),
+                "field_label": field_label(spec, _field_of(spec, constraint)),
+                "code": "database_rule",
+                "params": {"rule": constraint, "reason": message},
+                "rule": constraint,
+                "value": None,
+            }
         ],
-    )
+    ).with_message("asset_breaks_rule", layer=spec.name, rule=constraint)
 
 
 # Said to the client whose geometry had a height that ``planar`` dropped.
 Z_DROPPED = {
     "field": "geometry",
+    "code": "z_dropped",
     "message": "已去掉高程（Z）：图层只保存平面位置 / height (Z) dropped: layers keep 2D positions",
 }
 
@@ -162,11 +189,8 @@ def create_asset(
     unknown = set(props) - _writable_names(spec)
     if unknown:
         raise InvalidFeature(
-            f"unknown attributes for {spec.name}: {', '.join(sorted(unknown))}",
-            errors=[
-                {"field": f, "message": "not an attribute of this layer", "value": None} for f in unknown
-            ],
-        )
+            "", errors=[{"field": f, "code": "not_an_attribute", "value": None} for f in sorted(unknown)]
+        ).with_message("unknown_attributes", layer=spec.name, fields=", ".join(sorted(unknown)))
     geom = planar(geom)
     clean, problems = validate_asset(spec, props, geom)
     if problems:
@@ -215,11 +239,8 @@ def update_asset(
     unknown = set(props) - _writable_names(spec)
     if unknown:
         raise InvalidFeature(
-            f"unknown attributes for {spec.name}: {', '.join(sorted(unknown))}",
-            errors=[
-                {"field": f, "message": "not an attribute of this layer", "value": None} for f in unknown
-            ],
-        )
+            "", errors=[{"field": f, "code": "not_an_attribute", "value": None} for f in sorted(unknown)]
+        ).with_message("unknown_attributes", layer=spec.name, fields=", ".join(sorted(unknown)))
     current = get_asset(conn, spec, asset_id, lock=True)
     _check_version(spec, current, expected_version)
     if (
@@ -228,10 +249,16 @@ def update_asset(
         and props.get("status", current["status"]) != current["status"]
     ):
         raise StatusThroughWorkflow(
-            "状态只能通过流程步骤变更（下一步或重新打开） / the status of a "
-            f"{spec.name} asset changes only through its workflow: take the next step or reopen",
-            errors=[{"field": "status", "message": "use the workflow steps", "value": props.get("status")}],
-        )
+            "",
+            errors=[
+                {
+                    "field": "status",
+                    "field_label": field_label(spec, "status"),
+                    "code": "use_workflow_steps",
+                    "value": props.get("status"),
+                }
+            ],
+        ).with_message("status_through_workflow", layer=spec.name)
     merged = {name: current.get(name) for name in _writable_names(spec)} | props
     geom = None if geom is None else planar(geom)
     final_geom = geom if geom is not None else shape(current["geom"])

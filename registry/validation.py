@@ -114,12 +114,17 @@ def _choice_code(attr: Attr, text: str) -> str:
     for c in attr.choices:
         if folded in (_fold(c.code), _fold(c.en), _fold(c.zh)):
             return c.code
-    allowed = ", ".join(f"{c.code} ({c.zh})" for c in attr.choices)
+    # the allowed values as each reader knows them (their labels); machines get the codes
+    words = {
+        "allowed": "、".join(c.zh for c in attr.choices),
+        "allowed_en": ", ".join(c.en for c in attr.choices),
+        "choices": [c.code for c in attr.choices],
+    }
     labels = {_fold(c.zh): c.zh for c in attr.choices} | {_fold(c.en): c.en for c in attr.choices}
     close = difflib.get_close_matches(folded, list(labels), n=1, cutoff=0.75)
     if close:
-        raise _Bad("not_allowed_did_you_mean", suggestion=labels[close[0]], allowed=allowed)
-    raise _Bad("not_allowed", allowed=allowed)
+        raise _Bad("not_allowed_did_you_mean", suggestion=labels[close[0]], **words)
+    raise _Bad("not_allowed", **words)
 
 
 def validate_properties(

@@ -534,10 +534,7 @@ def take_step(
         if unknown:
             raise StepRequirementsMissing(
                 f"此步骤不能修改 {', '.join(unknown)} / step {step} does not set {', '.join(unknown)}",
-                errors=[
-                    {"field": f, "message": "不是此步骤的字段 / not a field of this step", "value": None}
-                    for f in unknown
-                ],
+                errors=[{"field": f, "code": "not_a_step_field", "value": None} for f in unknown],
             )
         changes: dict[str, Any] = {**fields, "status": step}
         if target is not None:
@@ -585,7 +582,13 @@ def _check_requirements(
         if value is None or (isinstance(value, str) and not value.strip()):
             a = spec.attr(name)
             errors.append(
-                {"field": name, "message": f"需要{a.zh} / {a.en.lower()} is required", "value": None}
+                {
+                    "field": name,
+                    "message": f"需要{a.zh} / {a.en.lower()} is required",
+                    "code": "step_needs_field",
+                    "params": {"label_zh": a.zh, "label": a.en.lower()},
+                    "value": None,
+                }
             )
     if step.photos:
         have = _photos_since_step(conn, merged["id"]) + new_photos
@@ -595,6 +598,8 @@ def _check_requirements(
                     "field": "photos",
                     "message": f"至少需要 {step.photos} 张照片（现有 {have} 张） / at least {step.photos} "
                     f"photo(s) needed, {have} attached",
+                    "code": "step_needs_photos",
+                    "params": {"need": step.photos, "have": have},
                     "value": have,
                 }
             )
@@ -647,7 +652,7 @@ def reopen(
             raise InvalidReopen(
                 f"只能退回到之前的步骤：{', '.join(s.code for s in wf.steps[: pos - 1])} / "
                 f"a reopen goes back to an earlier step, not {target!r}",
-                errors=[{"field": "to", "message": "not an earlier step", "value": target}],
+                errors=[{"field": "to", "code": "not_an_earlier_step", "value": target}],
             )
         kept = {f for s in wf.steps[:back] for f in s.own_fields}
         cleared = {f: None for s in wf.steps[back:] for f in s.own_fields if f not in kept}

@@ -104,7 +104,10 @@ def test_a_geometry_over_the_layers_vertex_limit_is_refused_and_not_stored(
         "geometry": {"type": "Polygon", "coordinates": [_ring(spec.max_vertices + 10)]},
     }
     body = _problem(client.post("/ogc/collections/parking/items", json=feature), 422)
-    assert any(e["field"] == "geometry" and "vertices" in e["message"] for e in body["errors"])
+    assert any(e["field"] == "geometry" and e["code"] == "too_many_vertices" for e in body["errors"])
+    assert any(e["field"] == "geometry" and "顶点过多" in e["message"] for e in body["errors"])
+    english = client.post("/ogc/collections/parking/items?lang=en", json=feature).json()
+    assert any(e["field"] == "geometry" and "vertices" in e["message"] for e in english["errors"])
     assert fingerprint(conn) == before
 
 

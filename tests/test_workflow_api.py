@@ -86,8 +86,16 @@ def test_an_officer_takes_a_void_from_found_to_closed_with_evidence(
     assert missing.status_code == 422
     problem = missing.json()
     assert problem["code"] == "step_requirements_missing"
-    assert problem["detail"].startswith("“确权”：需要责任单位 / ")
+    assert problem["detail"] == "“确权”：需要责任单位"  # Chinese only, the default
     assert problem["errors"][0]["field"] == "responsible_unit"
+    assert (
+        problem["errors"][0]["code"] == "step_needs_field"
+        and problem["errors"][0]["message"] == "需要责任单位"
+    )
+    english = client.post(f"{base}/steps?lang=en", json={"step": "assigned"}, headers=officer).json()
+    assert english["detail"].startswith("step assigned: ") and "需要" not in english["detail"]
+    assert english["errors"][0]["code"] == "step_needs_field"
+    assert english["errors"][0]["message"] == "responsible unit is required"
 
     assigned = client.post(
         f"{base}/steps",

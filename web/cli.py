@@ -366,7 +366,7 @@ def _import(
     if not Path(file).is_file():
         raise ImportFileError.of("file_not_found", path=file)
     if layer is None and gpkg_layer is not None:
-        raise ImportFileError("使用 --gpkg-layer 时请同时指定 --layer", "--gpkg-layer needs --layer")
+        raise ImportFileError.of("gpkg_layer_needs_layer")
     options = ImportOptions(
         crs=crs,
         encoding=encoding,

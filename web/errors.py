@@ -3,6 +3,11 @@
 Domain errors (``registry.errors``) carry their status and stable code; request
 validation errors become 400 naming the parameter; anything unexpected is logged
 and answered with a generic 500 that never includes database or traceback text.
+
+Words are in ONE language, the reader's (:func:`request_lang`: ``?lang=``, else
+Accept-Language, else Chinese): ``detail`` and every ``errors[].message`` are rendered
+from the zh/en table ``registry.messages``; machines key on the stable ``code`` (the
+problem's) and ``errors[].code`` + ``errors[].params`` (each field error's message).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import ECHO_LIMIT, RegistryError
+from registry.messages import LANGS, MESSAGES, nested, one_language, render
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +73,65 @@ def _capped(value: Any, key: str = "") -> Any:
     return value
 
 
+def request_lang(request: Request) -> str:
+    """The reader's language, as the importer and the CLI choose it: ``?lang=zh|en``
+    first (what the pages send), then the first of zh/en in Accept-Language (by its
+    q-values), else Chinese, the UI's default."""
+    asked = request.query_params.get("lang", "")
+    if asked in LANGS:
+        return asked
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGS:
+            continue
+        q = 1.0
+        if rest.strip().startswith("q="):
+            try:
+                q = float(rest.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if q > 0:
+            ranked.append((-q, i, primary))
+    return min(ranked)[2] if ranked else "zh"
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Field errors with ``code``, ``params`` and ``message`` in ``lang`` (and the
+    field's ``field_label`` in ``lang`` where the producer gave both).
+
+    An error that names a message of the table is rendered from it; one that does not
+    (a producer not moved to the table yet) keeps its text in one language, under the
+    generic code ``invalid_value`` with that text as ``params.reason``.
+    """
+    out = []
+    for entry in errors:
+        e = dict(entry)
+        label = e.get("field_label")
+        if isinstance(label, dict):
+            e["field_label"] = label.get(lang) or label.get("zh")
+        code = e.get("code")
+        if isinstance(code, str) and code in MESSAGES:
+            e["params"] = _jsonable(e.get("params") or {})
+            e["message"] = render(code, e["params"], lang)
+        elif isinstance(e.get("message"), str):
+            e["message"] = one_language(e["message"], lang)
+            e["code"], e["params"] = "invalid_value", {"reason": e["message"]}
+        out.append(e)
+    return out
+
+
 def problem(
     status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -86,40 +151,99 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RegistryError)
     if exc.status >= 500:
         logger.error("registry error: %s", exc.message, exc_info=exc)
-    # errors that carry both languages (the importer's) answer in the asked one
-    text = getattr(exc, "text", None)
-    detail = text(request.query_params.get("lang", "zh")) if callable(text) else exc.message
+    lang = request_lang(request)
     return problem(
         exc.status,
         exc.code,
-        detail,
+        exc.text(lang),
         headers=exc.headers() or None,
+        message_code=exc.message_code or None,
+        params=_jsonable(exc.params) if exc.message_code else None,
         parameter=getattr(exc, "parameter", None),
-        errors=exc.errors,
+        errors=field_errors(exc.errors, lang),
         current_version=getattr(exc, "current_version", None),
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+# pydantic's error types as messages of the table (the rest: invalid_value + its words)
+_PYDANTIC: dict[str, tuple[str, dict[str, str]]] = {
+    "missing": ("required_missing", {}),
+    "int_parsing": ("not_integer", {}),
+    "int_type": ("not_integer", {}),
+    "int_from_float": ("not_integer", {}),
+    "float_parsing": ("not_number", {}),
+    "float_type": ("not_number", {}),
+    "finite_number": ("not_finite", {}),
+    "bool_parsing": ("not_boolean", {}),
+    "bool_type": ("not_boolean", {}),
+    "string_type": ("not_text", {}),
+    "string_too_long": ("too_long", {"max": "max_length"}),
+    "string_too_short": ("too_short", {"min": "min_length"}),
+    "too_long": ("too_long", {"max": "max_length"}),
+    "greater_than_equal": ("below_min", {"min": "ge"}),
+    "less_than_equal": ("above_max", {"max": "le"}),
+    "greater_than": ("not_above", {"min": "gt"}),
+    "less_than": ("not_below", {"max": "lt"}),
+    "literal_error": ("not_allowed", {"allowed": "expected"}),
+    "enum": ("not_allowed", {"allowed": "expected"}),
+    "json_invalid": ("invalid_json", {}),
+    "dict_type": ("not_an_object", {}),
+    "model_type": ("not_an_object", {}),
+    "model_attributes_type": ("not_an_object", {}),
+}
+
+
+def _pydantic_message(error: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A pydantic error as (message code, params)."""
+    known = _PYDANTIC.get(str(error.get("type", "")))
+    if known is None:
+        return "invalid_value", {"reason": str(error.get("msg", ""))}
+    code, names = known
+    ctx = error.get("ctx") or {}
+    return code, {param: _jsonable(ctx.get(key, "")) for param, key in names.items()}
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    lang = request_lang(request)
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in first.get("loc", ())]
     where = loc[0] if loc else "request"
     parameter = loc[-1] if loc else None
     status = 422 if where == "body" else 400
-    message = first.get("msg", "invalid value")
-    detail = f"参数 {parameter} 无效 / {parameter}: {message}" if parameter else "请求无效 / invalid request"
-    errors = [
-        {"parameter": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-        for e in exc.errors()
-    ]
-    return problem(status, "invalid_parameter", detail, parameter=parameter, errors=errors)
+    if parameter:
+        code, params = (
+            "parameter_invalid",
+            {"parameter": parameter, "reason": nested(*_pydantic_message(first))},
+        )
+    else:
+        code, params = "request_invalid", {}
+    errors = []
+    for e in exc.errors():
+        msg, msg_params = _pydantic_message(e)
+        errors.append(
+            {"parameter": ".".join(str(p) for p in e.get("loc", ())), "code": msg, "params": msg_params}
+        )
+    return problem(
+        status,
+        "invalid_parameter",
+        render(code, params, lang),
+        message_code=code,
+        params=_jsonable(params),
+        parameter=parameter,
+        errors=field_errors(errors, lang),
+    )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return problem(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    generic = str(exc.detail) in ("Not Found", "Method Not Allowed")
+    if code in MESSAGES and generic:
+        detail = render(code, {}, request_lang(request))
+    else:
+        detail = one_language(str(exc.detail), request_lang(request))
+    return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -133,7 +257,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return problem(
         503,
         "database_unavailable",
-        "数据库暂时无法连接，请稍后重试 / the database is unreachable, retry shortly",
+        render("database_unavailable", {}, request_lang(request)),
         headers={"Retry-After": RETRY_AFTER},
     )
 
@@ -144,8 +268,7 @@ async def _query_timeout(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         503,
         "query_timeout",
-        "查询超时已取消，请缩小范围或条件后重试 / the query took too long and was cancelled; "
-        "narrow the area or the filter and retry",
+        render("query_timeout", {}, request_lang(request)),
         headers={"Retry-After": RETRY_AFTER},
     )
 
@@ -158,17 +281,12 @@ async def _refused_at_commit(request: Request, exc: Exception) -> JSONResponse:
     was saved.
     """
     logger.warning("commit refused on %s %s: %s", request.method, request.url.path, exc)
-    return problem(
-        409,
-        "commit_refused",
-        "数据库在提交时拒绝了此次修改，未保存任何内容 / the database refused the change when "
-        "committing; nothing was saved",
-    )
+    return problem(409, "commit_refused", render("commit_refused", {}, request_lang(request)))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
+    return problem(500, "internal_error", render("internal_error", {}, request_lang(request)))
 
 
 def add_exception_handlers(app: FastAPI) -> None:

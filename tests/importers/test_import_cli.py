@@ -88,7 +88,7 @@ def test_cli_import_export_reimport_and_undo(db, conn, tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
     # Undoing twice is refused with a readable error, exit code 2.
     again = cli(db, tmp_path, "import-undo", first_id, ok=False)
-    assert again.returncode == 2 and "undone" in again.stderr
+    assert again.returncode == 2 and "已撤销" in again.stderr  # the status in Chinese, not "undone"
 
 
 def _record_on_a_session_that_dies(db: Settings) -> str:

@@ -179,7 +179,14 @@ def test_http_upload_of_a_several_layer_geopackage_picks_the_layer_named_after_t
         r = dry(unnamed)
         assert r.status_code == 422 and r.json()["code"] == "import_file_error"
         assert r.json()["errors"] == [
-            {"field": "source_layer", "message": "choose one", "value": None, "choices": ["一标段", "二标段"]}
+            {
+                "field": "source_layer",
+                "code": "choose_source_layer",
+                "params": {},
+                "message": "请从列表中选择一个",
+                "value": None,
+                "choices": ["一标段", "二标段"],
+            }
         ]
         assert "一标段" in r.json()["detail"]
         r = dry(unnamed, source_layer="二标段")

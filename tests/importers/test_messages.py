@@ -3,6 +3,7 @@ in the table, and every layer's attributes and choices are labelled in both lang
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from pathlib import Path
@@ -14,7 +15,7 @@ from registry.messages import MESSAGES, params_of, render
 from registry.settings import PROJECT_ROOT
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_USES = re.compile(r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\brender\(\s*)"([a-z0-9_]+)\"""")
+_USES = re.compile(r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\b(?:render|nested)\(\s*)"([a-z0-9_]+)\"""")
 _CONDITIONAL = re.compile(r'code = "([a-z0-9_]+)" if .* else "([a-z0-9_]+)"')
 
 
@@ -41,9 +42,33 @@ def test_every_code_used_in_the_code_is_in_the_table() -> None:
             for m in _CONDITIONAL.finditer(text):
                 for code in m.groups():
                     used.setdefault(code, str(path.relative_to(PROJECT_ROOT)))
+    # web/ has problem() helpers of its own, but its file-level import errors are these codes
+    for path in (PROJECT_ROOT / "web").rglob("*.py"):
+        for m in re.finditer(r"""\.of\(\s*"([a-z0-9_]+)\"""", path.read_text(encoding="utf-8")):
+            used.setdefault(m.group(1), str(path.relative_to(PROJECT_ROOT)))
     assert len(used) > 30  # (the scan finds the calls)
     missing = {c: where for c, where in used.items() if c not in MESSAGES}
     assert not missing, f"message codes without a translation: {missing}"
+
+
+def test_file_level_import_errors_are_codes_from_the_table_not_written_by_hand() -> None:
+    """Every file-level error the importers raise is ``SomeError.of(code, **params)``: one
+    table renders it for the API, the CLI (--lang en) and the upload page, never a
+    Chinese/English pair written at the raise."""
+    import importers.errors as errors_mod
+
+    classes = {
+        name
+        for name, obj in vars(errors_mod).items()
+        if isinstance(obj, type) and issubclass(obj, errors_mod.ImportFileError)
+    }
+    by_hand: list[str] = []
+    for folder in ("importers", "web"):
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes:
+                    by_hand.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {node.func.id}(…)")
+    assert not by_hand, f"file-level errors written by hand instead of .of(code): {by_hand}"
 
 
 @pytest.mark.parametrize("spec", ALL_LAYERS, ids=[s.name for s in ALL_LAYERS])

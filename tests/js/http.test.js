@@ -48,6 +48,18 @@ test("a write carries the session's CSRF token and a JSON body; a read carries n
   assert.strictEqual(calls[2].opts.body, form); // multipart goes as it is
 });
 
+test("every request says the page's language, so the server words its problems in it", async () => {
+  calls.length = 0;
+  answer = () => new Response("{}");
+  I18n.set("zh");
+  await request("/api/layers");
+  I18n.set("en");
+  await request("/api/layers", { method: "POST", body: {} });
+  I18n.set("zh");
+  assert.strictEqual(calls[0].opts.headers["Accept-Language"], "zh-CN");
+  assert.strictEqual(calls[1].opts.headers["Accept-Language"], "en");
+});
+
 test("a problem is thrown with its status and shown in Chinese first, then English", async () => {
   I18n.set("zh");
   answer = problem(403, { code: "forbidden", detail: "role viewer may not update road_voids" });
@@ -58,6 +70,17 @@ test("a problem is thrown with its status and shown in Chinese first, then Engli
   I18n.set("en");
   assert.strictEqual(errorText(err), "Not allowed: role viewer may not update road_voids");
   I18n.set("zh");
+});
+
+test("a field error is shown by its label in the page's language, with the server's message", async () => {
+  I18n.set("zh");
+  answer = problem(422, {
+    code: "invalid_feature", detail: "资产数据有误：remediated_on",
+    errors: [{ field: "remediated_on", field_label: "整治日期", code: "stage_requires_date",
+      params: { stage: "remediated" }, message: "处于“已整治”阶段须填写“整治”的日期" }],
+  });
+  const err = await failure(request("/ogc/collections/road_voids/items/x", { method: "PATCH", body: {} }));
+  assert.strictEqual(errorText(err), "输入有误：整治日期: 处于“已整治”阶段须填写“整治”的日期");
 });
 
 test("field errors name the field (and the row); a question with choices keeps its detail", async () => {
@@ -95,8 +118,8 @@ test("no answer, or one that is not JSON, is still said in words", async () => {
   err = await failure(request("/api/layers"));
   assert.strictEqual(err.data, null);
   assert.strictEqual(errorText(err), "服务器出错 (HTTP 502)");
-  answer = problem(503, { code: "database_unavailable", detail: "数据库暂时无法连接，请稍后重试 / the database is unreachable, retry shortly" });
+  answer = problem(503, { code: "database_unavailable", detail: "数据库暂时无法连接，请稍后重试" });
   err = await failure(request("/api/layers"));
-  assert.strictEqual(errorText(err), "服务暂时不可用，请稍后重试：数据库暂时无法连接，请稍后重试 / the database is unreachable, retry shortly");
+  assert.strictEqual(errorText(err), "服务暂时不可用，请稍后重试：数据库暂时无法连接，请稍后重试");
   assert.match(errorText(new Error("x is undefined")), /^出错了：x is undefined$/);
 });

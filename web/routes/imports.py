@@ -33,6 +33,7 @@ from importers.safety import sha256_of
 from registry import permissions
 from registry.db import connect, dsn_for
 from registry.errors import InvalidParameter, RegistryError, shown
+from registry.messages import render
 from registry.permissions import Action
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
@@ -100,10 +101,7 @@ def create_import(
             written += len(chunk)
             if written > settings.import_max_bytes:
                 shutil.rmtree(upload_dir, ignore_errors=True)
-                limit = settings.import_max_bytes
-                raise FileTooLarge(
-                    f"文件超过大小上限 {limit} 字节", f"the file is over the limit of {limit} bytes"
-                )
+                raise FileTooLarge.of("upload_too_large", max=settings.import_max_bytes)
             out.write(chunk)
     if not background:
         # Its own connection: the record commits before any row is read (the request's
@@ -186,16 +184,18 @@ def _record(conn: Any, import_id: str, lang: str) -> dict[str, Any]:
     try:
         uuid.UUID(import_id)
     except ValueError:
-        raise ImportNotFound(
-            f"没有编号为 {shown(import_id)} 的导入", f"no import with id {shown(import_id)}"
-        ) from None
+        raise ImportNotFound.of("import_not_found", id=shown(import_id)) from None
     rec = get_import(conn, import_id)
     report = rec.get("report") or {}
     for r in report.get("rows", []):
         r["reason"] = reason_of(r, lang)
         r["field_label"] = label_of(report.get("field_labels") or {}, r.get("field") or "", lang)
     if rec.get("error"):
-        rec["error"]["detail"] = rec["error"].get(lang, rec["error"].get("en"))
+        error = rec["error"]
+        if error.get("msg"):
+            error["detail"] = render(error["msg"], error.get("params") or {}, lang)
+        else:
+            error["detail"] = error.get(lang, error.get("en"))
     return rec
 
 
@@ -327,9 +327,12 @@ def export_layer(
                 found.setdefault(asset_layer, []).append(asset_id)
         missing = sorted(set(id_list) - {i for v in found.values() for i in v})
         if missing:
-            where = f" of layer {spec.name}" if spec else ""
             listed = f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
-            raise AssetsNotFound(f"以下编号不是现存资产 / not live assets{where}: {listed}")
+            if spec is None:
+                raise AssetsNotFound("").with_message("assets_not_live", ids=listed)
+            raise AssetsNotFound("").with_message(
+                "assets_not_live_in_layer", layer=spec.name, layer_zh=spec.zh, ids=listed
+            )
         for asset_layer in found:
             permissions_check_read(request, catalog.get(asset_layer))
         selection = [(catalog.get(n), found[n]) for n in catalog.names() if n in found]

@@ -174,7 +174,7 @@ def _stored(upload: UploadFile, request: Request) -> Photo:
     if suffix not in IMAGE_SUFFIXES:
         raise PhotoRejected(
             f"{name}：不是照片文件 / {name} is not a photo ({', '.join(sorted(IMAGE_SUFFIXES))})",
-            errors=[{"field": "photos", "message": "not an image file", "value": name}],
+            errors=[{"field": "photos", "code": "not_an_image", "value": name}],
         )
     workdir = Path(tempfile.mkdtemp(prefix="registry-photo-"))
     try:
@@ -187,7 +187,7 @@ def _stored(upload: UploadFile, request: Request) -> Photo:
                     raise PhotoRejected(
                         f"{name}：照片超过 {MAX_PHOTO_BYTES >> 20} MB / "
                         f"photo over {MAX_PHOTO_BYTES >> 20} MB",
-                        errors=[{"field": "photos", "message": "too large", "value": name}],
+                        errors=[{"field": "photos", "code": "image_too_large", "value": name}],
                     )
                 out.write(chunk)
         if suffix != ".heic":  # Pillow cannot read HEIC; the thumbnail falls back to the original
@@ -197,7 +197,7 @@ def _stored(upload: UploadFile, request: Request) -> Photo:
             except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
                 raise PhotoRejected(
                     f"{name}：无法识别的图片 / {name} is not a readable image",
-                    errors=[{"field": "photos", "message": "unreadable image", "value": name}],
+                    errors=[{"field": "photos", "code": "image_unreadable", "value": name}],
                 ) from None
         digest, kept = store(path, request.app.state.settings)
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -229,7 +229,14 @@ def attach_photos(
     if not photos or len(photos) > MAX_PHOTOS:
         raise InvalidFeature(
             f"一次上传 1 到 {MAX_PHOTOS} 张照片 / send 1 to {MAX_PHOTOS} photos",
-            errors=[{"field": "photos", "message": "count", "value": len(photos)}],
+            errors=[
+                {
+                    "field": "photos",
+                    "code": "photo_count",
+                    "params": {"max": MAX_PHOTOS},
+                    "value": len(photos),
+                }
+            ],
         )
     stored = [_stored(p, request) for p in photos]
     digests = workflow_store.attach_photos(conn, spec, asset_id, stored, actor=user.username)

@@ -4,7 +4,10 @@
  * sign-in) echoed in X-CSRF-Token on every state change; JSON bodies encoded; a non-2xx
  * answer (RFC 9457 problem+json) thrown as a RequestError, and errorText() turns it
  * into words for the user: a headline in the page's language (Chinese first), then what
- * the server said about the field or parameter. */
+ * the server said about the field or parameter. Every request says the page's language
+ * (Accept-Language), so the server words its problems in it (web/errors.py renders them
+ * from the zh/en message table); clients key on the problem's ``code`` and each field
+ * error's ``code``, never on the words. */
 
 import { I18n, t } from "./i18n.js";
 
@@ -44,7 +47,7 @@ export function onUnauthorized(fn) {
  */
 export async function request(url, opts = {}) {
   const method = (opts.method || "GET").toUpperCase();
-  const headers = { Accept: "application/json", ...opts.headers };
+  const headers = { Accept: "application/json", "Accept-Language": acceptLanguage(), ...opts.headers };
   let body = opts.body;
   if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof FormData) && !(body instanceof Blob)) {
     body = JSON.stringify(body);
@@ -75,6 +78,11 @@ export async function request(url, opts = {}) {
   return { data, res };
 }
 
+/** The page's language as an Accept-Language header (the server answers in it). */
+export function acceptLanguage() {
+  return I18n.lang === "en" ? "en" : "zh-CN";
+}
+
 /** The headline of an error status, in the page's language. */
 function headline(status) {
   if (status === 400 || status === 422) return t("bad_request");
@@ -96,7 +104,8 @@ function specifics(data) {
   const errors = Array.isArray(data.errors) ? data.errors : Array.isArray(data.detail) ? data.detail : [];
   if (errors.length && !errors.some((e) => e.choices)) {
     return errors.slice(0, 10).map((e) => {
-      const where = e.field || e.parameter || (Array.isArray(e.loc) ? e.loc.join(".") : "");
+      // the field's label (the server gives it in the page's language), else its name
+      const where = e.field_label || e.field || e.parameter || (Array.isArray(e.loc) ? e.loc.join(".") : "");
       const row = e.row !== undefined && e.row !== null ? `${I18n.t("row")} ${e.row} ` : "";
       return row + (where ? where + ": " : "") + (e.message || e.msg || e.reason || "");
     }).join("; ");
