@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import uvicorn
 from PIL import Image
+from psycopg import sql
 
 from registry.catalog import LayerCatalog
 from registry.permissions import Role
@@ -89,9 +90,11 @@ def field_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[tuple[L
             switch.thread.join(timeout=15)
 
 
-def phone(browser: Any, live: LiveServer, lon: float, lat: float, accuracy: float = 5.0) -> Any:
+def phone(
+    browser: Any, live: LiveServer, lon: float, lat: float, accuracy: float = 5.0, role: Role = Role.ADMIN
+) -> Any:
     """A phone-sized context with the position given and the service worker allowed,
-    signed in as an admin, on /field once its worker controls it."""
+    signed in as ``role``, on /field once its worker controls it."""
     context = browser.new_context(
         viewport=PHONE,
         device_scale_factor=2,
@@ -102,7 +105,7 @@ def phone(browser: Any, live: LiveServer, lon: float, lat: float, accuracy: floa
         permissions=["geolocation"],
         service_workers="allow",
     )
-    sign_in(context, live, Role.ADMIN)
+    sign_in(context, live, role)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(f"{e.message}\n{e.stack}"))
@@ -111,6 +114,17 @@ def phone(browser: Any, live: LiveServer, lon: float, lat: float, accuracy: floa
     page.wait_for_selector("body[data-ready='1']", timeout=20000)
     page.wait_for_selector("body[data-sw='ready']", timeout=20000)
     return page
+
+
+def asset_id(live: LiveServer, layer: str, code: str) -> str:
+    """The id of a seeded asset (read from the database)."""
+    assert live.settings.database_url
+    with psycopg.connect(live.settings.database_url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT id FROM {} WHERE code = %s").format(sql.Identifier(layer)), (code,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def photo(tmp_path: Path, name: str, color: str) -> Path:
@@ -291,7 +305,7 @@ def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
     code = live.seeded["road_voids"][2]  # 80 m east and 15 m north of the centre
     lon = live.seeded["centre"][0] + 80 * M_LON
     lat = live.seeded["centre"][1] + 15 * M_LAT
-    void = live.asset_id("road_voids", code)
+    void = asset_id(live, "road_voids", code)
     page = phone(browser, live, lon, lat)
     page.click("#tab-nearby")
     item = page.locator(f"#nearby-list li[data-code='{code}']")
@@ -328,5 +342,49 @@ def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
             conn.execute("SELECT road_name FROM road_voids WHERE id = %s", (void,)).fetchone()[0]
             == "外业改的路名"
         )
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
+    browser: Any, field_server: tuple[LiveServer, Switchable]
+) -> None:
+    live, _switch = field_server
+    code = live.seeded["road_voids"][3]  # 120 m east and 15 m north of the centre
+    lon = live.seeded["centre"][0] + 120 * M_LON
+    lat = live.seeded["centre"][1] + 15 * M_LAT
+    void = asset_id(live, "road_voids", code)
+    assert live.settings.database_url
+    with psycopg.connect(live.settings.database_url) as conn:  # as surveyed: nobody responsible yet
+        conn.execute("UPDATE road_voids SET responsible_unit = NULL WHERE id = %s", (void,))
+    page = phone(browser, live, lon, lat, role=Role.OFFICER)
+    # an officer records no new assets here, and reads the app in English on demand
+    assert page.locator("#record-save").count() == 0
+    page.click("#lang")
+    assert page.inner_text("#tab-nearby") == "Nearby"
+    page.click("#lang")
+    assert page.inner_text("#tab-nearby") == "附近"
+
+    page.click("#tab-nearby")
+    item = page.locator(f"#nearby-list li[data-code='{code}']")
+    item.wait_for()
+    item.locator("button.step").click()
+    form = item.locator("form.step-form")
+    form.wait_for()
+    assert "确权" in form.locator("h3").inner_text()
+    form.locator("[name='responsible_unit']").fill("焦作市排水管理处")
+    form.locator("[name='comment']").fill("现场确认权属")
+    form.locator("button.step-save").click()
+    item.locator("p.ok").wait_for()  # queued, and the sync under way
+    page.wait_for_selector("body[data-sync='idle'][data-queue='0']", timeout=30000)
+    with psycopg.connect(live.settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT status, responsible_unit FROM road_voids WHERE id = %s", (void,)
+        ).fetchone()
+        via = conn.execute(
+            "SELECT count(*) FROM asset_history WHERE asset_id = %s AND via LIKE 'field:%%'", (void,)
+        ).fetchone()
+    assert row == ("assigned", "焦作市排水管理处")
+    assert via is not None and via[0] >= 1
     assert not page.errors, page.errors
     page.context.close()
