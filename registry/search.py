@@ -32,7 +32,7 @@ from registry.errors import InvalidParameter
 from registry.features import properties_json
 from registry.spec import AttrType, LayerSpec
 from registry.sqlparams import Params
-from registry.workflow_store import overdue_sql, workflow_props_sql
+from registry.workflow_store import deadline_sql, overdue_sql, workflow_props_sql
 
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 MAX_LIMIT = 1000
@@ -67,6 +67,9 @@ class SearchQuery:
     today: dt.date | None = None
     # past a workflow deadline (True) or not (False), from the layers' declared workflows
     overdue: bool | None = None
+    # the workflow deadline (computed from the records, as overdue is) within a range
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
     limit: int = 50
     offset: int = 0
 
@@ -155,6 +158,14 @@ def _campaign_filters(
     if q.overdue is not None:
         late = overdue_sql(spec, p.add(q.today or clock.today()))
         where.append(late if q.overdue else sql.SQL("NOT ({})").format(late))
+    if q.deadline_from or q.deadline_to:
+        deadline = deadline_sql(spec)
+        if deadline is None:
+            return None  # no deadline runs in this layer
+        if q.deadline_from:
+            where.append(sql.SQL("({}) >= {}").format(deadline, p.add(q.deadline_from)))
+        if q.deadline_to:
+            where.append(sql.SQL("({}) <= {}").format(deadline, p.add(q.deadline_to)))
     return where
 
 

@@ -201,6 +201,31 @@ def test_a_demo_seeded_today_is_mostly_on_time(
     assert 0 < stale <= 20
 
 
+def test_the_deadline_range_agrees_with_the_deadlines_counted_in_sql(
+    client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection
+) -> None:
+    """``deadline_from``/``deadline_to`` filter on the workflow deadline: the voids due
+    before today are the overdue ones, those due today or later the rest of the open ones."""
+    overdue = one(sqlconn, FLAG_SQL["deadline_overdue"].replace("%(t)s", "%s"), *[TODAY] * 3)
+    open_voids = one(sqlconn, "SELECT count(*) FROM road_voids WHERE status <> 'closed'")
+
+    def matched(**params: str) -> int:
+        r = client.get(
+            "/api/search",
+            params={"layers": "road_voids", "limit": 1, **params},
+            headers=accounts[Role.VIEWER].bearer,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["numberMatched"]
+
+    yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
+    assert matched(deadline_to=yesterday) == overdue
+    assert matched(deadline_from=TODAY.isoformat()) == open_voids - overdue
+    assert matched(deadline_from=TODAY.isoformat(), deadline_to=yesterday) == 0
+    bad = client.get("/api/search", params={"deadline_from": "soon"}, headers=accounts[Role.VIEWER].bearer)
+    assert bad.status_code == 400
+
+
 def test_every_count_matches_sql(
     client: TestClient, accounts: dict[Role, Account], sqlconn: psycopg.Connection, catalog: LayerCatalog
 ) -> None:

@@ -49,6 +49,9 @@ def layer_json(spec: LayerSpec) -> dict[str, Any]:
         # the everyday questions the layer declares (search box, filters, map labels)
         "text_search": list(spec.text_search_attrs),
         "filters": list(spec.filter_attrs),
+        # its yes/no questions (LayerSpec.flags: ``<name>=true`` in /api/search, the map's
+        # filter panel), beside the workflow's overdue and deadline range
+        "flags": [{"name": f.name, "zh": f.zh, "en": f.en, "deadline": f.deadline} for f in spec.flags],
         "tile_attrs": list(spec.tile_attrs),
         "style": {
             "by": style.by,

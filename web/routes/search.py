@@ -183,6 +183,8 @@ def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> No
             raise InvalidParameter("overdue", "overdue 应为 true 或 false / overdue must be true or false")
         # past a deadline of the layers' declared workflows (registry.workflow)
         q.overdue = raw in ("true", "1", "yes")
+    # the workflow deadline within a range (inclusive): what falls due this week
+    q.deadline_from, q.deadline_to = _date(params, "deadline_from"), _date(params, "deadline_to")
 
 
 def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
@@ -266,6 +268,10 @@ SEARCH_PARAMETERS = [
     _described("date_field", "日期属性 a date attribute, e.g. detected_on", _TEXT),
     _described("date_from", "日期起 from (YYYY-MM-DD)", _DAY),
     _described("date_to", "日期止 to (YYYY-MM-DD)", _DAY),
+    _described("overdue", "逾期 past a workflow deadline (true/false)", _TEXT),
+    _described("deadline_from", "期限起 workflow deadline from (YYYY-MM-DD)", _DAY),
+    _described("deadline_to", "期限止 workflow deadline to (YYYY-MM-DD)", _DAY),
+    _described("inspected_since", "巡查于此后 inspected since (RFC 3339 or YYYY-MM-DD)", _INSTANT),
     _described("limit", "每页 per page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
     _described("offset", "跳过 skip", {"type": "integer", "minimum": 0}),
     _described("f", "格式 format", {"type": "string", "enum": ["geojson", "csv"]}),
@@ -314,6 +320,7 @@ def search_get(request: Request, conn: ReadConnDep, catalog: CatalogDep) -> Resp
     ``updated_from``/``updated_to``, ``date_field`` + ``date_from``/``date_to``,
     the layers' flags (``water_failing=true``, ``test_overdue=true``, ``deadline_overdue=true``),
     ``measure`` + ``year`` (what a campaign figure counts), ``inspected_since``,
+    ``overdue`` and ``deadline_from``/``deadline_to`` (the workflow deadline),
     ``coord_sys`` (wgs84, cgcs2000, gcj02, bd09), ``limit``/``offset``, ``f`` (geojson, csv)."""
     params: dict[str, Any] = dict(request.query_params)
     for name in ("layers", *catalog.filter_attrs()):

@@ -13,6 +13,7 @@ import { errorText, request } from "./http.js";
 import { I18n, t } from "./i18n.js";
 import { initParking } from "./parking.js";
 import { findText, suggestText } from "./places.js";
+import { questionKeys, questionRows } from "./questions.js";
 import {
   clearResults, drawResults, drawSearch, exportResults, listResults, radiusSearch, rerunSearch, runSearch,
 } from "./search.js";
@@ -208,19 +209,28 @@ function buildFilters() {
   for (const name of spec ? spec.filters || ["status"] : []) {
     const attr = name === "status" ? { name, choices: spec.statuses } : spec.attrs.find((a) => a.name === name);
     if (!attr || !attr.choices || !attr.choices.length) continue;
-    const label = name === "status" ? t("status") : I18n.label(attr);
+    const label = name === "status" ? (spec.workflow ? I18n.pick("状态（流程步骤）", "Status (workflow step)") : t("status")) : I18n.label(attr);
     const sel = h("select", { id: "filter-" + name, "aria-label": label },
       h("option", { value: "", text: t("all") }), attr.choices.map((c) => h("option", { value: c.code, text: I18n.label(c) })));
     sel.value = App.filters[name] || "";
     sel.addEventListener("change", () => { App.filters[name] = sel.value; applyFilters(); });
     rows.push(h("div", { class: "row" }, h("label", {}, h("span", { text: label + " " }), sel)));
   }
+  // the everyday questions the layer declares (flags, overdue, deadlines, inspections)
+  rows.push(...questionRows(spec, App.filters, (name, value) => { App.filters[name] = value; applyFilters(); }));
   fill($("#filters"), ...rows);
 }
+/** Is a question of the chosen layer asked (逾期, a flag, a date)? */
+const questionAsked = () => questionKeys(App.layers[App.filters.layer]).some((k) => App.filters[k]);
 function applyFilters() {
   refreshTiles();
   drawResults();
   writeHash();
+  // a question is answered by the search (tiles do not carry it): with no search of
+  // its own, the layer's matches are listed and drawn, and cleared with the question
+  const questionsOnly = !App.lastSearch || App.lastSearch.kind === "questions";
+  if (questionAsked() && questionsOnly) return runSearch({ kind: "questions", params: {} });
+  if (!questionAsked() && App.lastSearch && App.lastSearch.kind === "questions") return clearResults();
   rerunSearch();
 }
 
@@ -344,6 +354,8 @@ async function start() {
     const params = Object.fromEntries(new URLSearchParams(App.hashState.search));
     if (params.lon && params.lat) App.searchShape = { type: "circle", center: [Number(params.lon), Number(params.lat)], radius: Number(params.radius || 200) };
     runSearch({ kind: "restored", params }, { fit: false });
+  } else if (questionAsked()) {
+    runSearch({ kind: "questions", params: {} }, { fit: false });
   }
   if (App.hashState.asset) {
     const [layer, id] = App.hashState.asset.split("/");
