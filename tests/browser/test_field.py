@@ -13,6 +13,7 @@ on the same port and database.
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from tests.authkit import make_accounts
 from tests.browser.conftest import M_LAT, M_LON, SCREENSHOTS, LiveServer, seed_assets, sign_in, until
 from tests.conftest import free_port
 from web.app import create_app
+from web.routes.field_app import SHELL_STATIC, STATIC, shell
 
 pytestmark = pytest.mark.browser
 
@@ -388,3 +390,24 @@ def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
     assert via is not None and via[0] >= 1
     assert not page.errors, page.errors
     page.context.close()
+
+
+def test_the_app_shell_holds_every_module_the_field_page_imports() -> None:
+    """Offline, a module missing from the worker's precache would stop the page: every
+    file /field loads (its tags and the modules they import, followed through) is in it."""
+    page = (Path(__file__).resolve().parents[2] / "web" / "templates" / "field.html").read_text(
+        encoding="utf-8"
+    )
+    wanted = set(re.findall(r'(?:src|href)="/static/([^"]+)"', page))
+    todo = [name for name in wanted if name.endswith(".js") and name.startswith("app/")]
+    while todo:
+        name = todo.pop()
+        text = (STATIC / name).read_text(encoding="utf-8")
+        for dep in re.findall(r'(?:from|import\()\s*"\./([\w.-]+\.js)"', text):
+            if f"app/{dep}" not in wanted:
+                wanted.add(f"app/{dep}")
+                todo.append(f"app/{dep}")
+    assert wanted <= set(SHELL_STATIC), sorted(wanted - set(SHELL_STATIC))
+    files = shell()["files"]
+    assert isinstance(files, list) and "/field" in files
+    assert all((STATIC / name).is_file() for name in SHELL_STATIC)
