@@ -71,6 +71,8 @@ async function data(request) {
   try {
     const res = await fetchWithin(request, NETWORK_LIMIT_MS);
     if (res.ok) await cache.put(request, res.clone());
+    // signed out: nothing of the last session is kept for an offline start
+    else if (res.status === 401) for (const path of DATA_PATHS) await cache.delete(path);
     return res;
   } catch (err) {
     const cached = await cache.match(request, { ignoreVary: true });
