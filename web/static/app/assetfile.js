@@ -10,6 +10,7 @@ import { errorText, request } from "./http.js";
 import { I18n, t } from "./i18n.js";
 import { editParkingShape } from "./parking.js";
 import { App, choiceLabel, districtLabel, formatValue, fromMap, geoJSON, refreshTiles, writeHash } from "./state.js";
+import { inspectionSection } from "./inspections.js";
 import { workflowSection } from "./workflow.js";
 
 const problem = (err, prefix = "") => h("p", { class: "problems", role: "alert", text: prefix + errorText(err) });
@@ -85,6 +86,8 @@ function render(spec, feature) {
     // a layer with a campaign workflow shows its steps and the next-step action instead
     ...(spec.workflow ? workflowSection(spec, feature, () => openFile(spec.name, feature.id)) : timeline(spec, p)),
     ...spec.children.flatMap((child) => childRecords(spec, feature, child)),
+    // inspections of any asset; what one may change or raise, as the layers declare it
+    ...inspectionSection(spec, feature, () => openFile(spec.name, feature.id), openFile),
     ...history(spec, feature));
 }
 
