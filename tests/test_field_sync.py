@@ -265,6 +265,15 @@ def test_an_inaccurate_gps_position_is_refused_and_a_tapped_one_accepted(
     assert refused.json()["detail"].startswith("定位精度 35 米，超过允许的 10 米")
     english = _send(client, surveyor, vague, lang="en")
     assert english.json()["detail"].startswith("position accuracy 35 m is worse than the allowed 10 m")
+    # the language as every problem picks it: ?lang=, else Accept-Language
+    headers = {**surveyor.bearer, "Idempotency-Key": str(uuid.uuid4()), "Accept-Language": "en-GB,en;q=0.9"}
+    told = client.post(SUBMIT, json=vague, headers=headers).json()
+    assert told["detail"] == english.json()["detail"]
+    (entry,) = told["errors"]
+    assert entry["field"] == "position.accuracy_m" and entry["code"] == "field_position_inaccurate"
+    assert entry["params"] == {"accuracy": "35", "max": "10"} and entry["message"].startswith(
+        "position accuracy"
+    )
     tapped = vague | {"position": {"lon": CENTRE[0], "lat": CENTRE[1], "accuracy_m": 35, "source": "map"}}
     assert _send(client, surveyor, tapped).status_code == 201
 
@@ -320,6 +329,16 @@ def test_an_inspection_and_a_step_go_through_the_apis_own_rules(
     ]
     viewer = _send(client, users[Role.VIEWER], inspection)
     assert viewer.status_code == 403 and viewer.json()["code"] == "permission_denied"
+
+    # the officer's day undone by an admin: the step is reopened, the inspection removed
+    undone = client.post(f"/api/undo/{via}", headers=users[Role.ADMIN].bearer)
+    assert undone.status_code == 200, undone.text
+    conn.rollback()
+    back = store.get_asset(conn, spec, void["id"])
+    assert (back["status"], back["responsible_unit"]) == ("found", None)
+    (left,) = conn.execute("SELECT count(*) FROM inspections WHERE asset_id = %s", (void["id"],)).fetchone()
+    conn.rollback()
+    assert left == 0
 
 
 def test_a_conflicting_update_shows_both_versions_and_overwrites_nothing(
