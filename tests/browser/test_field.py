@@ -411,3 +411,35 @@ def test_the_app_shell_holds_every_module_the_field_page_imports() -> None:
     files = shell()["files"]
     assert isinstance(files, list) and "/field" in files
     assert all((STATIC / name).is_file() for name in SHELL_STATIC)
+
+
+def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarded(
+    browser: Any, field_server: tuple[LiveServer, Switchable]
+) -> None:
+    live, _switch = field_server
+    lon, lat = live.seeded["centre"]
+    taken = live.seeded["manholes"][1]  # a code another manhole already has
+    page = phone(browser, live, lon, lat)
+    page.select_option("#record-layer", "manholes")
+    page.wait_for_selector("#record-save:enabled")
+    page.fill("#f-manholes-code", taken)
+    page.click("#record-save")
+    refused = page.locator("#queue-list li[data-state='rejected']")
+    page.click("#tab-queue")
+    refused.wait_for(timeout=30000)
+    assert (
+        taken in refused.locator(".problems").inner_text()
+        or "编号" in refused.locator(".problems").inner_text()
+    )
+    assert page.inner_text("#queue-count") == "1"
+    page.click("#sync-btn")  # sending again does not help: it stays as it is
+    page.wait_for_selector("body[data-sync='idle']")
+    assert refused.count() == 1
+    refused.locator("button.danger").click()
+    queue_count(page, 0)
+    assert live.settings.database_url
+    with psycopg.connect(live.settings.database_url) as conn:
+        count = conn.execute("SELECT count(*) FROM manholes WHERE code = %s", (taken,)).fetchone()
+    assert count == (1,)
+    assert not page.errors, page.errors
+    page.context.close()

@@ -98,6 +98,15 @@ test("a 409 is kept as a conflict with both versions and a 422 with the server's
   assert.deepStrictEqual([mine.state, mine.base_version, mine.key, mine.conflict], [PENDING, 7, "k1b", null]);
 });
 
+test("a 409 that is not a changed version (a code already used) is refused, not a conflict", async () => {
+  const duplicate = { status: 409, data: { code: "duplicate_asset", detail: "编号已存在 / code exists" } };
+  const store = memoryStore([item(1)]);
+  const r = await syncQueue(store, fakeServer({ submit: () => duplicate }));
+  assert.deepStrictEqual(r, { sent: 0, conflicts: 0, rejected: 1, stopped: null });
+  assert.strictEqual(store.queue.get(1).state, REJECTED);
+  assert.strictEqual(store.queue.get(1).error, "编号已存在 / code exists");
+});
+
 test("the submission body carries the contract's fields and nothing empty", () => {
   const body = submissionBody({ kind: "create", layer: "manholes", recorded_at: "t", asset_id: null, properties: { a: 1 },
     position: { lon: 1, lat: 2, accuracy_m: 5, source: "gps", at: "t" }, seq: 3, key: "k", state: PENDING }, []);

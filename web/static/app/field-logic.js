@@ -19,13 +19,15 @@ export function sendable(items) {
 
 /**
  * What an error answer to a submission means for its item:
- * ``"conflict"`` (409: kept, shown with both versions), ``"rejected"`` (400/403/404/
+ * ``"conflict"`` (409 version_conflict: kept, shown with both versions), ``"rejected"`` (400/403/404/
  * 410/422: kept with the server's message; sending it again cannot help), or
  * ``"stop"`` (no network, 401, 429, 5xx: nothing is wrong with the item; sync stops
  * here and the item, and every item after it, stays as it is, in order).
  */
-export function outcomeOf(status) {
-  if (status === 409) return "conflict";
+export function outcomeOf(status, problem) {
+  // only a changed version is a conflict to resolve; another 409 (a code already used,
+  // a step that is no longer next) is refused like invalid input
+  if (status === 409) return problem && (problem.code === "version_conflict" || problem.theirs) ? "conflict" : "rejected";
   if ([400, 403, 404, 410, 413, 422].includes(status)) return "rejected";
   return "stop";
 }

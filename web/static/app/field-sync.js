@@ -25,7 +25,7 @@ export async function syncQueue(store, api, onItem = () => {}) {
     try {
       photos = await uploadPhotos(store, api, item);
     } catch (err) {
-      if (outcomeOf(err.status) === "stop") {
+      if (outcomeOf(err.status, err.data) === "stop") {
         result.stopped = err;
         return result;
       }
@@ -41,7 +41,7 @@ export async function syncQueue(store, api, onItem = () => {}) {
       result.sent++;
       onItem(item, "sent", answer);
     } catch (err) {
-      const outcome = outcomeOf(err.status);
+      const outcome = outcomeOf(err.status, err.data);
       if (outcome === "stop") {
         result.stopped = err;
         return result;
