@@ -7,6 +7,12 @@
  * them changes this script's bytes, which is what makes the browser install the new
  * worker; the old shell cache is deleted when the new one activates.
  *
+ * Hand-written rather than Workbox: Workbox's precache list (with revisions) comes from
+ * a build step (workbox-build / its webpack plugin, injectManifest), and this project has
+ * no build; here the route that serves the worker writes the list and its hash. The four
+ * strategies below are a few lines each, and the offline tiles are put in their cache by
+ * the page (with its progress bar), not by the worker.
+ *
  * Strategies:
  *   shell files             cache first (precached at install, fetched with cache: "reload")
  *   /field (the page)       network first (a 4 s limit), else the cached shell
