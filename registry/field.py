@@ -37,6 +37,7 @@ from registry.catalog import LayerCatalog
 from registry.errors import RegistryError
 from registry.messages import render
 from registry.permissions import Action
+from registry.properties import parse_instant
 from registry.spec import LayerSpec
 
 VIA_PREFIX = "field"
@@ -323,7 +324,7 @@ def uploaded(
                 row["file_name"],
                 row["content_type"],
                 row["size_bytes"],
-                ref.get("taken_at") or row["taken_at"],
+                parse_instant(ref["taken_at"]) if ref.get("taken_at") else row["taken_at"],
                 ref["lon"] if ref.get("lon") is not None else row["lon"],
                 ref["lat"] if ref.get("lat") is not None else row["lat"],
                 row["accuracy_m"],

@@ -298,7 +298,9 @@ def test_an_inspection_and_a_step_go_through_the_apis_own_rules(
         "layer": "road_voids",
         "asset_id": str(void["id"]),
         "inspection": {"inspected_at": "2026-11-03T10:00:00+08:00", "result": "problem", "notes": "路面裂缝"},
-        "photos": [{"sha256": up["sha256"], "lon": CENTRE[0], "lat": CENTRE[1]}],
+        "photos": [
+            {"sha256": up["sha256"], "lon": CENTRE[0], "lat": CENTRE[1], "taken_at": "2026-11-03T09:59:00"}
+        ],
     }
     done = _send(client, officer, inspection)
     assert done.status_code == 201, done.text
@@ -306,6 +308,12 @@ def test_an_inspection_and_a_step_go_through_the_apis_own_rules(
     (recorded,) = listed["inspections"]
     assert recorded["id"] == done.json()["inspection_id"] and recorded["notes"] == "路面裂缝"
     assert [p["sha256"] for p in recorded["photos"]] == [up["sha256"]]
+    (photo,) = client.get(f"/api/assets/road_voids/{void['id']}/photos", headers=officer.bearer).json()[
+        "photos"
+    ]
+    # a time without an offset is China Standard Time, as everywhere in the API
+    assert photo["taken_at"].startswith("2026-11-03T01:59:00")
+    assert (photo["position"]["lon"], photo["position"]["lat"]) == CENTRE
     bad = _send(client, officer, inspection | {"inspection": {"result": "fine"}})
     assert bad.status_code == 400 and bad.json()["parameter"] == "result"
 
