@@ -126,6 +126,44 @@ def test_paging_follows_next_and_prev_links(
     assert any(link["rel"] == "prev" for link in fc["links"])
 
 
+def test_paging_in_the_default_order_follows_keyset_links_to_every_feature_once(
+    client: TestClient, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    seed_layer(conn, catalog.get("manholes"), 7)
+    conn.commit()
+    ids, offsets, url = [], [], "/ogc/collections/manholes/items?limit=3"
+    while url:
+        fc = client.get(url).json()
+        ids += [f["id"] for f in fc["features"]]
+        nxt = [link["href"] for link in fc["links"] if link["rel"] == "next"]
+        url = nxt[0].replace("http://testserver", "") if nxt else None
+        if url:
+            assert "after=" in url  # the next page is an id range, not an OFFSET
+            offsets.append(int(url.split("offset=")[1].split("&")[0]))
+    assert ids == sorted(ids) and len(set(ids)) == 7 and offsets == [3, 6]
+    # a page reached by keyset knows its previous page
+    fc = client.get(f"/ogc/collections/manholes/items?limit=3&offset=3&after={ids[2]}").json()
+    assert [f["id"] for f in fc["features"]] == ids[3:6] and fc["numberMatched"] == 7
+    prev = next(link["href"] for link in fc["links"] if link["rel"] == "prev")
+    assert "after=" not in prev and "offset=0" in prev
+    assert client.get("/ogc/collections/manholes/items?after=not-an-id").status_code == 400
+
+
+def test_a_large_match_is_counted_only_up_to_the_cap_and_says_so(
+    client: TestClient, conn: psycopg.Connection, catalog: LayerCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("registry.features.COUNT_CAP", 4)
+    seed_layer(conn, catalog.get("manholes"), 6)
+    conn.commit()
+    fc = client.get("/ogc/collections/manholes/items?limit=2").json()
+    assert "numberMatched" not in fc and fc["numberMatchedAtLeast"] == 5
+    assert fc["numberReturned"] == 2 and any(link["rel"] == "next" for link in fc["links"])
+    # a match within the cap is counted exactly; the last page needs no count at all
+    assert client.get("/ogc/collections/manholes/items?limit=2&code=nobody").json()["numberMatched"] == 0
+    last = client.get("/ogc/collections/manholes/items?limit=2&offset=4").json()
+    assert last["numberMatched"] == 6 and not any(link["rel"] == "next" for link in last["links"])
+
+
 def test_bbox_selects_only_features_inside(client: TestClient, seeded: dict[str, int]) -> None:
     x, y = CENTRE
     bbox = f"{x - STEP / 2},{y - 0.001},{x + STEP * 1.5},{y + 0.001}"

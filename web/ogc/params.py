@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from starlette.datastructures import QueryParams
 
 from registry import crs as crs_mod
@@ -33,6 +35,7 @@ RESERVED = {
     "sortby",
     "properties",
     "overdue",
+    "after",
 }
 
 
@@ -54,6 +57,12 @@ def item_query(spec: LayerSpec, params: QueryParams) -> ItemQuery:
     q = ItemQuery(crs=crs_mod.resolve(params.get("crs"), "crs"))
     q.limit = _int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     q.offset = _int(params, "offset", 0, 0, 2**31 - 1)
+    if params.get("after"):
+        # the keyset of a next link (registry/features.py): the last id of the page before
+        try:
+            q.after = uuid.UUID(params["after"])
+        except ValueError:
+            raise InvalidParameter("after", f"after must be a feature id, got {params['after']!r}") from None
     if params.get("bbox"):
         q.bbox_crs = crs_mod.resolve(params.get("bbox-crs"), "bbox-crs")
         q.bbox = parse_bbox(params["bbox"], q.bbox_crs)

@@ -11,22 +11,26 @@ import datetime as dt
 import json
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Depends, Request, Response
 
 from registry import crs as crs_mod
 from registry.errors import FeatureNotFound
-from registry.features import extents, get_item, query_items
+from registry.features import ItemPage, ItemQuery, extents, get_item, keyset_applies, query_items
 from registry.permissions import Action
 from registry.properties import properties_of
 from registry.spec import LayerSpec
-from web.auth import require
+from web.auth import authorized_read, refuse_anonymous, require
 from web.deps import CatalogDep, ConnDep, ReadConnDep
 from web.ogc.common import GEOJSON, HTML, JSON, OPENAPI, base_url, link, render, wants_html, with_query
 from web.ogc.openapi import openapi_document
 from web.ogc.params import item_query
 
 # Reading needs an account (or REGISTRY_PUBLIC_READ=true); GIS clients send an API token.
-router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], dependencies=[Depends(require(Action.READ))])
+# Every route declares READ but /items, which checks it in the same thread-pool hop as
+# its query (web/auth.authorized_read).
+router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
+READ = [Depends(require(Action.READ))]
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
@@ -62,7 +66,7 @@ def _json(doc: Any, media_type: str = JSON, headers: dict[str, str] | None = Non
     return Response(json.dumps(doc, ensure_ascii=False, default=str), media_type=media_type, headers=headers)
 
 
-@router.get("", summary="OGC API landing page 服务入口")
+@router.get("", summary="OGC API landing page 服务入口", dependencies=READ)
 def landing(request: Request, f: str | None = None) -> Response:
     """Links to the API description, conformance and the collections."""
     base = base_url(request)
@@ -93,7 +97,7 @@ def landing(request: Request, f: str | None = None) -> Response:
     return _json(doc)
 
 
-@router.get("/conformance", summary="Conformance classes 符合性声明")
+@router.get("/conformance", summary="Conformance classes 符合性声明", dependencies=READ)
 def conformance(request: Request, f: str | None = None) -> Response:
     """Which standards this server implements."""
     doc = {"conformsTo": CONFORMANCE}
@@ -105,7 +109,7 @@ def conformance(request: Request, f: str | None = None) -> Response:
     return _json(doc)
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of the OGC API")
+@router.get("/api", summary="OpenAPI 3.0 definition of the OGC API", dependencies=READ)
 def api(request: Request, catalog: CatalogDep) -> Response:
     """A 3.0 document (OGC clients do not read FastAPI's 3.1 one)."""
     return _json(openapi_document(base_url(request), catalog), media_type=OPENAPI)
@@ -155,7 +159,7 @@ def collection_doc(base: str, spec: LayerSpec, extent: dict[str, Any] | None) ->
     return doc
 
 
-@router.get("/collections", summary="All layers as collections 图层列表")
+@router.get("/collections", summary="All layers as collections 图层列表", dependencies=READ)
 def collections(request: Request, conn: ConnDep, catalog: CatalogDep, f: str | None = None) -> Response:
     """One collection per layer of the catalogue, with extents."""
     base = base_url(request)
@@ -185,7 +189,7 @@ def collections(request: Request, conn: ConnDep, catalog: CatalogDep, f: str | N
     return _json(doc)
 
 
-@router.get("/collections/{collection_id}", summary="One layer 图层")
+@router.get("/collections/{collection_id}", summary="One layer 图层", dependencies=READ)
 def collection(
     request: Request, collection_id: str, conn: ConnDep, catalog: CatalogDep, f: str | None = None
 ) -> Response:
@@ -205,7 +209,9 @@ def collection(
     return _json(doc)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Queryable properties 可查询属性")
+@router.get(
+    "/collections/{collection_id}/queryables", summary="Queryable properties 可查询属性", dependencies=READ
+)
 def queryables(request: Request, collection_id: str, catalog: CatalogDep, f: str | None = None) -> Response:
     """JSON Schema of the properties usable in filters, sortby and property equality."""
     spec = catalog.get(collection_id)
@@ -233,34 +239,59 @@ def queryables(request: Request, collection_id: str, catalog: CatalogDep, f: str
     return _json(doc, media_type="application/schema+json")
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a layer 要素查询")
-def items(request: Request, collection_id: str, conn: ReadConnDep, catalog: CatalogDep) -> Response:
-    """Paged GeoJSON with bbox, datetime, property equality, CQL2 filter, sortby, properties and crs."""
-    spec = catalog.get(collection_id)
+def _next_link(request: Request, q: ItemQuery, features: list[str]) -> dict[str, Any]:
+    """The next page: by keyset (``after`` the last id) in the default order, else by offset.
+
+    ``offset`` is kept up to date either way, so the page knows its position (and its
+    previous page) whichever way it was reached.
+    """
+    offset = q.offset + q.limit
+    if keyset_applies(q) and features:
+        last = json.loads(features[-1])["id"]
+        return link(with_query(request, offset=offset, after=last), "next", GEOJSON, "下一页 Next page")
+    return link(with_query(request, offset=offset), "next", GEOJSON, "下一页 Next page")
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a layer 要素查询",
+    dependencies=[Depends(refuse_anonymous)],
+)
+async def items(request: Request, collection_id: str, catalog: CatalogDep) -> Response:
+    """Paged GeoJSON with bbox, datetime, property equality, CQL2 filter, sortby, properties and crs.
+
+    ``numberMatched`` is exact up to ``COUNT_CAP`` matches; past it, it is left out
+    (as OGC API Features allows) and ``numberMatchedAtLeast`` says there are more. Reads
+    go to a replica when there is one (as ``ReadConnDep``); authentication and the query
+    run in one thread-pool hop (web/auth.authorized_read).
+    """
+
+    def read(conn: psycopg.Connection) -> tuple[LayerSpec, ItemQuery, ItemPage]:
+        # after authentication, as with a dependency: a bad token is a 401 whatever else is wrong
+        spec = catalog.get(collection_id)
+        q = item_query(spec, request.query_params)
+        return spec, q, query_items(conn, spec, q)
+
+    spec, q, page = await authorized_read(request, read, replica=True)
     html = wants_html(request, request.query_params.get("f"))
-    q = item_query(spec, request.query_params)
-    features, matched = query_items(conn, spec, q)
+    features, matched = page.features, page.matched
     links = [
         link(str(request.url), "self", GEOJSON, "本页 This page"),
-        link(with_query(request, f="html"), "alternate", HTML, "本页 HTML"),
+        link(with_query(request, f="html", after=None), "alternate", HTML, "本页 HTML"),
         link(f"{base_url(request)}/collections/{spec.name}", "collection", JSON, "图层 Collection"),
     ]
-    if q.offset + len(features) < matched:
-        links.append(
-            link(with_query(request, offset=q.offset + q.limit), "next", GEOJSON, "下一页 Next page")
-        )
+    if page.more:
+        links.append(_next_link(request, q, features))
     if q.offset > 0:
-        links.append(
-            link(with_query(request, offset=max(0, q.offset - q.limit)), "prev", GEOJSON, "上一页 Previous")
-        )
+        previous = with_query(request, offset=max(0, q.offset - q.limit), after=None)
+        links.append(link(previous, "prev", GEOJSON, "上一页 Previous"))
     stamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-    head = {
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "timeStamp": stamp,
-        "links": links,
-    }
+    head: dict[str, Any] = {"type": "FeatureCollection"}
+    if matched is not None:
+        head["numberMatched"] = matched
+    else:
+        head["numberMatchedAtLeast"] = page.at_least
+    head.update({"numberReturned": len(features), "timeStamp": stamp, "links": links})
     if html:
         parsed = [json.loads(feat) for feat in features]
         item_base = f"{base_url(request)}/collections/{spec.name}/items"
@@ -278,7 +309,7 @@ def items(request: Request, collection_id: str, conn: ReadConnDep, catalog: Cata
             links=links,
             features=rows,
             columns=columns,
-            number_matched=matched,
+            number_matched=matched if matched is not None else f"≥ {page.at_least}",
             number_returned=len(rows),
             doc={**head, "features": parsed[:5]},
         )
@@ -286,7 +317,9 @@ def items(request: Request, collection_id: str, conn: ReadConnDep, catalog: Cata
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": q.crs.header})
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature 单个要素")
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}", summary="One feature 单个要素", dependencies=READ
+)
 def item(
     request: Request,
     collection_id: str,
