@@ -33,6 +33,7 @@ from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import make_accounts
 from tests.browser.conftest import M_LAT, M_LON, SCREENSHOTS, LiveServer, seed_assets, sign_in, until
+from tests.browser.street_tiles import write_mbtiles
 from tests.conftest import free_port
 from web.app import create_app
 from web.routes.field_app import SHELL_STATIC, STATIC, shell
@@ -172,6 +173,21 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
     live, switch = field_server
     lon, lat = live.seeded["centre"]
     manhole_code = live.seeded["manholes"][0]  # 30 m north of the centre
+    # the bureau's own basemap, an MBTiles file the registry serves (z12-z17 around here)
+    folder = live.settings.basemap_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    roads = [
+        ("测试路", [(lon - 0.01, lat), (lon + 0.01, lat)]),
+        ("试验街", [(lon, lat - 0.01), (lon, lat + 0.01)]),
+    ]
+    around = (lon - 0.006, lat - 0.006, lon + 0.006, lat + 0.006)
+    write_mbtiles(folder / "field.mbtiles", roads, [(around, range(12, 18))])
+    res = httpx.put(
+        f"{live.url}/api/basemaps/field",
+        json={"name": "field", "title": "内网底图", "kind": "mbtiles", "file": "field.mbtiles"},
+        headers=live.headers(),
+    )
+    assert res.status_code == 200, res.text
     page = phone(browser, live, lon, lat)
     context = page.context
     # the manifest is linked and served; the worker controls /field
@@ -246,7 +262,7 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
     assert page.locator("#queue-list li[data-state='pending']").count() == 2
     assert page.inner_text("#queue-count") == "2"
     shot(page, "field-queue")
-    # the offline area keeps drawing: its tiles come from Cache Storage
+    # the offline area keeps drawing: its tiles (assets and basemap) come from Cache Storage
     until(
         page,
         "state.js",
@@ -254,6 +270,7 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
         what="the map at the phone's position",
     )
     assert wait_drawn(page, "offline, from the downloaded area") > 0
+    page.locator("#map img.leaflet-tile-loaded[src*='/basemaps/field/17/']").first.wait_for()
 
     # the network returns: the queue is sent by itself (the online event), once each
     switch.start()
