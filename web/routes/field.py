@@ -437,10 +437,38 @@ async def _problem(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema with its ``$defs`` written in place (an operation's own schema in
+    the OpenAPI document cannot point into a ``$defs`` of its own)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+# The body is read by the route itself (a malformed one is answered, and kept with its
+# key, like any refusal), so its schema is documented here rather than by a parameter.
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(Submission.model_json_schema())}},
+    }
+}
+
+
 @router.post(
     "/submissions",
     status_code=201,
     summary="Send one recorded item (create, update, inspection, step), once per Idempotency-Key",
+    openapi_extra=_BODY_DOC,
 )
 async def submit(
     request: Request,
