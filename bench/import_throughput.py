@@ -6,9 +6,10 @@ a throw-away embedded cluster (or uses DATABASE_URL), then times
    into staging, one upsert with undo journal), in a child process that reports its own
    peak RSS (VmHWM);
 2. ``ogr2ogr -f PostgreSQL`` of the same file into a plain table (no validation).
-Prints rows/s for both and our peak RSS. Never asserts times.
+Prints rows/s for both and our peak RSS, then one row per size for the results table
+of ``bench/run`` (lines starting ``ROW | import``). Never asserts times.
 
-    .venv/bin/python bench/import_throughput.py --rows 1000000
+    .venv/bin/python bench/import_throughput.py --rows 100000 1000000
 """
 
 from __future__ import annotations
@@ -69,22 +70,28 @@ def child(dsn: str, path: str, data_dir: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000])
     ap.add_argument("--child", nargs=3)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
-    tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    try:
-        with bench_database(tmp) as dsn:
-            _measure(dsn, tmp, args.rows)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    table: list[str] = []
+    for rows in args.rows:
+        # A fresh database per size: the second file's codes would otherwise update the first's.
+        tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+        try:
+            with bench_database(tmp) as dsn:
+                table.append(_measure(dsn, tmp, rows))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print("\n".join(table))
 
 
-def _measure(dsn: str, tmp: Path, rows: int) -> None:
-    """The registry's importer, then ogr2ogr, on the same generated file."""
+def _measure(dsn: str, tmp: Path, rows: int) -> str:
+    """The registry's importer, then ogr2ogr, on the same generated file; the results
+    table's row."""
     f = tmp / "points.gpkg"
     t0 = time.perf_counter()
     make_file(f, rows)
@@ -93,6 +100,7 @@ def _measure(dsn: str, tmp: Path, rows: int) -> None:
     lines, wall, rss_mb = run_child(__file__, dsn, str(f), str(tmp / "data"))
     result = next(line for line in lines if line.startswith("RESULT"))
     secs = float(result.rsplit(" ", 1)[1])
+    ours = rows / secs
     print(result)
     print(
         f"registry importer: {rows / secs:,.0f} rows/s ({secs:.1f} s import, {wall:.1f} s incl. "
@@ -126,9 +134,17 @@ def _measure(dsn: str, tmp: Path, rows: int) -> None:
             check=True,
         )
         secs = time.perf_counter() - t0
+        peer = f"`ogr2ogr -f PostgreSQL` {rows / secs:,.0f} rows/s"
+        ratio = f"{ours / (rows / secs):.2f}×"
         print(f"ogr2ogr -f PostgreSQL: {rows / secs:,.0f} rows/s ({secs:.1f} s)")
     else:
+        peer, ratio = "ogr2ogr not installed", "—"
         print("ogr2ogr not found (apt install gdal-bin)")
+    return (
+        f"ROW | import {rows:,} points, full pipeline (validation, district, history, undo journal) "
+        f"| {ours:,.0f} rows/s, {rss_mb:.0f} MB peak | {peer} | {ratio} "
+        "| ≥ 100k rows/s, ≤ 500 MB peak, ≥ 0.6× ogr2ogr |"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from importers import writer
 from importers.base import Batch, Source
 from importers.errors import BadOption, CrsInvalid, CrsLooksOffset, CrsMissing, CrsWrong
 from importers.mapping import norm
+from importers.nearby import StagedPoints
 from importers.report import ImportReport, ReportRow
 from registry import coords
 from registry.messages import nested, problem
@@ -245,9 +246,12 @@ def outside_problem(src: BaseGeometry | None, crs: str, boundary: BaseGeometry, 
     return problem("geometry", "outside_jiaozuo", value)
 
 
-def set_checks(conn: psycopg.Connection, spec: LayerSpec, report: ImportReport) -> None:
+def set_checks(
+    conn: psycopg.Connection, spec: LayerSpec, report: ImportReport, points: StagedPoints | None = None
+) -> None:
     """Checks that need the whole file or the database: duplicate codes, near points
-    (existing ones and other rows of the file), overlaps the layer forbids."""
+    (existing ones and other rows of the file: ``points``, the staged points, lets the
+    latter be found in memory), overlaps the layer forbids."""
     for code, rows in writer.duplicate_codes(conn):
         listed = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
         for r in rows:
@@ -257,7 +261,7 @@ def set_checks(conn: psycopg.Connection, spec: LayerSpec, report: ImportReport) 
     for rownum, code, other in writer.near_duplicates(conn, spec):
         found = problem("geometry", "near_existing", other, level="warning", metres=metres, other=other)
         report.add(ReportRow.of(rownum, found, code=code))
-    for rownum, code, other_row in writer.near_in_file(conn, spec):
+    for rownum, code, other_row in writer.near_in_file(conn, spec, points):
         found = problem(
             "geometry", "near_in_file", other_row, level="warning", metres=metres, other=other_row
         )

@@ -41,6 +41,7 @@ from importers.checks import (
 from importers.columns import extra_json, memoised, validate_batch
 from importers.errors import EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
+from importers.nearby import StagedPoints
 from importers.ogr import list_layers
 from importers.records import mark_interrupted
 from importers.report import ImportReport, ReportRow
@@ -306,6 +307,7 @@ def _write(
     boundary = _boundary(conn)
     crs: str | None = None
     maps: dict[tuple[str, ...], ColumnMap] = {}
+    points = StagedPoints()
     for batch in source.batches():
         if source.field_names:
             batch.frame = batch.frame.rename(columns=source.field_names)
@@ -320,7 +322,7 @@ def _write(
             report.mapping.update(maps[key].attrs)
             report.extra_columns = sorted(set(report.extra_columns) | set(maps[key].extra))
         staged = _process(
-            conn, spec, batch, maps[key], crs, boundary, report, options, source, photo_rows, run
+            conn, spec, batch, maps[key], crs, boundary, report, options, source, photo_rows, run, points
         )
         writer.copy_rows(conn, spec, staged)
         report.rows_read += len(batch.frame)
@@ -329,7 +331,7 @@ def _write(
     if report.rows_read == 0:
         raise EmptyFile.of("no_records", file=source.name)
     report.codes_generated = list(run.generated)
-    set_checks(conn, spec, report)
+    set_checks(conn, spec, report, points)
     errors = report.error_rows
     report.counts["rejected"] = len(errors)
     report.counts["warnings"] = len({r.row for r in report.rows if r.level == "warning"})
@@ -405,8 +407,10 @@ def _process(
     source: Source,
     photo_rows: list[tuple[int, str, list[str]]],
     run: RunState,
+    points: StagedPoints,
 ) -> list[tuple[Any, ...]]:
-    """Transform, validate and check one batch; return the rows to stage."""
+    """Transform, validate and check one batch; return the rows to stage (and add its
+    staged points to ``points``)."""
     n = len(batch.frame)
     src_geoms = batch.geoms
     warnings: dict[int, list[Problem]] = {}
@@ -522,8 +526,11 @@ def _process(
     staged: list[tuple[Any, ...]] = list(
         zip(rows, *attr_cols, hex_geoms.tolist(), extra_texts, flags, strict=True)
     )
+    keep = shapely.get_type_id(geoms) == 0
     if rejected:
         staged = [t for i, t in enumerate(staged) if i not in rejected]
+        keep[list(rejected)] = False
+    points.add(shapely.get_x(geoms[keep]), shapely.get_y(geoms[keep]), np.asarray(rows)[keep])
     return staged
 
 
