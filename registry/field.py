@@ -192,12 +192,21 @@ def claim(conn: psycopg.Connection, *, account_id: int, key: uuid.UUID, digest: 
 
 
 def batch_for(conn: psycopg.Connection, *, account_id: int, actor: str, device: str, day: dt.date) -> int:
-    """The batch of this account, device and day (created on its first write)."""
+    """The batch of this account, device and day (created on its first write).
+
+    An existing batch is only read here, not locked: its counts are updated when the
+    write is done (:func:`finish`), so one device's sends hold its row only from then
+    to their commit."""
     row = conn.execute(
         "INSERT INTO field_batches (account_id, actor, device, day) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (account_id, device, day) DO UPDATE SET updated_at = now() RETURNING id",
+        "ON CONFLICT (account_id, device, day) DO NOTHING RETURNING id",
         (account_id, actor, device, day),
     ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT id FROM field_batches WHERE account_id = %s AND device = %s AND day = %s",
+            (account_id, device, day),
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
