@@ -232,6 +232,12 @@ def test_a_raised_hazard_is_a_new_asset_linked_to_the_inspection(setup: Any, db:
             (inspection["id"],),
         ).fetchone()
     assert link == ("road_voids", raised["id"], inspection["id"])
+    # the manhole's dossier tells what the inspection did
+    dossier = client.get(f"/api/assets/manholes/{manhole['id']}/dossier.pdf", headers=viewer)
+    assert dossier.status_code == 200, dossier.text
+    text = "".join("".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(dossier.content)).pages)
+    assert "2026-11-0309:30" in text  # in the bureau's time, as recorded
+    assert "巡查变更：井盖状况→沉陷" in text and f"上报隐患：{props['code']}" in text
     # raising needs the hazard result, and the hazard's own rules still hold
     refused = client.post(
         url, json={"result": "problem", "raise": {"layer": "road_voids", "risk_grade": "I"}}, headers=officer

@@ -5,6 +5,7 @@ full change history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -19,6 +20,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, SimpleDocTemplate, Spacer
 
+from registry.clock import CHINA
 from registry.errors import FeatureNotFound
 from registry.inspections import list_inspections
 from registry.spec import LayerSpec
@@ -200,6 +202,20 @@ def _history(conn: psycopg.Connection, rec: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _outcome(conn: psycopg.Connection, spec: LayerSpec, inspection: dict[str, Any]) -> list[str]:
+    """What the inspection changed on the asset and the hazard it raised, in words."""
+    out = [
+        f"巡查变更：{spec.attr(k).zh} → {_value(spec, k, v)}"
+        for k, v in (inspection.get("changes") or {}).items()
+        if k in {a.name for a in spec.all_attrs}
+    ]
+    raised = inspection.get("raised")
+    if raised:
+        row = conn.execute("SELECT code FROM assets WHERE id = %s", (raised["id"],)).fetchone()
+        out.append(f"上报隐患：{row[0] if row else raised['id']}")
+    return out
+
+
 def dossier_pdf(conn: psycopg.Connection, spec: LayerSpec, asset_id: Any, *, data_dir: Path) -> bytes:
     """一患一档: the printable file of one asset (designed for road voids; any layer works)."""
     rec = _record(conn, spec, asset_id)
@@ -245,10 +261,11 @@ def dossier_pdf(conn: psycopg.Connection, spec: LayerSpec, asset_id: Any, *, dat
     story.append(para("四、巡查记录 Inspections", "h2"))
     inspections = [
         [
-            i["inspected_at"][:16].replace("T", " "),
+            # the bureau's time (CST), as the inspector noted it
+            dt.datetime.fromisoformat(i["inspected_at"]).astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
             i["inspector"],
             i["result_zh"],
-            i["notes"] or "",
+            "；".join(filter(None, [i["notes"], *_outcome(conn, spec, i)])),
             len(i["photos"]),
         ]
         for i in list_inspections(conn, spec, rec["id"])
