@@ -478,3 +478,43 @@ def test_undoing_a_batch_puts_everything_back(
     assert batch["undone_by"] == "surveyor" and batch["undone_at"]
     assert client.get("/api/field/batches", headers=users[Role.PLANNER].bearer).json()["batches"] == []
     assert len(client.get("/api/field/batches", headers=users[Role.ADMIN].bearer).json()["batches"]) == 1
+
+
+def test_an_inspections_outcome_is_part_of_the_batch_and_undone_with_it(
+    field_api: Any, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    """What an inspection sets on its asset and the hazard it raises (the layers'
+    declarations, as ``POST …/inspections`` takes them) are writes of the field batch."""
+    client, users = field_api
+    officer = users[Role.OFFICER]
+    manhole = make_asset(conn, catalog, "manholes", 3)
+    sent = _send(
+        client,
+        officer,
+        {
+            "kind": "inspection",
+            "layer": "manholes",
+            "asset_id": str(manhole["id"]),
+            "inspection": {
+                "result": "hazard",
+                "inspected_at": "2026-11-03T09:30:00+08:00",
+                "notes": "井周路面下沉",
+                "set": {"condition": "sunken"},
+                "raise": {"layer": "road_voids", "risk_grade": "II"},
+            },
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    answer = sent.json()
+    via, raised = answer["via"], answer["raised"]
+    assert answer["asset"]["version"] == 2 and raised["layer"] == "road_voids"
+    assert [e[2] for e in _history(conn, manhole["id"])] == ["api", via, via]  # update + inspection
+    assert _history(conn, raised["id"]) == [("create", "officer", via)]
+
+    undone = client.post(f"/api/undo/{via}", headers=officer.bearer)  # officers undo their own day
+    assert undone.status_code == 200, undone.text
+    conn.rollback()
+    assert store.get_asset(conn, catalog.get("manholes"), manhole["id"])["condition"] == manhole["condition"]
+    with pytest.raises(store.AssetNotFound):
+        store.get_asset(conn, catalog.get("road_voids"), raised["id"])
+    conn.rollback()

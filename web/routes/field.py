@@ -302,14 +302,14 @@ def _write(
         )
     warnings: list[dict[str, str]] = []
     asset_id = None if sub.kind == "create" else _asset_id(sub)
-    inspection_id = None
+    extra: dict[str, Any] = {}
     try:
         with conn.transaction():
             batch = field.batch_for(
                 conn, account_id=user.id, actor=user.username, device=device, day=clock.today()
             )
             via = field.via_of(batch)
-            record, action, inspection_id = _apply(
+            record, action, extra = _apply(
                 conn, catalog, settings, user, spec, sub, asset_id, photos, via, warnings
             )
     except store.VersionConflict as exc:
@@ -324,8 +324,7 @@ def _write(
         "via": via,
         "photos": [p.sha256 for p in photos],
     }
-    if inspection_id is not None:
-        body["inspection_id"] = inspection_id
+    body.update(extra)
     if warnings:
         body["warnings"] = warnings
     outcome = field.Outcome(
@@ -354,10 +353,11 @@ def _apply(
     photos: list[field.UploadedPhoto],
     via: str,
     warnings: list[dict[str, str]],
-) -> tuple[dict[str, Any], str, str | None]:
-    """The write of one kind: (the asset as written, the right it needed, inspection id)."""
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The write of one kind: (the asset as written, the right it needed, what else the
+    answer says: the inspection's id and the hazard it raised)."""
     comment = _comment(sub)
-    inspection_id = None
+    extra: dict[str, Any] = {}
     if sub.kind == "create":
         geom = _new_geometry(sub, settings.field_max_accuracy_m, warnings)
         record = store.create_asset(
@@ -397,7 +397,9 @@ def _apply(
             for p in photos
         ]
         done = add_inspection(conn, spec, asset_id, photos=photo_dicts, actor=user.username, via=via, **args)
-        inspection_id = str(done["id"])
+        extra["inspection_id"] = str(done["id"])
+        if done.get("raised"):  # the hazard it raised (a new asset, in this batch too)
+            extra["raised"] = done["raised"]
         record = store.get_asset(conn, spec, asset_id)
         action = Action.INSPECT.value
     else:
@@ -421,7 +423,7 @@ def _apply(
         )
         action = Action.LIFECYCLE.value
     field.place_photos(conn, record["id"], photos)
-    return record, action, inspection_id
+    return record, action, extra
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -480,7 +482,7 @@ async def submit(
         str | None, Header(description="the phone's id (a batch per device and day)")
     ] = None,
 ) -> Response:
-    """201 ``{kind, layer, asset: {id, code, version}, inspection_id?, batch, via}``; the
+    """201 ``{kind, layer, asset: {id, code, version}, inspection_id?, raised?, batch, via}``; the
     same key again answers the same status and body with ``Idempotent-Replayed: true``;
     the key with another body is 422 ``idempotency_key_reused``; a stale ``base_version``
     is 409 ``version_conflict`` with ``yours`` and ``theirs``."""
