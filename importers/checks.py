@@ -56,11 +56,13 @@ class RunState:
 
 def checked_defaults(spec: LayerSpec, given: dict[str, str] | None) -> dict[str, Any]:
     """``--set attr=value`` of a run, each checked once against the layer (a wrong one
-    stops the import before any row is read, naming the attribute and why)."""
+    stops the import before any row is read, naming the attribute and why). The
+    attribute may be named by its label too (``状态=在用``), as the upload page offers."""
     out: dict[str, Any] = {}
     writable = {a.name: a for a in spec.writable_attrs if a.name != "code"}
+    by_label = {norm(label): a for a in writable.values() for label in (a.zh, a.en)}
     for name, value in (given or {}).items():
-        attr = writable.get(name)
+        attr = writable.get(name) or by_label.get(norm(name))
         if attr is None:
             raise BadOption.of("unknown_default", name=name, layer=spec.name, allowed=", ".join(writable))
         clean, found = check_value(attr, value)
@@ -68,7 +70,7 @@ def checked_defaults(spec: LayerSpec, given: dict[str, str] | None) -> dict[str,
             reason = nested(found.code, found.params) if found.code else found.message
             raise BadOption.of("bad_default", name=name, value=value, reason=reason)
         if clean is not None:
-            out[name] = value
+            out[attr.name] = value
     return out
 
 

@@ -17,6 +17,7 @@ from shapely.geometry import Point, Polygon
 from test_import_cli import cli
 
 from importers import ImportOptions, run_import
+from importers.checks import checked_defaults
 from importers.errors import BadOption, CrsLooksOffset, CrsMissing, CrsWrong
 
 YEAR = dt.date.today().year
@@ -77,6 +78,13 @@ def test_defaults_and_generated_codes_for_a_plain_survey_table(conn, catalog, se
     assert "status" in bad.value.message_en and "默认值" in bad.value.message_zh
     with pytest.raises(BadOption):
         _imp(conn, spec, f, settings, crs="4547", defaults={"colour": "red"})
+    # the upload page's example: an attribute named by its label, a value by its label
+    assert checked_defaults(spec, {"状态": "在用", "井类": "雨水"}) == {"status": "在用", "kind": "雨水"}
+    with pytest.raises(BadOption) as bad:
+        checked_defaults(spec, {"状态": "坏了"})
+    # the nested reason is rendered in the language of the message around it
+    assert "不是允许的取值" in bad.value.text("zh") and "not an allowed value" in bad.value.text("en")
+    assert "不是" not in bad.value.text("en")
 
 
 @pytest.mark.parametrize(("xname", "yname"), [("X坐标", "Y坐标"), ("Easting", "Northing"), ("E", "N")])

@@ -34,16 +34,25 @@ const TODAY = new Date().toISOString().slice(0, 10);
 
 // ---------------------------------------------------------------- map
 function buildMap() {
-  const map = L.map("map", { zoomControl: true, keyboard: true, preferCanvas: false, fullscreenControl: false }).setView(JIAOZUO, 11);
+  const map = L.map("map", { zoomControl: false, keyboard: true, preferCanvas: false, fullscreenControl: false }).setView(JIAOZUO, 11);
+  L.control.zoom({ position: "topleft", zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
   App.map = map;
   map.attributionControl.setPrefix(false);
   map.createPane("districts").style.zIndex = 350;
   map.createPane("assets").style.zIndex = 420;
   map.createPane("results").style.zIndex = 640;
-  if (L.control.fullscreen) L.control.fullscreen({ position: "topleft", title: "全屏 / Full screen" }).addTo(map);
-  else if (L.Control.FullScreen) new L.Control.FullScreen({ position: "topleft" }).addTo(map);
+  const full = { position: "topleft", title: t("full_screen"), titleCancel: t("full_screen_exit") };
+  if (L.control.fullscreen) L.control.fullscreen(full).addTo(map);
+  else if (L.Control.FullScreen) new L.Control.FullScreen(full).addTo(map);
   if (L.control.locate) L.control.locate({ position: "topleft", setView: "once", strings: { title: t("near_me") } }).addTo(map);
-  if (L.control.polylineMeasure) L.control.polylineMeasure({ position: "topleft", unit: "metres", showBearings: false }).addTo(map);
+  if (L.control.polylineMeasure) {
+    L.control.polylineMeasure({ position: "topleft", unit: "metres", showBearings: false,
+      measureControlTitleOn: t("measure_on"), measureControlTitleOff: t("measure_off"),
+      // (the plugin joins these into one tooltip; our own words, no markup)
+      tooltipTextFinish: t("measure_finish") + "；", tooltipTextDelete: t("measure_delete"),
+      tooltipTextMove: t("measure_move") + "；", tooltipTextResume: "；" + t("measure_resume"),
+      tooltipTextAdd: t("measure_add") }).addTo(map);
+  }
   L.control.scale({ imperial: false }).addTo(map);
   map.pm.setLang(I18n.lang === "en" ? "en" : "zh");
   map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawText: false,

@@ -77,7 +77,7 @@ function render(spec, feature) {
   const rows = spec.attrs.map((a) => h("tr", {}, h("th", { scope: "row", text: I18n.label(a) }), h("td", { "data-attr": a.name, text: formatValue(spec, a, p[a.name]) })));
   const meta = [["district_code", I18n.pick("所属区县", "District"), districtLabel(p.district_code)],
     ["version", I18n.pick("版本", "Version"), p.version],
-    ["updated_at", I18n.pick("最后修改", "Last changed"), [p.updated_at, p.updated_by].filter(Boolean).join(" · ")]];
+    ["updated_at", I18n.pick("最后修改", "Last changed"), [p.updated_at && fmtTime(p.updated_at), p.updated_by].filter(Boolean).join(" · ")]];
   for (const [k, label, v] of meta) if (v !== undefined && v !== null && v !== "") rows.push(h("tr", {}, h("th", { scope: "row", text: label }), h("td", { "data-attr": k, text: v })));
   fill($("#file-body"),
     h("h3", { text: t("attributes") }), h("table", { class: "attrs" }, h("tbody", {}, rows)),
@@ -180,6 +180,20 @@ const fmtTime = (iso) => {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 };
 
+// The channel a change came through (the history's ``via``: api, cli, import:<id>,
+// undo:<id>, field:<batch>, demo, sql), in words; the API, the usual one, is not said.
+const VIA = {
+  cli: ["命令行", "command line"], import: ["文件导入", "file import"], undo: ["撤销导入", "import undone"],
+  field: ["外业采集", "field capture"], demo: ["演示数据", "demo data"], sql: ["数据库", "database"],
+};
+const viaText = (via) => {
+  const [kind, ref] = String(via).split(/:(.*)/s);
+  const words = VIA[kind];
+  return words ? I18n.pick(...words) + (ref ? ` ${ref.slice(0, 8)}` : "") : via;
+};
+// No value: nothing, an empty text, an empty object (an import's other columns, ``extra``).
+const empty = (v) => v === null || v === undefined || v === "" || (typeof v === "object" && !Object.keys(v).length);
+
 /** One entry of GET /api/assets/{layer}/{id}/history (web/routes/history.py):
  * {action, actor, via, at, comment, child_table, changes: [{field, before, after}]}. */
 function historyEntry(spec, e) {
@@ -187,10 +201,12 @@ function historyEntry(spec, e) {
   const attrs = child ? child.attrs : spec.attrs;
   const actionText = t("action_" + e.action) !== "action_" + e.action ? t("action_" + e.action) : e.action;
   const what = child ? `${actionText}${I18n.label(child)}` : actionText;
-  const changes = (e.changes || []).filter((c) => !BOOKKEEPING.has(c.field) && !(child && c.field.endsWith("_id")));
+  const changes = (e.changes || []).filter((c) => !BOOKKEEPING.has(c.field) && !(child && c.field.endsWith("_id"))
+    && !(empty(c.before) && empty(c.after)));
   const fmt = (k, v) => {
-    if (v === null || v === undefined || v === "") return "—";
+    if (empty(v)) return "—";
     if (k === "status") return choiceLabel(spec, "status", v);
+    if (k === "district_code") return districtLabel(v);
     const attr = attrs.find((x) => x.name === k);
     return attr ? formatValue(spec, attr, v) : typeof v === "object" ? JSON.stringify(v).slice(0, 60) : String(v);
   };
@@ -199,6 +215,7 @@ function historyEntry(spec, e) {
     if (k === "status") return t("status");
     if (k === "deleted_at") return t("deleted_flag");
     if (k === "district_code") return I18n.pick("所属区县", "District");
+    if (k === "extra") return I18n.pick("其他列", "Other columns");
     const a = attrs.find((x) => x.name === k);
     return a ? I18n.label(a) : k;
   };
@@ -207,7 +224,7 @@ function historyEntry(spec, e) {
   const shown = e.action === "create" ? changes.filter((c) => c.after !== null && c.after !== undefined && c.field !== "geom") : changes;
   return h("li", { "data-action": e.action },
     h("strong", { text: [fmtTime(e.at), e.actor, what].filter(Boolean).join(" · ") }),
-    e.via && e.via !== "api" ? h("span", { class: "hint", text: ` (${e.via})` }) : null,
+    e.via && e.via !== "api" ? h("span", { class: "hint", text: ` (${viaText(e.via)})` }) : null,
     shown.length ? h("ul", {}, shown.slice(0, 40).map((c) => h("li", { "data-field": c.field, text: line(c) }))) : null,
     e.comment ? h("div", { class: "hint", text: e.comment }) : null);
 }

@@ -78,7 +78,8 @@ const STRINGS = {
     source_layer_label: "源图层",
     swap_xy_label: "交换 X/Y（测量坐标 X 为北）",
     skip_rejected_label: "跳过有错误的行，只导入正确的行",
-    defaults_label: "默认值（每行一个 属性=值，如 status=in_service）",
+    defaults_label: "默认值（每行一个 属性=值，如 状态=在用）",
+    defaults_example: "状态=在用",
     dry_run: "预检",
     confirm_import: "确认导入",
     progress: "进度",
@@ -91,6 +92,31 @@ const STRINGS = {
     import_undone: "已撤销",
     import_running: "导入中…",
     row: "行号",
+    upload_title: "数据上传 · 焦作市城市管理资产地图",
+    crs_4490: "CGCS2000 经纬度 (EPSG:4490)",
+    crs_4326: "WGS84 经纬度 (EPSG:4326)",
+    crs_4547: "CGCS2000 3° 高斯-克吕格 114°E (EPSG:4547)",
+    crs_4546: "CGCS2000 3° 高斯-克吕格 111°E (EPSG:4546)",
+    crs_4526: "CGCS2000 3° 高斯-克吕格 带号38 (EPSG:4526)",
+    crs_gcj02: "GCJ-02（高德/腾讯）",
+    crs_bd09: "BD-09（百度）",
+    sidebar: "侧栏",
+    coord_sys: "坐标系",
+    zoom_in: "放大",
+    zoom_out: "缩小",
+    full_screen: "全屏",
+    full_screen_exit: "退出全屏",
+    measure_on: "测量距离",
+    measure_off: "结束测量",
+    measure_finish: "单击结束测量线",
+    measure_delete: "按住 Shift 单击删除该点",
+    measure_move: "拖动以移动该点",
+    measure_resume: "按住 Ctrl 单击继续测量",
+    measure_add: "按住 Ctrl 单击添加点",
+    level: "级别",
+    code: "编号",
+    value: "值",
+    action: "处理",
     field: "字段",
     message: "问题",
     ok_rows: "通过",
@@ -204,6 +230,7 @@ const STRINGS = {
     swap_xy_label: "Swap X/Y (survey X = north)",
     skip_rejected_label: "Skip rows with errors, import the good ones",
     defaults_label: "Defaults (one attribute=value per line, e.g. status=in_service)",
+    defaults_example: "status=in_service",
     dry_run: "Dry run",
     confirm_import: "Confirm import",
     progress: "Progress",
@@ -216,6 +243,31 @@ const STRINGS = {
     import_undone: "Undone",
     import_running: "Importing…",
     row: "Row",
+    upload_title: "Upload · Jiaozuo urban management asset map",
+    crs_4490: "CGCS2000 longitude/latitude (EPSG:4490)",
+    crs_4326: "WGS84 longitude/latitude (EPSG:4326)",
+    crs_4547: "CGCS2000 3° Gauss-Krüger 114°E (EPSG:4547)",
+    crs_4546: "CGCS2000 3° Gauss-Krüger 111°E (EPSG:4546)",
+    crs_4526: "CGCS2000 3° Gauss-Krüger zone 38 (EPSG:4526)",
+    crs_gcj02: "GCJ-02 (Amap/Tencent)",
+    crs_bd09: "BD-09 (Baidu)",
+    sidebar: "Sidebar",
+    coord_sys: "Coordinate system",
+    zoom_in: "Zoom in",
+    zoom_out: "Zoom out",
+    full_screen: "Full screen",
+    full_screen_exit: "Exit full screen",
+    measure_on: "Measure a distance",
+    measure_off: "Stop measuring",
+    measure_finish: "Click to finish the line",
+    measure_delete: "Shift-click to delete the point",
+    measure_move: "Drag to move the point",
+    measure_resume: "Ctrl-click to resume the line",
+    measure_add: "Ctrl-click to add a point",
+    level: "Level",
+    code: "Code",
+    value: "Value",
+    action: "Action",
     field: "Field",
     message: "Problem",
     ok_rows: "OK",
@@ -256,6 +308,11 @@ const STRINGS = {
 
 let lang = localStorage.getItem("registry.lang") || "zh";
 
+// The map's own controls (Leaflet's and its plugins'): each took its words when it was
+// made, so a change of language titles them again (selector → key).
+const CONTROLS = [[".leaflet-control-zoom-in", "zoom_in"], [".leaflet-control-zoom-out", "zoom_out"],
+  [".leaflet-control-zoom-fullscreen", "full_screen"], ["#polyline-measure-control", "measure_on"]];
+
 export const I18n = {
   get lang() { return lang; },
   set(l) {
@@ -273,10 +330,19 @@ export const I18n = {
   label(item) { return item ? (lang === "en" ? item.en : item.zh) : ""; },
   /** Chinese or English, for the few texts that are not worth a key. */
   pick(zh, en) { return lang === "en" ? en : zh; },
-  /** Fill every [data-i18n] / [data-i18n-placeholder] / [data-i18n-aria] element. */
+  /** Fill every [data-i18n] / [data-i18n-placeholder] / [data-i18n-label] (aria-label) /
+   * [data-i18n-aria] (aria-label and title) element, and title the map's controls. */
   apply(root = document) {
+    for (const [sel, key] of CONTROLS) {
+      root.querySelectorAll(sel).forEach((el) => {
+        el.title = I18n.t(key);
+        el.setAttribute("aria-label", I18n.t(key));
+      });
+    }
     root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = I18n.t(el.dataset.i18n); });
     root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = I18n.t(el.dataset.i18nPlaceholder); });
+    // (aria-label only: a title on a container would show over everything inside it)
+    root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", I18n.t(el.dataset.i18nLabel)); });
     root.querySelectorAll("[data-i18n-aria]").forEach((el) => {
       el.setAttribute("aria-label", I18n.t(el.dataset.i18nAria));
       el.title = I18n.t(el.dataset.i18nAria);

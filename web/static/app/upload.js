@@ -11,6 +11,11 @@ import { I18n, t } from "./i18n.js";
 
 const POLL_MS = 500; // progress of a background import
 const LEVEL = { ok: { zh: "正常", en: "OK" }, warning: { zh: "警告", en: "Warning" }, error: { zh: "错误", en: "Error" } };
+// what the import does with a row (importers/report.py), as the report's CSV says it
+const ACTION = {
+  created: { zh: "新增", en: "Created" }, updated: { zh: "更新", en: "Updated" },
+  unchanged: { zh: "未变", en: "Unchanged" }, rejected: { zh: "拒绝", en: "Rejected" },
+};
 
 let catalog = null, map = null, badLayer = null, lastReport = null, sortKey = "row", sortDir = 1;
 let fileFeatures = null; // report row number - 1 → GeoJSON geometry, read from the file itself
@@ -66,6 +71,7 @@ async function readPositions(file) {
 const cellText = (r, k) => {
   const v = r[k];
   if (k === "level") return I18n.label(LEVEL[v]) || v;
+  if (k === "action") return I18n.label(ACTION[v]) || v || "";
   if (k === "field") return r.field_label || v || ""; // the label the API rendered in the page's language
   if (v === null || v === undefined) return "";
   return typeof v === "object" ? JSON.stringify(v) : String(v);
@@ -78,8 +84,8 @@ function renderReport(report) {
     return (x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1) * sortDir;
   });
   const s = report.summary || {};
-  const cols = [["row", t("row")], ["level", "级别 / Level"], ["code", "编号 / Code"], ["field", t("field")],
-    ["value", "值 / Value"], ["reason", t("message")], ["action", "处理 / Action"]];
+  const cols = [["row", t("row")], ["level", t("level")], ["code", t("code")], ["field", t("field")],
+    ["value", t("value")], ["reason", t("message")], ["action", t("action")]];
   const sortBy = (k) => {
     sortDir = k === sortKey ? -sortDir : 1;
     sortKey = k;
@@ -239,7 +245,8 @@ async function start() {
   const relabel = () => { I18n.apply(); Auth.relabel(); if (catalog) fillLayers(); if (lastReport) renderReport(lastReport); };
   $("#lang-btn").addEventListener("click", () => { I18n.toggle(); relabel(); });
   Auth.onLang = relabel;
-  map = L.map("map").setView([35.215, 113.24], 10);
+  map = L.map("map", { zoomControl: false }).setView([35.215, 113.24], 10);
+  L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
   map.attributionControl.setPrefix(false);
   await Auth.ensure();
   Auth.onChange(() => fillLayers());
