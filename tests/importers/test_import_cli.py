@@ -15,6 +15,7 @@ from import_helpers import assets, manhole_rows, write_vector
 from importers import ImportOptions, get_import
 from importers.pipeline import create_import_record
 from layers import default_catalog
+from registry.messages import render
 from registry.settings import PROJECT_ROOT, Settings
 
 REGISTRY = str(PROJECT_ROOT / ".venv" / "bin" / "registry")
@@ -158,3 +159,18 @@ def test_cli_without_layer_imports_each_gpkg_layer_by_name(db, conn, tmp_path: P
     out = cli(db, tmp_path, "import", str(f)).stdout
     assert "manholes:" in out and "road_voids:" in out
     assert out.count("committed") == 2 and "'created': 2" in out and "'created': 3" in out
+
+
+def test_cli_file_level_errors_follow_lang_from_the_one_message_table(db, tmp_path: Path) -> None:
+    """A file the importer refuses as a whole is said in the --lang asked for (it used
+    to stay Chinese): the same code renders the API's detail and the upload page's."""
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "井盖.csv").write_text("编号,备注\nJG-1,无坐标\n", encoding="utf-8")
+    args = ("import", "empty.csv", "--layer", "manholes", "--dry-run")
+    zh = cli(db, tmp_path, *args, ok=False)
+    en = cli(db, tmp_path, *args, "--lang", "en", ok=False)
+    assert zh.returncode == en.returncode == 2
+    assert zh.stderr.strip() == f"错误: {render('file_empty', {'file': 'empty.csv'}, 'zh')}"
+    assert en.stderr.strip() == "error: file empty.csv is empty"
+    en = cli(db, tmp_path, "import", "井盖.csv", "--layer", "manholes", "--lang", "en", ok=False)
+    assert "井盖.csv has no coordinate columns" in en.stderr and "找不到" not in en.stderr
