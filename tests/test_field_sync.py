@@ -518,3 +518,19 @@ def test_an_inspections_outcome_is_part_of_the_batch_and_undone_with_it(
     with pytest.raises(store.AssetNotFound):
         store.get_asset(conn, catalog.get("road_voids"), raised["id"])
     conn.rollback()
+
+
+def test_a_malformed_submission_is_the_usual_problem_in_the_readers_language(
+    field_api: Any, catalog: LayerCatalog
+) -> None:
+    client, users = field_api
+    body = _manhole(catalog) | {"layer": "x" * 101, "base_version": 0}
+    key = str(uuid.uuid4())
+    zh = _send(client, users[Role.SURVEYOR], body, key)
+    assert zh.status_code == 422 and zh.json()["code"] == "invalid_parameter"
+    fields = {e["parameter"]: e for e in zh.json()["errors"]}
+    assert set(fields) == {"body.layer", "body.base_version"}
+    assert fields["body.layer"]["message"] == "至多 100 个字符"
+    # replayed as it was answered, whatever language the resend asks for
+    en = _send(client, users[Role.SURVEYOR], body, key, lang="en")
+    assert (en.status_code, en.content) == (422, zh.content) and en.headers["Idempotent-Replayed"] == "true"

@@ -509,7 +509,7 @@ async def submit(
         )
     except ValidationError as exc:
         error = RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         )
     except RegistryError as exc:
         error = exc
