@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from registry import clock
-from registry.crs import ApiCrs, check_inside, from_storage, to_storage
+from registry.crs import SAME_AS_STORAGE, STORAGE_SRID, ApiCrs, check_inside, from_storage, to_storage
 from registry.errors import InvalidParameter, shown
 from registry.properties import lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
@@ -144,7 +144,18 @@ def _where(spec: LayerSpec, q: ItemQuery) -> sql.Composable:
         )
         # Compare in the storage CRS so the GiST index on geom is used.
         env = to_storage(env, q.bbox_crs.srid)
-        clauses.append(sql.SQL("ST_Intersects(t.geom, {})").format(env))
+        if q.bbox_crs.srid == STORAGE_SRID or q.bbox_crs.srid in SAME_AS_STORAGE:
+            # Still a rectangle in storage: a geometry whose box lies inside it surely
+            # intersects it, which a box comparison says without ST_Intersects' exact
+            # test (measured 7 us a row, most of a 5 km box's time). Points always do;
+            # only shapes crossing the edge get the exact test.
+            clauses.append(
+                sql.SQL("t.geom && {env} AND ({env} ~ t.geom OR ST_Intersects(t.geom, {env}))").format(
+                    env=env
+                )
+            )
+        else:
+            clauses.append(sql.SQL("ST_Intersects(t.geom, {})").format(env))
     if q.interval is not None:
         start, end = q.interval
         if start is not None and start == end:
