@@ -51,7 +51,9 @@ class FieldError(RegistryError):
     status = 422
     code = "field_error"
 
-    def __init__(self, message_code: str, *, errors: list[dict[str, Any]] | None = None, **params: Any):
+    def __init__(
+        self, message_code: str, *, errors: list[dict[str, Any]] | None = None, **params: Any
+    ) -> None:
         self.message_zh = render(message_code, params, "zh")
         self.message_en = render(message_code, params, "en")
         super().__init__(f"{self.message_zh} / {self.message_en}", errors=errors)

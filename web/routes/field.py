@@ -11,6 +11,7 @@ endpoints (create, PATCH, inspections, steps), recorded in history with
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -518,7 +519,7 @@ async def submit(
         outcome = field.Outcome(response.status_code, response.media_type or "application/problem+json", "")
     else:
         response = JSONResponse(body, status_code=201)
-    kept = field.Outcome(**{**outcome.__dict__, "body": bytes(response.body).decode("utf-8")})
+    kept = dataclasses.replace(outcome, body=bytes(response.body).decode("utf-8"))
     await run_in_threadpool(field.finish, conn, account_id=user.id, key=key, outcome=kept)
     return response
 
