@@ -39,11 +39,13 @@ def _geometry(geojson: dict[str, Any], field: str, warnings: list[dict[str, str]
     note in ``warnings``), or a 4xx naming the field."""
     try:
         geom = shape(geojson)
-    except (GEOSException, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (GEOSException, ValueError, KeyError, TypeError, AttributeError):
         raise InvalidFeature(
-            f"{field} is not valid GeoJSON",
-            errors=[{"field": field, "message": str(exc) or "unreadable", "value": None}],
-        ) from None
+            "",
+            errors=[
+                {"field": field, "code": "geometry_unreadable", "params": {"field": field}, "value": None}
+            ],
+        ).with_message("geometry_unreadable", field=field) from None
     if not geom.is_empty and (message := outside_message(resolve(None, field), geom.bounds, field)):
         raise InvalidFeature(message, errors=[{"field": field, "message": message, "value": None}])
     if has_z(geom):
@@ -88,14 +90,12 @@ def _parse_bbox(bbox: str | None) -> history.BBox | None:
         minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
     except ValueError:
         raise InvalidFeature(
-            "bbox must be minx,miny,maxx,maxy in degrees",
-            errors=[{"field": "bbox", "message": "expected four numbers", "value": bbox}],
-        ) from None
+            "", errors=[{"field": "bbox", "code": "bbox_four_numbers", "value": bbox}]
+        ).with_message("bbox_four_numbers") from None
     if minx > maxx or miny > maxy:
         raise InvalidFeature(
-            "bbox minimum exceeds maximum",
-            errors=[{"field": "bbox", "message": "min > max", "value": bbox}],
-        )
+            "", errors=[{"field": "bbox", "code": "bbox_min_max", "value": bbox}]
+        ).with_message("bbox_min_max")
     return minx, miny, maxx, maxy
 
 

@@ -32,11 +32,11 @@ router = APIRouter(prefix="/ogc", tags=["OGC API – Features (transactions)"])
 
 def _feature_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("type") != "Feature":
-        raise InvalidFeature("request body must be a GeoJSON Feature")
+        raise InvalidFeature("").with_message("not_a_feature")
     props = body.get("properties")
     if props is not None and not isinstance(props, dict):
-        raise InvalidFeature(
-            "properties must be an object", errors=[{"field": "properties", "message": "not an object"}]
+        raise InvalidFeature("", errors=[{"field": "properties", "code": "not_an_object"}]).with_message(
+            "field_not_object", field="properties"
         )
     return body
 
@@ -52,14 +52,16 @@ def _geometry(
     raw = body.get("geometry")
     if raw is None:
         if required:
-            raise InvalidFeature("geometry is missing", errors=[{"field": "geometry", "message": "required"}])
+            raise InvalidFeature("", errors=[{"field": "geometry", "code": "required_missing"}]).with_message(
+                "geometry_empty"
+            )
         return None
     try:
         geom = shapely.geometry.shape(raw)
     except Exception:
         raise InvalidFeature(
-            "geometry is not valid GeoJSON", errors=[{"field": "geometry", "message": "unreadable"}]
-        ) from None
+            "", errors=[{"field": "geometry", "code": "geometry_unreadable", "params": {"field": "geometry"}}]
+        ).with_message("geometry_unreadable", field="geometry") from None
     if shapely.has_z(geom):
         geom = store.planar(geom)
         warnings.append(store.Z_DROPPED)
