@@ -402,6 +402,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the database refused the change when committing; nothing was saved",
     ),
     "internal_error": ("服务器内部错误，已记录在日志中", "an unexpected error occurred; it has been logged"),
+    "uri_too_long": (
+        "网址过长（{size} 字节，至多 {max}）：请用 POST 发送大的查询",
+        "the URL is {size} bytes, at most {max}: send large queries by POST",
+    ),
+    "headers_too_large": (
+        "请求头过大（{size} 字节，至多 {max}）",
+        "request headers are {size} bytes, at most {max}",
+    ),
+    "body_too_large": ("请求体超过上限 {max} 字节", "the request body is over the limit of {max} bytes"),
     "not_a_feature": ("请求体应为 GeoJSON Feature", "request body must be a GeoJSON Feature"),
     "field_not_object": ("{field} 应为 JSON 对象", "{field} must be a JSON object"),
     "geometry_unreadable": ("{field} 不是有效的 GeoJSON 几何", "{field} is not valid GeoJSON"),

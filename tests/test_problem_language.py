@@ -126,3 +126,13 @@ def test_not_found_reads_in_the_readers_language(client: TestClient) -> None:
     assert zh.status_code == en.status_code == 404
     assert zh.json()["code"] == en.json()["code"] == "not_found"
     assert zh.json()["detail"] == "找不到该资源" and en.json()["detail"] == "not found"
+
+
+def test_a_refused_size_reads_in_the_readers_language(client: TestClient, db: Settings) -> None:
+    long = "/api/layers?q=" + "x" * db.max_url_bytes
+    zh = client.get(long)
+    en = client.get(long, headers={"Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 414
+    assert zh.json()["code"] == en.json()["code"] == "uri_too_long"
+    assert zh.json()["detail"].startswith("网址过长") and " / " not in zh.json()["detail"]
+    assert en.json()["detail"].startswith("the URL is ") and not _CJK.search(en.json()["detail"])

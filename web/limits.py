@@ -10,10 +10,12 @@ Every refusal is the same RFC 9457 problem as any other error (web/errors.py).
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from registry.messages import render
 from registry.settings import Settings
-from web.errors import problem
+from web.errors import problem, request_lang
 
 # Paths whose bodies are files, bounded by the import size limit instead.
 UPLOAD_PATHS = ("/api/imports",)
@@ -33,21 +35,13 @@ class RequestLimits:
         s = self.settings
         url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
         if url_bytes > s.max_url_bytes:
-            await problem(
-                414,
-                "uri_too_long",
-                f"网址过长（{url_bytes} 字节，至多 {s.max_url_bytes}）：请用 POST 发送大的查询 / "
-                f"the URL is {url_bytes} bytes, at most {s.max_url_bytes}: send large queries by POST",
-            )(scope, receive, send)
+            await _refuse(scope, receive, send, 414, "uri_too_long", size=url_bytes, max=s.max_url_bytes)
             return
         header_bytes = sum(len(k) + len(v) for k, v in scope["headers"])
         if header_bytes > s.max_header_bytes:
-            await problem(
-                431,
-                "headers_too_large",
-                f"请求头过大（{header_bytes} 字节，至多 {s.max_header_bytes}） / "
-                f"request headers are {header_bytes} bytes, at most {s.max_header_bytes}",
-            )(scope, receive, send)
+            await _refuse(
+                scope, receive, send, 431, "headers_too_large", size=header_bytes, max=s.max_header_bytes
+            )
             return
         upload = scope["path"].startswith(UPLOAD_PATHS)
         limit = s.import_max_bytes if upload else s.max_body_bytes
@@ -87,8 +81,10 @@ class RequestLimits:
 
     @staticmethod
     async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        await problem(
-            413,
-            "body_too_large",
-            f"请求体超过上限 {limit} 字节 / the request body is over the limit of {limit} bytes",
-        )(scope, receive, send)
+        await _refuse(scope, receive, send, 413, "body_too_large", max=limit)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, **params: int) -> None:
+    """The problem ``code`` (also its message's code) in the reader's language."""
+    detail = render(code, params, request_lang(Request(scope)))
+    await problem(status, code, detail, message_code=code, params=params)(scope, receive, send)
