@@ -194,23 +194,33 @@ def claim(conn: psycopg.Connection, *, account_id: int, key: uuid.UUID, digest: 
 
 
 def batch_for(conn: psycopg.Connection, *, account_id: int, actor: str, device: str, day: dt.date) -> int:
-    """The batch of this account, device and day (created on its first write).
+    """The batch of this account, device and day (created on its first write; after an
+    undo of it, the day's next batch).
 
     An existing batch is only read here, not locked: its counts are updated when the
     write is done (:func:`finish`), so one device's sends hold its row only from then
     to their commit."""
     row = conn.execute(
-        "INSERT INTO field_batches (account_id, actor, device, day) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (account_id, device, day) DO NOTHING RETURNING id",
-        (account_id, actor, device, day),
+        "SELECT b.id, b.seq, EXISTS (SELECT 1 FROM asset_history h WHERE h.via = %s || b.id) "
+        "FROM field_batches b WHERE account_id = %s AND device = %s AND day = %s "
+        "ORDER BY seq DESC LIMIT 1",
+        (f"undo:{VIA_PREFIX}:", account_id, device, day),
     ).fetchone()
-    if row is None:
-        row = conn.execute(
-            "SELECT id FROM field_batches WHERE account_id = %s AND device = %s AND day = %s",
-            (account_id, device, day),
+    if row is not None and not row[2]:
+        return int(row[0])
+    seq = 1 if row is None else int(row[1]) + 1
+    created = conn.execute(
+        "INSERT INTO field_batches (account_id, actor, device, day, seq) VALUES (%s, %s, %s, %s, %s) "
+        "ON CONFLICT (account_id, device, day, seq) DO NOTHING RETURNING id",
+        (account_id, actor, device, day, seq),
+    ).fetchone()
+    if created is None:  # another send of this device created it a moment ago
+        created = conn.execute(
+            "SELECT id FROM field_batches WHERE account_id = %s AND device = %s AND day = %s AND seq = %s",
+            (account_id, device, day, seq),
         ).fetchone()
-    assert row is not None
-    return int(row[0])
+    assert created is not None
+    return int(created[0])
 
 
 # the batch counter each kind of submission adds to

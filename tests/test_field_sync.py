@@ -479,6 +479,14 @@ def test_undoing_a_batch_puts_everything_back(
     assert client.get("/api/field/batches", headers=users[Role.PLANNER].bearer).json()["batches"] == []
     assert len(client.get("/api/field/batches", headers=users[Role.ADMIN].bearer).json()["batches"]) == 1
 
+    # recorded again the same day on the same phone: the day's next batch, undone on its own
+    again = _send(client, surveyor, _manhole(catalog, 2)).json()
+    assert again["batch"] != created["batch"]
+    latest, first = client.get("/api/field/batches", headers=surveyor.bearer).json()["batches"]
+    assert (latest["id"], latest["undone_at"], latest["counts"]["creates"]) == (again["batch"], None, 1)
+    assert first["id"] == created["batch"] and first["counts"]["creates"] == 1
+    assert client.post(f"/api/undo/{again['via']}", headers=surveyor.bearer).json()["deleted"] == 1
+
 
 def test_an_inspections_outcome_is_part_of_the_batch_and_undone_with_it(
     field_api: Any, conn: psycopg.Connection, catalog: LayerCatalog
