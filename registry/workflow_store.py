@@ -30,7 +30,7 @@ from psycopg import sql
 from registry import clock, store
 from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter
-from registry.permissions import Action, PermissionDenied, Role, allowed
+from registry.permissions import ROLE_LABELS, Action, PermissionDenied, Role, allowed
 from registry.spec import LayerSpec
 from registry.workflow import (
     Deadline,
@@ -461,8 +461,23 @@ def _set_evidence(
 
 
 def _label(spec: LayerSpec, code: str) -> str:
+    """A status as a Chinese message names it: its label (the code is the English half's)."""
     choice = spec.attr("status").choice(code)
-    return f"{choice.zh}（{code}）" if choice else code
+    return f"“{choice.zh}”" if choice else code
+
+
+def _role_zh(role: Any) -> str:
+    """A role as a Chinese message names it (``officer`` → 执法/管理人员)."""
+    try:
+        return ROLE_LABELS[Role(role)][0]
+    except (ValueError, KeyError):
+        return f"角色 {role} "
+
+
+def _attr_zh(spec: LayerSpec, name: str) -> str:
+    """An attribute as a Chinese message names it: its label (else its name)."""
+    attr = next((a for a in spec.all_attrs if a.name == name), None)
+    return f"“{attr.zh}”" if attr is not None else name
 
 
 def take_step(
@@ -509,22 +524,19 @@ def take_step(
                 + (f"; next: {nxt.code}" if nxt else "")
             )
         if target is not None and (nxt is None or target.code != nxt.code):
-            where = (
-                f"下一步是“{nxt.zh}” / the next step is {nxt.code}"
-                if nxt
-                else "流程已完成 / the workflow is complete"
-            )
+            where_zh = f"下一步是“{nxt.zh}”" if nxt else "流程已完成"
+            where_en = f"the next step is {nxt.code}" if nxt else "the workflow is complete"
             going_back = (wf.position(step) or 0) <= (wf.position(status) or 0)
             raise NotNextStep(
                 f"不能从{_label(spec, status)}到{_label(spec, step)}："
                 + ("退回须重新打开并说明原因" if going_back else "只能逐步前进")
-                + f"；{where} / {status} cannot "
+                + f"；{where_zh} / {status} cannot "
                 + ("go back without a reopen" if going_back else "skip steps")
-                + f" to {step}"
+                + f" to {step}; {where_en}"
             )
         if not may_take(role, spec, target):
             raise PermissionDenied(
-                f"角色 {role} 不能办理“{target.zh if target else step}” / role {role} may not take step "
+                f"{_role_zh(role)}不能办理“{target.zh if target else step}” / role {role} may not take step "
                 f"{step} of {spec.name}"
             )
         own = set(target.own_fields if target else ())
@@ -533,7 +545,8 @@ def take_step(
         unknown = sorted(set(fields) - own)
         if unknown:
             raise StepRequirementsMissing(
-                f"此步骤不能修改 {', '.join(unknown)} / step {step} does not set {', '.join(unknown)}",
+                f"此步骤不能修改{'、'.join(_attr_zh(spec, f) for f in unknown)} / "
+                f"step {step} does not set {', '.join(unknown)}",
                 errors=[{"field": f, "code": "not_a_step_field", "value": None} for f in unknown],
             )
         changes: dict[str, Any] = {**fields, "status": step}
@@ -628,7 +641,9 @@ def reopen(
     """
     wf = workflow_of(spec)
     if not may_reopen(role, spec):
-        raise PermissionDenied(f"角色 {role} 不能重新打开 / role {role} may not reopen {spec.name} assets")
+        raise PermissionDenied(
+            f"{_role_zh(role)}不能重新打开 / role {role} may not reopen {spec.name} assets"
+        )
     if not reason or not reason.strip():
         raise InvalidReopen("重新打开需要说明原因 / a reopen needs a reason")
     with conn.transaction():
@@ -650,7 +665,7 @@ def reopen(
         back = wf.position(target)
         if back is None or back >= pos:
             raise InvalidReopen(
-                f"只能退回到之前的步骤：{', '.join(s.code for s in wf.steps[: pos - 1])} / "
+                f"只能退回到之前的步骤：{'、'.join(s.zh for s in wf.steps[: pos - 1])} / "
                 f"a reopen goes back to an earlier step, not {target!r}",
                 errors=[{"field": "to", "code": "not_an_earlier_step", "value": target}],
             )

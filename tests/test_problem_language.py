@@ -25,10 +25,15 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture
-def client(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Iterator[TestClient]:
-    """A client signed in as an admin with an API token, and one road void."""
+def void(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, Any]:
+    """One road void, as surveyed (the first step of its workflow)."""
+    return make_asset(conn, catalog, "road_voids")
+
+
+@pytest.fixture
+def client(db: Settings, conn: psycopg.Connection, void: dict[str, Any]) -> Iterator[TestClient]:
+    """A client signed in as an admin with an API token."""
     users = make_accounts(conn)
-    make_asset(conn, catalog, "road_voids")
     with TestClient(create_app(db), headers=users[Role.ADMIN].bearer) as c:
         yield c
 
@@ -136,3 +141,16 @@ def test_a_refused_size_reads_in_the_readers_language(client: TestClient, db: Se
     assert zh.json()["code"] == en.json()["code"] == "uri_too_long"
     assert zh.json()["detail"].startswith("网址过长") and " / " not in zh.json()["detail"]
     assert en.json()["detail"].startswith("the URL is ") and not _CJK.search(en.json()["detail"])
+
+
+def test_a_refused_workflow_step_names_steps_by_their_labels_in_chinese(
+    client: TestClient, void: dict[str, Any]
+) -> None:
+    url = f"/api/assets/road_voids/{void['id']}/steps"
+    zh = client.post(url, json={"step": "closed"})
+    en = client.post(url, json={"step": "closed"}, headers={"Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 409
+    assert zh.json()["code"] == en.json()["code"] == "not_next_step"
+    assert "“已销号”" in zh.json()["detail"] and "下一步是“确权”" in zh.json()["detail"]
+    assert not re.search(r"[A-Za-z]", zh.json()["detail"]), zh.json()["detail"]  # no step codes
+    assert en.json()["detail"].endswith("the next step is assigned") and not _CJK.search(en.json()["detail"])

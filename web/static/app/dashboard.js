@@ -210,13 +210,18 @@ function draw() {
 async function load(year) {
   $("#notice").textContent = t("loading");
   const q = new URLSearchParams(year ? { year } : {});
-  const r = await fetch(`/api/dashboard?${q}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  // (the page's language asked for, so a problem's detail is in it: web/errors.py)
+  const r = await fetch(`/api/dashboard?${q}`, { credentials: "same-origin",
+    headers: { Accept: "application/json", "Accept-Language": lang === "en" ? "en" : "zh-CN" } });
   if (r.status === 401) {
     $("#notice").replaceChildren(t("signin"), " ", el("a", { href: "/", text: t("map") }));
     document.body.dataset.ready = "1";
     return;
   }
-  if (!r.ok) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`);
+  if (!r.ok) {
+    const body = await r.json().catch(() => null);
+    throw new Error(body && body.detail ? String(body.detail) : `HTTP ${r.status}`);
+  }
   data = await r.json();
   $("#notice").textContent = "";
   const params = new URLSearchParams(location.search);
