@@ -424,7 +424,7 @@ def list_batches(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """
-            SELECT b.id, b.account_id, b.actor, b.device, b.day, b.created_at, b.updated_at,
+            SELECT b.id, b.account_id, b.actor, b.device, b.day, b.seq, b.created_at, b.updated_at,
                    b.creates, b.updates, b.inspections, b.steps, b.photos, u.at AS undone_at,
                    u.actor AS undone_by
             FROM field_batches b
@@ -445,6 +445,7 @@ def list_batches(
             "actor": r["actor"],
             "device": r["device"],
             "day": r["day"].isoformat(),
+            "seq": r["seq"],
             "created_at": r["created_at"].isoformat(),
             "updated_at": r["updated_at"].isoformat(),
             "counts": {k: r[k] for k in ("creates", "updates", "inspections", "steps", "photos")},
