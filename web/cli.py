@@ -232,6 +232,7 @@ def serve_cmd(
         help="Worker processes sharing the port (about one per core; each has its own "
         "database pool of REGISTRY_POOL_MAX_SIZE connections).",
     ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn's: warning drops the access log."),
 ) -> None:
     """Serve the web API and map."""
     from web.serve import serve
@@ -241,7 +242,7 @@ def serve_cmd(
     port = port or settings.http_port
     typer.echo(f"serving on http://{host}:{port}  (health: http://{host}:{port}/health)")
     # web/serve.py: several workers without uvicorn's +40 ms per kept-alive response
-    serve(host, port, workers=workers)
+    serve(host, port, workers=workers, log_level=log_level)
 
 
 @app.command("up")
@@ -263,7 +264,7 @@ def up_cmd(
         seed_demo_cmd()
     typer.echo(f"ready in {time.monotonic() - t0:.1f} s")
     if serve:
-        serve_cmd(host=None, port=None, workers=1)  # type: ignore[arg-type]
+        serve_cmd(host=None, port=None, workers=1, log_level="info")  # type: ignore[arg-type]
 
 
 @app.command("import")
