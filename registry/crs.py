@@ -133,6 +133,10 @@ def valid_area(srid: int) -> tuple[float, float, float, float]:
     return (float(x0), float(y0), float(x1), float(y1))
 
 
+# What a Chinese message calls the body's geometries (parameters keep their names).
+_WHAT_ZH = {"geometry": "几何", "line": "分割线"}
+
+
 def outside_message(crs: ApiCrs, bounds: tuple[float, float, float, float], what: str) -> str | None:
     """Why the x/y ``bounds`` (minx, miny, maxx, maxy, in ``crs``) of ``what`` are not
     within the CRS's valid area (Chinese, then English), or None when they are;
@@ -147,7 +151,7 @@ def outside_message(crs: ApiCrs, bounds: tuple[float, float, float, float], what
     area = f"[{ax0:.6g}, {ay0:.6g}, {ax1:.6g}, {ay1:.6g}]"
     got = f"[{x0:.6g}, {y0:.6g}, {x1:.6g}, {y1:.6g}]"
     return (
-        f"{what} 的坐标 {got} 超出 {name} 的有效范围 {area}（坐标系或轴顺序有误？） / "
+        f"{_WHAT_ZH.get(what, what)} 的坐标 {got} 超出 {name} 的有效范围 {area}（坐标系或轴顺序有误？） / "
         f"{what} coordinates {got} lie outside the valid area of {name} {area} (wrong CRS or axis order?)"
     )
 
