@@ -15,6 +15,7 @@ of ``bench/run`` (lines starting ``ROW | import``). Never asserts times.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -59,13 +60,28 @@ def child(dsn: str, path: str, data_dir: str) -> None:
     s = Settings(_env_file=None, database_url=dsn, data_dir=Path(data_dir))  # type: ignore[call-arg]
     t0 = time.perf_counter()
     with connect(s) as conn:
+        backend = conn.info.backend_pid
+        cpu0 = time.process_time(), _cpu_seconds(backend)
         rep = run_import(conn, default_catalog().get("manholes"), Path(path), settings=s, actor="bench")
+        cpu1 = time.process_time(), _cpu_seconds(backend)
     dt = time.perf_counter() - t0
+    # CPU seconds of this process and of its database session: on a shared machine they
+    # vary far less than the wall time (which waits for the other engineers' work too).
+    print(f"CPU_S {cpu1[0] - cpu0[0]:.2f} {cpu1[1] - cpu0[1]:.2f}", flush=True)
     # VmHWM is this process's own peak: ru_maxrss would also count the parent's memory
     # at fork time (Linux carries it across exec), i.e. the 1M points the parent made.
     hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
     print(f"PEAK_KB {hwm}", flush=True)
     print(f"RESULT {rep.status} {rep.summary()} {dt:.2f}", flush=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a local process (the database session), 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -101,10 +117,12 @@ def _measure(dsn: str, tmp: Path, rows: int) -> str:
     result = next(line for line in lines if line.startswith("RESULT"))
     secs = float(result.rsplit(" ", 1)[1])
     ours = rows / secs
+    client_cpu, server_cpu = (float(x) for x in next(x for x in lines if x.startswith("CPU_S")).split()[1:])
     print(result)
     print(
         f"registry importer: {rows / secs:,.0f} rows/s ({secs:.1f} s import, {wall:.1f} s incl. "
-        f"start-up); peak RSS {rss_mb:.0f} MB"
+        f"start-up); peak RSS {rss_mb:.0f} MB; CPU {client_cpu:.1f} s importer + {server_cpu:.1f} s "
+        f"database session = {rows / max(client_cpu + server_cpu, 1e-9):,.0f} rows per CPU-second"
     )
 
     if shutil.which("ogr2ogr"):
