@@ -95,6 +95,14 @@ def test_parking_check_reports_overlap_with_the_overlap_geometry(client: TestCli
         "/api/parking/check", json={"geometry": mapping(shifted), "status": "planned"}
     ).json()
     assert planned["ok"] is True and planned["problems"][0]["code"] == "overlap"
+    # said in the planner's language (the issue saw "已拒绝保存。 overlaps TC-2025-0215")
+    zh = body["problems"][0]
+    assert zh["msg"] == "parking_overlaps" and zh["message"].startswith("与 TC-TEST-0002 (")
+    assert zh["message"].endswith("m²) 重叠")
+    en = client.post(
+        "/api/parking/check", json={"geometry": mapping(shifted)}, headers={"Accept-Language": "en"}
+    ).json()
+    assert en["problems"][0]["message"].startswith("overlaps TC-TEST-0002 (")
 
 
 def test_parking_check_accepts_a_neighbour_sharing_an_edge(client: TestClient, conn) -> None:

@@ -10,15 +10,17 @@ import re
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from shapely import is_valid_reason
 from shapely.geometry import shape
 
 from registry.crs import check_inside, resolve
+from registry.messages import render
 from registry.permissions import Action
 from web.auth import require
 from web.deps import ConnDep
+from web.errors import request_lang
 
 router = APIRouter(tags=["parking"])
 
@@ -43,33 +45,34 @@ class ParkingCheck(BaseModel):
     # a preview of what a write would meet: it reads the parking layer, so READ on it
     dependencies=[Depends(require(Action.READ, "parking"))],
 )
-def check_parking(body: ParkingCheck, conn: ConnDep) -> dict[str, Any]:
-    """Problems are listed with a location where one exists, so the map can mark it."""
+def check_parking(body: ParkingCheck, conn: ConnDep, request: Request) -> dict[str, Any]:
+    """Problems are listed with a location where one exists, so the map can mark it; each
+    has a stable ``code``, its message's ``msg`` + ``params`` and the ``message`` in the
+    reader's language (?lang=, else Accept-Language)."""
+    lang = request_lang(request)
+
+    def said(code: str, msg: str, **params: Any) -> dict[str, Any]:
+        return {"code": code, "msg": msg, "params": params, "message": render(msg, params, lang)}
+
     problems: list[dict[str, Any]] = []
     try:
         geom = shape(body.geometry)
     except Exception as exc:  # shapely raises several types for malformed GeoJSON
-        return {"ok": False, "problems": [{"code": "bad_geometry", "message": str(exc)}]}
+        return {"ok": False, "problems": [said("bad_geometry", "parking_unreadable", reason=str(exc))]}
     if geom.geom_type != "Polygon":
-        return {
-            "ok": False,
-            "problems": [
-                {"code": "not_polygon", "message": f"parking must be a Polygon, got {geom.geom_type}"}
-            ],
-        }
+        return {"ok": False, "problems": [said("not_polygon", "parking_not_polygon", got=geom.geom_type)]}
     if not geom.is_empty:
         # lon/lat in range (±1e308 would reach PostGIS's geography and fail there)
         check_inside(resolve(None, "geometry"), geom.bounds, "geometry")
     reason = is_valid_reason(geom)
     if reason != "Valid Geometry":
         found = _LOCATION.search(reason)
-        problems.append(
-            {
-                "code": "self_intersection" if "Self-intersection" in reason else "invalid_geometry",
-                "message": reason,
-                "location": [float(found.group(1)), float(found.group(2))] if found else None,
-            }
-        )
+        where = [float(found.group(1)), float(found.group(2))] if found else None
+        if "Self-intersection" in reason and where:
+            problem = said("self_intersection", "parking_self_intersection", x=where[0], y=where[1])
+        else:
+            problem = said("invalid_geometry", "parking_invalid", reason=reason)
+        problems.append(problem | {"location": where})
         return {"ok": False, "problems": problems, "overlaps": _empty()}
     gj = json.dumps(body.geometry)
     area = conn.execute(
@@ -95,13 +98,8 @@ def check_parking(body: ParkingCheck, conn: ConnDep) -> dict[str, Any]:
         ],
     }
     if rows:
-        problems.append(
-            {
-                "code": "overlap",
-                "message": "overlaps " + ", ".join(f"{r[1]} ({r[5]:.1f} m²)" for r in rows),
-                "allowed_as_planned": True,
-            }
-        )
+        others = ", ".join(f"{r[1]} ({r[5]:.1f} m²)" for r in rows)
+        problems.append(said("overlap", "parking_overlaps", others=others) | {"allowed_as_planned": True})
     blocking = [p for p in problems if not (p.get("allowed_as_planned") and body.status == "planned")]
     return {
         "ok": not blocking,
