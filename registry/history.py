@@ -304,60 +304,57 @@ def _restorable_columns(conn: psycopg.Connection, table: str) -> list[str]:
 
 
 def _write_back(
-    conn: psycopg.Connection, table: str, record_id: uuid.UUID, snapshot: dict[str, Any], *, is_asset: bool
-) -> str:
-    """Make the row equal to ``snapshot``: update it, or insert it again if it is gone."""
+    conn: psycopg.Connection, table: str, snapshots: dict[uuid.UUID, dict[str, Any]], *, is_asset: bool
+) -> tuple[int, int]:
+    """Make each row equal to its snapshot: one UPDATE for the rows that exist, one
+    INSERT for those that are gone (not a statement per record: an import's undo may
+    hold 100,000). Returns (reverted, recreated)."""
     columns = _restorable_columns(conn, table)
     skip = _NOT_RESTORED if is_asset else frozenset({"id"})
     settable = [c for c in columns if c not in skip]
-    record = sql.SQL("jsonb_populate_record(NULL::{t}, %s::jsonb - 'geom')").format(t=sql.Identifier(table))
-    geom = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(%s), {})").format(sql.Literal(STORAGE_SRID))
-    geom_json = Jsonb(snapshot.get("geom")) if is_asset else None
-    exists = conn.execute(
-        sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(sql.Identifier(table)), (record_id,)
-    ).fetchone()
-    if exists:
+    t = sql.Identifier(table)
+    ids = list(snapshots)
+    existing = {
+        r[0]
+        for r in conn.execute(sql.SQL("SELECT id FROM {} WHERE id = ANY(%s)").format(t), (ids,)).fetchall()
+    }
+    # the snapshots as a relation: d.id, d.snap (the geometry is set from its GeoJSON)
+    source = sql.SQL("unnest(%s::uuid[], %s::jsonb[]) AS d(id, snap)")
+    record = sql.SQL("jsonb_populate_record(NULL::{t}, d.snap - 'geom')").format(t=t)
+    geom = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(d.snap -> 'geom'), {})").format(sql.Literal(STORAGE_SRID))
+    rcols = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in settable)
+    old = [i for i in ids if i in existing]
+    gone = [i for i in ids if i not in existing]
+    if old:
         sets = sql.SQL("({cols}) = (SELECT {rcols} FROM {record} r)").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, settable)),
-            rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in settable),
-            record=record,
+            cols=sql.SQL(", ").join(map(sql.Identifier, settable)), rcols=rcols, record=record
         )
-        params: list[Any] = [Jsonb(snapshot)]
         if is_asset:
             sets = sql.SQL("{}, geom = {}").format(sets, geom)
-            params.append(geom_json)
         conn.execute(
-            sql.SQL("UPDATE {t} SET {sets} WHERE id = %s").format(t=sql.Identifier(table), sets=sets),
-            [*params, record_id],
+            sql.SQL("UPDATE {t} SET {sets} FROM {source} WHERE {t}.id = d.id").format(
+                t=t, sets=sets, source=source
+            ),
+            (old, [Jsonb(snapshots[i]) for i in old]),
         )
-        return "reverted"
-    cols = ["id", *settable]
-    select_cols = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in cols)
-    params = [Jsonb(snapshot)]
-    if is_asset:
-        cols.append("geom")
-        select_cols = sql.SQL("{}, {}").format(select_cols, geom)
-        params.insert(0, geom_json)  # the geometry placeholder comes first in SELECT
+    if gone:
+        cols = ["id", *settable, *(["geom"] if is_asset else [])]
+        select = sql.SQL("d.id, {}{}").format(
+            rcols, sql.SQL(", {}").format(geom) if is_asset else sql.SQL("")
+        )
         conn.execute(
-            sql.SQL("INSERT INTO {t} ({cols}) SELECT {sel} FROM {record} r").format(
-                t=sql.Identifier(table),
+            sql.SQL(
+                "INSERT INTO {t} ({cols}) SELECT {select} FROM {source} CROSS JOIN LATERAL {record} r"
+            ).format(
+                t=t,
                 cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-                sel=select_cols,
+                select=select,
+                source=source,
                 record=record,
             ),
-            params,
+            (gone, [Jsonb(snapshots[i]) for i in gone]),
         )
-    else:
-        conn.execute(
-            sql.SQL("INSERT INTO {t} ({cols}) SELECT {sel} FROM {record} r").format(
-                t=sql.Identifier(table),
-                cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-                sel=select_cols,
-                record=record,
-            ),
-            params,
-        )
-    return "recreated"
+    return len(old), len(gone)
 
 
 def undo(
@@ -431,32 +428,37 @@ def undo(
     # reopen whose reason is the undo's comment (sql/0060_workflows.sql)
     conn.execute("SELECT set_config('registry.reopen', 'on', true)")
     report = UndoReport(via=via, undo_via=undo_via)
-    # children first: removing a water test refreshes its site, which is then reverted
-    ordered = sorted(first.items(), key=lambda kv: kv[1]["child_table"] is None)
-    for (table, record_id), entry in ordered:
+    # One statement per table and kind of step, children first: removing a water test
+    # refreshes its site, which is then reverted.
+    removals: dict[tuple[str, bool], list[uuid.UUID]] = {}
+    restores: dict[tuple[str, bool], dict[uuid.UUID, dict[str, Any]]] = {}
+    for (table, record_id), entry in first.items():
         is_asset = entry["child_table"] is None
-        before = entry["before"]
-        if before is None:
-            if is_asset:
-                cur = conn.execute(
-                    sql.SQL(
-                        "UPDATE {} SET deleted_at = now(), deleted_by = registry_actor() "
-                        "WHERE id = %s AND deleted_at IS NULL"
-                    ).format(sql.Identifier(table)),
-                    (record_id,),
-                )
-            else:
-                cur = conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE id = %s").format(sql.Identifier(table)), (record_id,)
-                )
-            if cur.rowcount:
-                report.deleted += 1
-            else:
-                report.unchanged += 1
-            continue
-        outcome = _write_back(conn, table, record_id, before, is_asset=is_asset)
-        if outcome == "recreated":
-            report.recreated += 1
+        if entry["before"] is None:
+            removals.setdefault((table, is_asset), []).append(record_id)
         else:
-            report.reverted += 1
+            restores.setdefault((table, is_asset), {})[record_id] = entry["before"]
+    for table, is_asset in sorted(set(removals) | set(restores), key=lambda k: k[1]):
+        ids = removals.get((table, is_asset), [])
+        if ids and is_asset:
+            done = conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET deleted_at = now(), deleted_by = registry_actor() "
+                    "WHERE id = ANY(%s) AND deleted_at IS NULL"
+                ).format(sql.Identifier(table)),
+                (ids,),
+            ).rowcount
+        elif ids:
+            done = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (ids,)
+            ).rowcount
+        else:
+            done = 0
+        report.deleted += done
+        report.unchanged += len(ids) - done
+        snapshots = restores.get((table, is_asset))
+        if snapshots:
+            reverted, recreated = _write_back(conn, table, snapshots, is_asset=is_asset)
+            report.reverted += reverted
+            report.recreated += recreated
     return report

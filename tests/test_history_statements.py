@@ -124,3 +124,41 @@ def test_a_write_through_the_assets_parent_is_refused_with_where_to_write(conn: 
         conn.execute("DELETE FROM assets WHERE code = 'S-1'")
     conn.rollback()
     assert conn.execute("SELECT count(*) FROM manholes WHERE code LIKE 'S-%'").fetchone() == (2,)
+
+
+def test_undo_of_a_bulk_batch_puts_every_record_back_in_a_few_statements(conn: psycopg.Connection) -> None:
+    from registry import history
+
+    _insert_many(conn, 30)
+    conn.commit()
+    before = dict(conn.execute("SELECT code, registry_history_snapshot(m) FROM manholes m").fetchall())
+    set_actor(conn, "bulk", via="batch:1")
+    conn.execute(
+        "UPDATE manholes SET notes = 'changed', geom = ST_Translate(geom, 1e-4, 0) WHERE code LIKE 'S-1%'"
+    )
+    conn.execute("UPDATE manholes SET deleted_at = now(), deleted_by = 'bulk' WHERE code IN ('S-2', 'S-3')")
+    conn.execute("DELETE FROM manholes WHERE code = 'S-4'")
+    conn.execute(
+        "INSERT INTO manholes (code, geom, status, kind, condition) "
+        "SELECT 'N-' || g, ST_SetSRID(ST_MakePoint(%s + g * 1e-5, %s + 1e-3), 4490), "
+        "'in_service', 'rain', 'intact' "
+        "FROM generate_series(1, 5) g",
+        CENTRE,
+    )
+    conn.commit()
+    report = history.undo(conn, "batch:1", actor="admin")
+    conn.commit()
+    assert (report.reverted, report.recreated, report.deleted, report.unchanged) == (13, 1, 5, 0)
+    after = dict(
+        conn.execute(
+            "SELECT code, registry_history_snapshot(m) FROM manholes m WHERE deleted_at IS NULL"
+        ).fetchall()
+    )
+    ignore = {"version", "updated_at", "updated_by", "created_at", "created_by"}
+    assert set(after) == set(before)
+    for code, snap in before.items():
+        assert {k: v for k, v in after[code].items() if k not in ignore} == {
+            k: v for k, v in snap.items() if k not in ignore
+        }, code
+    undo_at = {r[0] for r in conn.execute("SELECT DISTINCT at FROM asset_history WHERE via = 'undo:batch:1'")}
+    assert 1 <= len(undo_at) <= 3  # one statement per table and kind of step
