@@ -13,6 +13,7 @@ problem's) and ``errors[].code`` + ``errors[].params`` (each field error's messa
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -193,8 +194,8 @@ _PYDANTIC: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def _pydantic_message(error: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A pydantic error as (message code, params)."""
+def pydantic_message(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A pydantic error as (message code, params) of the table."""
     known = _PYDANTIC.get(str(error.get("type", "")))
     if known is None:
         return "invalid_value", {"reason": str(error.get("msg", ""))}
@@ -214,13 +215,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if parameter:
         code, params = (
             "parameter_invalid",
-            {"parameter": parameter, "reason": nested(*_pydantic_message(first))},
+            {"parameter": parameter, "reason": nested(*pydantic_message(first))},
         )
     else:
         code, params = "request_invalid", {}
     errors = []
     for e in exc.errors():
-        msg, msg_params = _pydantic_message(e)
+        msg, msg_params = pydantic_message(e)
         errors.append(
             {"parameter": ".".join(str(p) for p in e.get("loc", ())), "code": msg, "params": msg_params}
         )

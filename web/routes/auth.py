@@ -25,6 +25,7 @@ from web.auth import (
     require,
 )
 from web.deps import CatalogDep, ConnDep
+from web.errors import pydantic_message
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -81,7 +82,13 @@ def _secret_body(model: type[BaseModel]) -> Any:
             raise InvalidFeature(
                 f"请求体无效：{named or '不是 JSON'} / invalid request body: {named or 'not JSON'}",
                 errors=[
-                    {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "value": None}
+                    {
+                        "field": ".".join(map(str, e["loc"])),
+                        "message": e["msg"],
+                        "code": pydantic_message(e)[0],
+                        "params": pydantic_message(e)[1],
+                        "value": None,
+                    }
                     for e in fields
                 ],
             ) from None
