@@ -222,6 +222,13 @@ def _walk(browser: Any, live: LiveServer, lang: str, survey: Path) -> Sweep:
     page.click("#up-dry")
     page.wait_for_selector("#report-table tbody tr.bad")
     sweep.collect(mp, "upload report")
+    # the good rows imported (the bad one skipped): the summary of the import, then undone
+    page.check("#up-skip")
+    page.click("#up-confirm")
+    page.wait_for_selector("#up-status[data-status='committed']", timeout=30000)
+    sweep.collect(mp, "upload summary")
+    page.click("#up-undo")
+    page.wait_for_selector("#up-undone")
     page.context.close()
 
     # the dashboard

@@ -11,6 +11,12 @@ import { I18n, t } from "./i18n.js";
 
 const POLL_MS = 500; // progress of a background import
 const LEVEL = { ok: { zh: "正常", en: "OK" }, warning: { zh: "警告", en: "Warning" }, error: { zh: "错误", en: "Error" } };
+// the counts of an import's summary (importers/report.py ImportReport.summary)
+const COUNT = {
+  rows: { zh: "读取行数", en: "Rows read" }, created: { zh: "新增", en: "Created" }, updated: { zh: "更新", en: "Updated" },
+  unchanged: { zh: "未变", en: "Unchanged" }, rejected: { zh: "拒绝", en: "Rejected" },
+  warnings: { zh: "警告", en: "Warnings" }, photos: { zh: "照片", en: "Photos" },
+};
 // what the import does with a row (importers/report.py), as the report's CSV says it
 const ACTION = {
   created: { zh: "新增", en: "Created" }, updated: { zh: "更新", en: "Updated" },
@@ -210,7 +216,8 @@ async function confirmImport() {
  * it wrote something (a rejected or failed import wrote nothing: there is nothing to undo). */
 function summary(rec, id) {
   const counts = Object.entries(rec.summary || rec.counts || {}).filter(([, v]) => typeof v === "number");
-  const parts = counts.flatMap(([k, v], i) => [i ? " · " : null, `${k}: `, h("b", { text: v })]);
+  const parts = counts.flatMap(([k, v], i) => [i ? " · " : null, `${I18n.label(COUNT[k]) || k}${I18n.pick("：", ": ")}`,
+    h("b", { text: v })]);
   const status = rec.status || "";
   const said = t("import_" + status);
   const undo = status === "committed" ? h("button", { type: "button", id: "up-undo" }, t("undo")) : null;
