@@ -194,6 +194,13 @@ def _walk(browser: Any, live: LiveServer, lang: str, survey: Path) -> Sweep:
     sweep.collect(mp, "search results")
     page.context.close()
 
+    # on a phone the layer panel is behind the menu button
+    mp = open_page(browser, live, lang=lang, width=390, height=844)
+    mp.page.click("#menu-btn")
+    expect(mp.page.locator("#menu-btn")).to_have_attribute("aria-expanded", "true")
+    sweep.collect(mp, "phone layer panel")
+    mp.page.context.close()
+
     # an asset file with its history and workflow, and a save the server refuses
     void = live.asset_id("road_voids", seeded["road_voids"][2])
     mp = open_page(browser, live, f"/#asset=road_voids/{void}", lang=lang, role=Role.OFFICER)
