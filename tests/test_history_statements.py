@@ -38,8 +38,9 @@ def test_one_statement_writes_one_entry_per_row_sharing_its_timestamp_in_row_ord
     assert [r[6] for r in rows] == [f"S-{g}" for g in range(1, 51)]
 
 
-def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Connection) -> None:
-    _insert_many(conn, 5)
+@pytest.mark.parametrize("rows", [5, 40], ids=["small statements: static SQL", "large: generated SQL"])
+def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Connection, rows: int) -> None:
+    _insert_many(conn, rows)
     conn.execute("UPDATE manholes SET notes = 'x', geom = ST_Translate(geom, 1e-4, 0) WHERE code LIKE 'S-%'")
     conn.execute("UPDATE manholes SET deleted_at = now(), deleted_by = 'a' WHERE code = 'S-1'")
     conn.execute("UPDATE manholes SET deleted_at = NULL, deleted_by = NULL WHERE code = 'S-1'")
@@ -51,7 +52,7 @@ def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Conn
         "WHERE h.asset_id = m.id ORDER BY id DESC LIMIT 1) h ON true "
         "WHERE h.after = registry_history_snapshot(m)"
     ).fetchone()
-    assert live == (4,)
+    assert live == (rows - 1,)
     bad = conn.execute(
         "SELECT id, action FROM asset_history WHERE layer = 'manholes' "
         "AND changed IS DISTINCT FROM registry_history_diff(before, after)"
@@ -70,6 +71,20 @@ def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Conn
         "SELECT changed FROM asset_history WHERE action = 'update' AND after ->> 'code' = 'S-3'"
     ).fetchone()
     assert changed == (["geom", "notes"],)
+    # a hard delete of every row: its entries hold each row's last state
+    conn.execute("DELETE FROM manholes WHERE code LIKE 'S-%'")
+    conn.commit()
+    mismatched = conn.execute(
+        "SELECT d.id FROM asset_history d "
+        "WHERE d.layer = 'manholes' AND d.action = 'delete' AND d.after IS NULL "
+        "AND (d.before IS DISTINCT FROM (SELECT p.after FROM asset_history p "
+        "WHERE p.asset_id = d.asset_id AND p.id < d.id ORDER BY p.id DESC LIMIT 1) "
+        "OR d.changed IS DISTINCT FROM registry_history_diff(d.before, NULL))"
+    ).fetchall()
+    assert mismatched == []
+    assert conn.execute(
+        "SELECT count(*) FROM asset_history WHERE action = 'delete' AND after IS NULL AND layer = 'manholes'"
+    ).fetchone() == (rows,)
 
 
 def test_child_records_keep_their_parent_and_layer(conn: psycopg.Connection, catalog: LayerCatalog) -> None:
