@@ -14,7 +14,7 @@ import dataclasses
 import io
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from registry.messages import render
@@ -69,6 +69,9 @@ class ReportRow:
         )
 
 
+_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(ReportRow))
+
+
 @dataclass
 class ImportReport:
     """Everything the user needs to fix a file and re-import it."""
@@ -112,7 +115,10 @@ class ImportReport:
         """JSON-ready report, reasons in ``lang``."""
         rows = []
         for r in sorted(self.rows, key=lambda r: (r.row, r.level != "error")):
-            d = asdict(r)
+            # A flat copy (the params are already JSON values): dataclasses.asdict's
+            # deep copy took ~0.3 s for the 5,000 rows of a large import.
+            d = {name: getattr(r, name) for name in _ROW_FIELDS}
+            d["params"] = dict(r.params)
             d["reason"] = reason_of(d, lang)
             d["field_label"] = label_of(self.field_labels, r.field, lang)
             d["value"] = _jsonable(r.value)
