@@ -416,6 +416,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "parking_self_intersection": ("边界在 {x}, {y} 处自相交", "the boundary crosses itself at {x}, {y}"),
     "parking_invalid": ("多边形无效", "invalid polygon: {reason}"),
     "parking_overlaps": ("与 {others} 重叠", "overlaps {others}"),
+    "permission_denied": ("{role_zh}无权{action_zh}", "role {role} may not {action}"),
+    "permission_denied_layer": (
+        "{role_zh}无权{action_zh}“{layer_zh}”",
+        "role {role} may not {action} on layer {layer!r}",
+    ),
+    "permission_denied_fields": (
+        "{role_zh}无权修改“{layer_zh}”的{fields_zh}",
+        "role {role} may not change {fields} of {layer}",
+    ),
+    "asset_not_found": ("“{layer_zh}”中没有编号为 {id} 的资产", "no {layer} asset with id {id}"),
+    "asset_not_at": (
+        "“{layer_zh}”的资产 {id} 在 {t} 时不存在（或已删除）",
+        "{layer} asset {id} did not exist (or was deleted) at {t}",
+    ),
+    "version_conflict": (
+        "该资产已被他人修改（现为第 {current} 版，您读取的是第 {expected} 版）：请重新载入后再改",
+        "{layer} asset {id} is at version {current}, not {expected}: it changed since you read it; "
+        "reload and retry",
+    ),
     "not_a_feature": ("请求体应为 GeoJSON Feature", "request body must be a GeoJSON Feature"),
     "field_not_object": ("{field} 应为 JSON 对象", "{field} must be a JSON object"),
     "geometry_unreadable": ("{field} 不是有效的 GeoJSON 几何", "{field} is not valid GeoJSON"),

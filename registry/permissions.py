@@ -120,11 +120,41 @@ def allowed(role: str | Role, action: str | Action, layer: LayerSpec | None = No
     return act.value in layer.grants.get(who.value, frozenset())
 
 
+# What a Chinese message calls each action (the English one says its code).
+ACTION_ZH: Mapping[Action, str] = {
+    Action.READ: "查看",
+    Action.CREATE: "新建",
+    Action.UPDATE: "修改",
+    Action.DELETE: "删除",
+    Action.RESTORE: "恢复",
+    Action.IMPORT: "导入",
+    Action.INSPECT: "录入巡查和检测",
+    Action.LIFECYCLE: "办理流程",
+    Action.UNDO: "撤销",
+    Action.AUDIT: "查看变更记录",
+    Action.MANAGE_USERS: "管理用户",
+    Action.SET_TARGETS: "设定年度目标",
+    Action.CONFIGURE_MAP: "配置地图",
+}
+
+
+def _role_words(role: str | Role) -> dict[str, str]:
+    try:
+        return {"role": str(Role(role)), "role_zh": ROLE_LABELS[Role(role)][0]}
+    except (ValueError, KeyError):
+        return {"role": str(role), "role_zh": f"角色 {role}"}
+
+
 def check(role: str | Role, action: str | Action, layer: LayerSpec | None = None) -> None:
     """Raise PermissionDenied (403) naming the role, action and layer when not allowed."""
     if not allowed(role, action, layer):
-        where = f" on layer {layer.name!r}" if layer else ""
-        raise PermissionDenied(f"role {role!s} may not {Action(action).value}{where}")
+        act = Action(action)
+        words = _role_words(role) | {"action": act.value, "action_zh": ACTION_ZH.get(act, act.value)}
+        if layer is None:
+            raise PermissionDenied("").with_message("permission_denied", **words)
+        raise PermissionDenied("").with_message(
+            "permission_denied_layer", **words, layer=layer.name, layer_zh=layer.zh
+        )
 
 
 def action_for_update(spec: LayerSpec, fields: set[str] | frozenset[str]) -> Action:
@@ -149,7 +179,15 @@ def can_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[s
 def check_update(role: str | Role, spec: LayerSpec, fields: set[str] | frozenset[str]) -> None:
     """Raise PermissionDenied (403) naming the fields when :func:`can_update` refuses."""
     if not can_update(role, spec, frozenset(fields)):
-        raise PermissionDenied(f"role {role!s} may not change {', '.join(sorted(fields))} of {spec.name}")
+        labels = {a.name: a.zh for a in spec.all_attrs}
+        raise PermissionDenied("").with_message(
+            "permission_denied_fields",
+            **_role_words(role),
+            fields=", ".join(sorted(fields)),
+            fields_zh="、".join(labels.get(f, f) for f in sorted(fields)),
+            layer=spec.name,
+            layer_zh=spec.zh,
+        )
 
 
 def check_undo(

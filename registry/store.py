@@ -76,10 +76,14 @@ def get_asset(
     try:
         key = uuid.UUID(str(asset_id))
     except ValueError:
-        raise AssetNotFound(f"no {spec.name} asset with id {asset_id!r} (not a uuid)") from None
+        raise AssetNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(asset_id)[:80]
+        ) from None
     row = conn.execute(statement, (key,)).fetchone()
     if row is None or (row[0]["deleted_at"] is not None and not include_deleted):
-        raise AssetNotFound(f"no {spec.name} asset with id {asset_id}")
+        raise AssetNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(asset_id)
+        )
     return row[0]
 
 
@@ -115,10 +119,13 @@ def _jsonable(value: Any) -> Any:
 def _check_version(spec: LayerSpec, current: Mapping[str, Any], expected: int | None) -> None:
     if expected is not None and int(expected) != current["version"]:
         raise VersionConflict(
-            f"{spec.name} asset {current['id']} is at version {current['version']}, "
-            f"not {expected}: it changed since you read it; reload and retry",
-            current_version=current["version"],
-            expected_version=int(expected),
+            "", current_version=current["version"], expected_version=int(expected)
+        ).with_message(
+            "version_conflict",
+            layer=spec.name,
+            id=str(current["id"]),
+            current=current["version"],
+            expected=int(expected),
         )
 
 

@@ -31,9 +31,14 @@ def void(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(db: Settings, conn: psycopg.Connection, void: dict[str, Any]) -> Iterator[TestClient]:
+def users(conn: psycopg.Connection) -> dict[Role, Any]:
+    """An account per role."""
+    return make_accounts(conn)
+
+
+@pytest.fixture
+def client(db: Settings, users: dict[Role, Any], void: dict[str, Any]) -> Iterator[TestClient]:
     """A client signed in as an admin with an API token."""
-    users = make_accounts(conn)
     with TestClient(create_app(db), headers=users[Role.ADMIN].bearer) as c:
         yield c
 
@@ -154,3 +159,34 @@ def test_a_refused_workflow_step_names_steps_by_their_labels_in_chinese(
     assert "“已销号”" in zh.json()["detail"] and "下一步是“确权”" in zh.json()["detail"]
     assert not re.search(r"[A-Za-z]", zh.json()["detail"]), zh.json()["detail"]  # no step codes
     assert en.json()["detail"].endswith("the next step is assigned") and not _CJK.search(en.json()["detail"])
+
+
+def test_a_refused_right_names_role_action_and_layer_in_the_readers_language(
+    client: TestClient, users: dict[Role, Any], void: dict[str, Any]
+) -> None:
+    url = f"/api/assets/road_voids/{void['id']}"
+    viewer = users[Role.VIEWER].bearer
+    zh = client.delete(url, headers=viewer)
+    en = client.delete(url, headers={**viewer, "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 403
+    assert zh.json()["code"] == en.json()["code"] == "permission_denied"
+    assert zh.json()["detail"] == "只读用户无权删除“道路脱空隐患”", zh.json()
+    assert en.json()["detail"] == "role viewer may not delete on layer 'road_voids'"
+    assert zh.json()["params"]["action"] == "delete" and zh.json()["params"]["role"] == "viewer"
+
+
+def test_an_unknown_asset_and_a_stale_version_read_in_the_readers_language(
+    client: TestClient, void: dict[str, Any]
+) -> None:
+    missing = client.get("/api/assets/road_voids/00000000-0000-0000-0000-000000000000/history")
+    assert missing.status_code == 404
+    assert (
+        missing.json()["detail"] == "“道路脱空隐患”中没有编号为 00000000-0000-0000-0000-000000000000 的资产"
+    )
+    stale = client.patch(
+        f"/api/assets/road_voids/{void['id']}",
+        json={"properties": {"notes": "x"}, "version": 99},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert stale.status_code == 409 and stale.json()["code"] == "version_conflict", stale.text
+    assert stale.json()["detail"].startswith("该资产已被他人修改") and stale.json()["current_version"] == 1

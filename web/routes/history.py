@@ -15,43 +15,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
-from shapely import has_z
-from shapely.errors import GEOSException
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 
 from registry import field, history, store
 from registry.accounts import User
-from registry.crs import outside_message, resolve
 from registry.errors import InvalidFeature
 from registry.permissions import Action, PermissionDenied, allowed, check_undo, check_update
 from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.geometry_input import request_geometry
 from web.preconditions import expected_version, versioned, versioned_write
 
 router = APIRouter(prefix="/api", tags=["history"])
-
-
-def _geometry(geojson: dict[str, Any], field: str, warnings: list[dict[str, str]]) -> BaseGeometry:
-    """A GeoJSON geometry (lon/lat) from a request body, in 2D (a height is dropped with a
-    note in ``warnings``), or a 4xx naming the field."""
-    try:
-        geom = shape(geojson)
-    except (GEOSException, ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidFeature(
-            "",
-            errors=[
-                {"field": field, "code": "geometry_unreadable", "params": {"field": field}, "value": None}
-            ],
-        ).with_message("geometry_unreadable", field=field) from None
-    if not geom.is_empty and (message := outside_message(resolve(None, field), geom.bounds, field)):
-        raise InvalidFeature(message, errors=[{"field": field, "message": message, "value": None}])
-    if has_z(geom):
-        warnings.append({**store.Z_DROPPED, "field": field})
-        geom = store.planar(geom)
-    return geom
 
 
 Reader = Annotated[User | None, Depends(require(Action.READ))]
@@ -122,7 +98,9 @@ def asset_history(
         e for e in history.asset_history(conn, asset_id, include_children=children) if e.layer == spec.name
     ]
     if not entries:
-        raise store.AssetNotFound(f"no history for {spec.name} asset {asset_id}")
+        raise store.AssetNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(asset_id)
+        )
     return {"asset_id": asset_id, "layer": spec.name, "entries": [e.as_dict() for e in entries]}
 
 
@@ -139,7 +117,9 @@ def asset_as_of(
     spec = _layer(catalog, layer)
     snapshot = history.asset_as_of(conn, asset_id, _parse_time(t))
     if snapshot is None or snapshot.get("layer") != spec.name:
-        raise store.AssetNotFound(f"{spec.name} asset {asset_id} did not exist (or was deleted) at {t}")
+        raise store.AssetNotFound("").with_message(
+            "asset_not_at", layer=spec.name, layer_zh=spec.zh, id=str(asset_id), t=t.isoformat()
+        )
     return _feature(snapshot)
 
 
@@ -225,7 +205,7 @@ def patch_asset(
         raise InvalidFeature("nothing to change: send properties and/or geometry")
     check_update(user.role, spec, fields)
     warnings: list[dict[str, str]] = []
-    geom = None if body.geometry is None else _geometry(body.geometry, "geometry", warnings)
+    geom = None if body.geometry is None else request_geometry(body.geometry, "geometry", warnings)
     written = _versioned_write(
         response,
         if_match,
@@ -271,7 +251,7 @@ def split_asset(
     """Splitting changes one asset and creates others, so it needs both rights."""
     spec = _layer(catalog, layer)
     warnings: list[dict[str, str]] = []
-    blade = _geometry(body.line, "line", warnings)
+    blade = request_geometry(body.line, "line", warnings)
     expected, from_header = expected_version(if_match, body.version)
     pieces = versioned(
         lambda: store.split_asset(
