@@ -103,7 +103,8 @@ def test_officer_edits_only_the_lifecycle_and_a_refusal_is_shown_readably(
         page.fill("#edit-form [name='notes']", "复核")
         page.click("#edit-form button[type='submit']")
         page.wait_for_selector("#edit-form .problems:has-text('没有权限')")
-        assert "viewer" in page.locator("#edit-form .problems").inner_text()
+        # the role, layer and field by their Chinese names (not "role viewer may not …")
+        assert "只读用户无权修改“道路脱空隐患”的备注" in page.locator("#edit-form .problems").inner_text()
     finally:
         with psycopg.connect(live_server.settings.database_url) as conn:
             conn.execute("UPDATE users SET role = 'officer' WHERE username = 'officer'")
