@@ -40,9 +40,10 @@ from registry.workflow_store import Photo
 from web.auth import CurrentUser
 from web.catalog_view import layer_json
 from web.deps import CatalogDep, ConnDep
-from web.routes.history import _geometry as request_geometry
+from web.geometry_input import request_geometry
+from web.photo_upload import keep_photo, may_attach
 from web.routes.inspections import inspection_args
-from web.routes.workflow import StepBody, _may_attach, _stored
+from web.routes.workflow import StepBody
 
 router = APIRouter(prefix="/api/field", tags=["field 外业采集"])
 
@@ -144,7 +145,7 @@ def upload_photo(
     """Kept in the one photo store (by SHA-256, checked to be an image as the workflow's
     uploads are); 201 the first time, 200 with the same body when these bytes were sent
     before. A submission then names it by ``sha256``."""
-    if not any(_may_attach(user, spec) for spec in catalog):
+    if not any(may_attach(user, spec) for spec in catalog):
         raise field.FieldPermissionDenied("field_no_right", role=user.role.value)
     if file is None:
         raise field.InvalidFieldParameter("file", "field_photo_required")
@@ -159,7 +160,7 @@ def upload_photo(
     x = _number("lon", lon, -180, 180)
     y = _number("lat", lat, -90, 90)
     accuracy = _number("accuracy_m", accuracy_m, 0, 1e7)
-    stored: Photo = _stored(file, request)
+    stored: Photo = keep_photo(file, request)
     new = field.record_upload(
         conn,
         account_id=user.id,
@@ -297,7 +298,7 @@ def _write(
     spec = catalog.get(sub.layer)
     _check_rights(user, spec, sub)
     photos = field.uploaded(conn, account_id=user.id, refs=[p.model_dump() for p in sub.photos])
-    if photos and not _may_attach(user, spec):
+    if photos and not may_attach(user, spec):
         raise PermissionDenied(
             f"角色 {user.role} 不能上传照片 / role {user.role} may not attach photos to {spec.name}"
         )

@@ -11,24 +11,18 @@ missing field and the photos), 422 ``invalid_reopen``.
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Header, Request, Response, UploadFile
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
-from importers.photos import IMAGE_SUFFIXES, store
 from registry import workflow_store
 from registry.accounts import User
-from registry.errors import InvalidFeature, RegistryError
-from registry.permissions import Action, PermissionDenied, Role, allowed
-from registry.workflow_store import Photo
+from registry.errors import InvalidFeature
+from registry.permissions import Action, PermissionDenied, Role
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.photo_upload import keep_photo, may_attach
 from web.preconditions import versioned_write
 
 router = APIRouter(prefix="/api", tags=["workflow 流程"])
@@ -36,15 +30,7 @@ router = APIRouter(prefix="/api", tags=["workflow 流程"])
 Reader = Annotated[User | None, Depends(require(Action.READ))]
 IfMatch = Annotated[str | None, Header(description='The version the client saw, e.g. "3"')]
 
-MAX_PHOTO_BYTES = 25 * 1024**2  # a phone photo is 3–8 MB
 MAX_PHOTOS = 10
-
-
-class PhotoRejected(RegistryError):
-    """An upload that is not a photo the registry can keep."""
-
-    status = 422
-    code = "photo_rejected"
 
 
 def _feature(record: dict[str, Any]) -> dict[str, Any]:
@@ -159,53 +145,6 @@ def reopen(
     return _feature(record)
 
 
-def _may_attach(user: User, spec: Any) -> bool:
-    if spec.workflow is not None and any(
-        workflow_store.may_take(user.role.value, spec, s) for s in spec.workflow.steps
-    ):
-        return True
-    return any(allowed(user.role, a, spec) for a in (Action.UPDATE, Action.LIFECYCLE, Action.INSPECT))
-
-
-def _stored(upload: UploadFile, request: Request) -> Photo:
-    """Keep one uploaded photo in the store (by SHA-256), after checking it is an image."""
-    name = Path(upload.filename or "photo.jpg").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise PhotoRejected(
-            f"{name}：不是照片文件 / {name} is not a photo ({', '.join(sorted(IMAGE_SUFFIXES))})",
-            errors=[{"field": "photos", "code": "not_an_image", "value": name}],
-        )
-    workdir = Path(tempfile.mkdtemp(prefix="registry-photo-"))
-    try:
-        path = workdir / f"upload{suffix}"
-        size = 0
-        with path.open("wb") as out:
-            while chunk := upload.file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_PHOTO_BYTES:
-                    raise PhotoRejected(
-                        f"{name}：照片超过 {MAX_PHOTO_BYTES >> 20} MB / "
-                        f"photo over {MAX_PHOTO_BYTES >> 20} MB",
-                        errors=[{"field": "photos", "code": "image_too_large", "value": name}],
-                    )
-                out.write(chunk)
-        if suffix != ".heic":  # Pillow cannot read HEIC; the thumbnail falls back to the original
-            try:
-                with Image.open(path) as img:
-                    img.verify()
-            except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
-                raise PhotoRejected(
-                    f"{name}：无法识别的图片 / {name} is not a readable image",
-                    errors=[{"field": "photos", "code": "image_unreadable", "value": name}],
-                ) from None
-        digest, kept = store(path, request.app.state.settings)
-        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return Photo(digest, name, kind, kept.stat().st_size)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 @router.post(
     "/assets/{layer}/{asset_id}/photos",
     status_code=201,
@@ -222,7 +161,7 @@ def attach_photos(
 ) -> dict[str, Any]:
     """The photos count for the asset's next step (attached since its current step)."""
     spec = catalog.get(layer)
-    if not _may_attach(user, spec):
+    if not may_attach(user, spec):
         raise PermissionDenied(
             f"角色 {user.role} 不能上传照片 / role {user.role} may not attach photos to {spec.name}"
         )
@@ -238,7 +177,7 @@ def attach_photos(
                 }
             ],
         )
-    stored = [_stored(p, request) for p in photos]
+    stored = [keep_photo(p, request) for p in photos]
     digests = workflow_store.attach_photos(conn, spec, asset_id, stored, actor=user.username)
     return {"photos": [{"sha256": d, "url": f"/api/photos/{d}"} for d in digests]}
 
