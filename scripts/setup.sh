@@ -13,8 +13,9 @@ with_browser=false
 # fonts-wqy-microhei: the Chinese font the PDF reports (月报, 一患一档) embed
 packages=(postgresql-15 postgresql-15-postgis-3 gdal-bin fonts-wqy-microhei)
 if $with_browser; then
-  # python3-qgis: QGIS 3.22 headless for the real-client tests (-m gis_client), ~930 MB
-  packages+=(chromium libatomic1 python3-qgis)
+  # python3-qgis: QGIS 3.22 headless for the real-client tests (-m gis_client), ~930 MB;
+  # chromium-l10n: Chromium's Chinese UI (a zh-CN phone's date fields read 年/月/日)
+  packages+=(chromium chromium-l10n libatomic1 python3-qgis)
   # Node.js for ESLint and `node --test tests/js/`: Debian's (Node 18 on Debian 12),
   # unless a node and an npm are already there
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -4,6 +4,10 @@ with photos recorded with the network cut, the page reloaded still without a net
 tiles drawn from Cache Storage), then sent once each when the network returns; and an
 edit that meets a change made meanwhile, shown side by side and resolved.
 
+The phone is a Chinese one in Jiaozuo: Chromium runs with a Chinese UI locale (its own
+date fields read 年/月/日, not mm/dd/yyyy; on Linux that locale comes from LANG/LANGUAGE
+and needs Debian's chromium-l10n) in the Asia/Shanghai time zone.
+
 "Network cut" is real here: the app's server is stopped (connections refused) as well
 as the context set offline, because Chromium's offline emulation does not reach a
 service worker's own fetches (microsoft/playwright#2311); the server then starts again
@@ -13,10 +17,12 @@ on the same port and database.
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +38,18 @@ from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import make_accounts
-from tests.browser.conftest import M_LAT, M_LON, SCREENSHOTS, LiveServer, seed_assets, sign_in, until
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    M_LAT,
+    M_LON,
+    SCREENSHOTS,
+    CspWatch,
+    LiveServer,
+    seed_assets,
+    sign_in,
+    until,
+)
 from tests.browser.street_tiles import write_mbtiles
 from tests.conftest import free_port
 from web.app import create_app
@@ -41,6 +58,45 @@ from web.routes.field_app import SHELL_STATIC, STATIC, shell
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 640}
+ZH_PAK = Path("/usr/lib/chromium/locales/zh-CN.pak")  # Debian's chromium-l10n
+
+
+@pytest.fixture(scope="module")
+def zh_browser(csp_watch: CspWatch) -> Iterator[Any]:
+    """Debian's Chromium with a Chinese UI locale, as on a phone sold in China: the
+    browser's own widgets (the date field's 年/月/日) follow it, not the page's lang.
+    Chromium on Linux takes it from LANG/LANGUAGE, and needs its zh-CN.pak
+    (chromium-l10n, installed by scripts/setup.sh --with-browser). Every context is
+    watched for CSP violations as with the ``browser`` fixture."""
+    from playwright.sync_api import sync_playwright
+
+    if not ZH_PAK.exists():
+        pytest.fail(f"{ZH_PAK} not found: install Debian's chromium-l10n (Chromium's Chinese UI)")
+    env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--lang=zh-CN"], env=env)
+        new_context = b.new_context
+        b.new_context = lambda *args, **kwargs: csp_watch.watch(new_context(*args, **kwargs))
+        yield b
+        b.close()
+
+
+@pytest.fixture(autouse=True)
+def fail_on_csp_violations_in_zh_browser(request: pytest.FixtureRequest) -> Iterator[None]:
+    """conftest's ``fail_on_csp_violations`` for the tests on ``zh_browser``."""
+    if "zh_browser" not in request.fixturenames or "browser" in request.fixturenames:
+        yield
+        return
+    watch: CspWatch = request.getfixturevalue("csp_watch")
+    watch.violations.clear()
+    watch.contexts.clear()
+    yield
+    for context in watch.contexts:
+        with suppress(Exception):  # already closed by the test
+            context.close()
+    if watch.violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(watch.violations), pytrace=False)
 
 
 @dataclass
@@ -94,16 +150,24 @@ def field_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[tuple[L
 
 
 def phone(
-    browser: Any, live: LiveServer, lon: float, lat: float, accuracy: float = 5.0, role: Role = Role.ADMIN
+    browser: Any,
+    live: LiveServer,
+    lon: float,
+    lat: float,
+    accuracy: float = 5.0,
+    role: Role = Role.ADMIN,
+    viewport: dict[str, int] = PHONE,
 ) -> Any:
-    """A phone-sized context with the position given and the service worker allowed,
-    signed in as ``role``, on /field once its worker controls it."""
+    """A phone-sized context (Chinese, in Jiaozuo's time zone) with the position given
+    and the service worker allowed, signed in as ``role``, on /field once its worker
+    controls it."""
     context = browser.new_context(
-        viewport=PHONE,
+        viewport=viewport,
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
         locale="zh-CN",
+        timezone_id="Asia/Shanghai",
         geolocation={"longitude": lon, "latitude": lat, "accuracy": accuracy},
         permissions=["geolocation"],
         service_workers="allow",
@@ -168,7 +232,7 @@ def queue_count(page: Any, n: int) -> None:
 
 
 def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_returns(
-    browser: Any, field_server: tuple[LiveServer, Switchable], tmp_path: Path
+    zh_browser: Any, field_server: tuple[LiveServer, Switchable], tmp_path: Path
 ) -> None:
     live, switch = field_server
     lon, lat = live.seeded["centre"]
@@ -188,7 +252,7 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
         headers=live.headers(),
     )
     assert res.status_code == 200, res.text
-    page = phone(browser, live, lon, lat)
+    page = phone(zh_browser, live, lon, lat)
     context = page.context
     # the manifest is linked and served; the worker controls /field
     manifest = context.request.get(live.url + "/field.webmanifest").json()
@@ -235,7 +299,9 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
     page.fill("#f-manholes-notes", "外业离线新增")
     page.set_input_files("#record-form input[type=file]", str(photo(tmp_path, "new.jpg", "#a05030")))
     page.wait_for_selector("#record-form .thumbs img")
-    page.locator("#record-save").scroll_into_view_if_needed()
+    # the end of the form (the date, the photo taken), the save bar kept below it
+    page.locator("#panels").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+    assert page.locator("#record-form .thumbs img").is_visible()
     shot(page, "field-form")
     page.click("#record-save")
     queue_count(page, 1)
@@ -318,14 +384,14 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
 
 
 def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
-    browser: Any, field_server: tuple[LiveServer, Switchable]
+    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     code = live.seeded["road_voids"][2]  # 80 m east and 15 m north of the centre
     lon = live.seeded["centre"][0] + 80 * M_LON
     lat = live.seeded["centre"][1] + 15 * M_LAT
     void = asset_id(live, "road_voids", code)
-    page = phone(browser, live, lon, lat)
+    page = phone(zh_browser, live, lon, lat)
     page.click("#tab-nearby")
     item = page.locator(f"#nearby-list li[data-code='{code}']")
     item.wait_for()
@@ -366,7 +432,7 @@ def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
 
 
 def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
-    browser: Any, field_server: tuple[LiveServer, Switchable]
+    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     code = live.seeded["road_voids"][3]  # 120 m east and 15 m north of the centre
@@ -376,9 +442,11 @@ def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
     assert live.settings.database_url
     with psycopg.connect(live.settings.database_url) as conn:  # as surveyed: nobody responsible yet
         conn.execute("UPDATE road_voids SET responsible_unit = NULL WHERE id = %s", (void,))
-    page = phone(browser, live, lon, lat, role=Role.OFFICER)
-    # an officer records no new assets here, and reads the app in English on demand
+    page = phone(zh_browser, live, lon, lat, role=Role.OFFICER)
+    # an officer records no new assets here: the app opens on what is nearby; and it reads
+    # in English on demand
     assert page.locator("#record-save").count() == 0
+    assert page.get_attribute("#tab-nearby", "aria-selected") == "true"
     page.click("#lang")
     assert page.inner_text("#tab-nearby") == "Nearby"
     page.click("#lang")
@@ -431,12 +499,12 @@ def test_the_app_shell_holds_every_module_the_field_page_imports() -> None:
 
 
 def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarded(
-    browser: Any, field_server: tuple[LiveServer, Switchable]
+    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     lon, lat = live.seeded["centre"]
     taken = live.seeded["manholes"][1]  # a code another manhole already has
-    page = phone(browser, live, lon, lat)
+    page = phone(zh_browser, live, lon, lat)
     page.select_option("#record-layer", "manholes")
     page.wait_for_selector("#record-save:enabled")
     page.fill("#f-manholes-code", taken)
@@ -458,5 +526,111 @@ def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarde
     with psycopg.connect(live.settings.database_url) as conn:
         count = conn.execute("SELECT count(*) FROM manholes WHERE code = %s", (taken,)).fetchone()
     assert count == (1,)
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+# Checks run in the page: a panel's first heading and button are where a thumb can see and
+# reach them (inside the scroller's box, the topmost element at their centre and corners),
+# the tap targets that are shown are at least 44 px each way, and the Chinese UI's words
+# (outside asset codes, the account name and units) hold no English.
+LAYOUT = """() => {
+  const panels = document.querySelector('#panels').getBoundingClientRect();
+  const panel = [...document.querySelectorAll('#panels .panel')].find((p) => !p.hidden);
+  const covered = [];
+  const firsts = [panel.querySelector('h2'), panel.querySelector('button')].filter(Boolean);
+  for (const el of firsts) {
+    const r = el.getBoundingClientRect();
+    if (r.top < panels.top - 0.5 || r.bottom > panels.bottom + 0.5) {
+      covered.push(`${el.textContent} outside the panel`);
+    }
+    const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 8, r.top + 8],
+      [r.right - 8, r.bottom - 8]]; // inside the rounded corners
+    for (const [x, y] of points) {
+      const top = document.elementFromPoint(x, y);
+      if (!top || !(top === el || el.contains(top))) {
+        covered.push(`${el.textContent} under ${top && (top.id || top.className || top.tagName)}`);
+      }
+    }
+  }
+  const small = [];
+  const targets = 'button, select, input:not(.photo-input), textarea, label.photo-btn, #map .leaflet-bar a';
+  for (const el of document.querySelectorAll(targets)) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || el.closest('[hidden]')) continue;
+    if (r.width < 44 || r.height < 44) {
+      small.push(`${el.id || el.className} ${el.textContent.trim()} ${r.width}x${r.height}`);
+    }
+  }
+  const english = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const host = n.parentElement;
+    if (!host || host.closest('#user-box, #map, script, [hidden], #toast')) continue;
+    const words = n.textContent.replace(/[A-Z0-9]+(-[A-Z0-9]+)+/g, '')
+      .replace(/\\b(GPS|KB|MB|B|z\\d+|EN)\\b/g, '');
+    if (/[A-Za-z]{2,}/.test(words)) english.push(n.textContent.trim());
+  }
+  const scrollTop = document.querySelector('#panels').scrollTop;
+  return { covered, small, english, scrollTop };
+}"""
+
+
+@pytest.mark.parametrize("size", [PHONE, SMALL_PHONE], ids=["390x844", "360x640"])
+def test_nothing_is_covered_and_every_tap_target_is_thumb_sized_on_a_small_phone(
+    zh_browser: Any, field_server: tuple[LiveServer, Switchable], size: dict[str, int]
+) -> None:
+    live, _switch = field_server
+    lon, lat = live.seeded["centre"]
+    page = phone(zh_browser, live, lon, lat, viewport=size)
+    assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+    tabs = [
+        ("queue", "#sync-btn"),
+        ("nearby", "#nearby-list li"),
+        ("offline", "#area-estimate"),
+        ("record", "#record-save"),
+    ]
+
+    def each_tab_opens_at_its_top_uncovered() -> None:
+        # the longest form, read to its end, then each tab in turn, each left scrolled down
+        page.select_option("#record-layer", "road_voids")
+        page.locator("#panels").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+        assert page.locator("#panels").evaluate("(el) => el.scrollTop") > 0
+        for tab, ready in tabs:
+            page.click(f"#tab-{tab}")
+            page.locator(ready).first.wait_for()
+            found = page.evaluate(LAYOUT)
+            assert found["scrollTop"] == 0, tab
+            assert not found["covered"], (tab, found["covered"])
+            assert not found["small"], (tab, found["small"])
+            assert not found["english"], (tab, found["english"])
+            page.locator("#panels").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+
+    each_tab_opens_at_its_top_uncovered()
+    # a day's records waiting without a network: a queue longer than the screen
+    page.context.set_offline(True)
+    page.wait_for_selector("#net.off")
+    page.select_option("#record-layer", "manholes")
+    for n in range(6):
+        page.fill("#f-manholes-code", f"JZ-LAYOUT-{size['width']}-{n}")
+        page.click("#record-save")
+        queue_count(page, n + 1)
+    each_tab_opens_at_its_top_uncovered()  # the queue's list drawn (long) ...
+    each_tab_opens_at_its_top_uncovered()  # ... and shown again after the long form
+    # (still offline: the queue is never sent) an inspection form opened further down the
+    # list is brought into view
+    page.click("#tab-nearby")
+    last = page.locator("#nearby-list li").last
+    last.locator("button.inspect").click()
+    heading = last.locator("form.inspection-form h3")
+    heading.wait_for()
+    box, panels = heading.bounding_box(), page.locator("#panels").bounding_box()
+    assert panels["y"] - 1 <= box["y"] and box["y"] + box["height"] <= panels["y"] + panels["height"] + 1
+    # English on demand: the page says so, and the distance unit follows
+    page.click("#lang")
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    page.click("#tab-nearby")
+    page.locator("#nearby-list li").first.wait_for()
+    assert page.locator("#nearby-list li .head span").nth(1).inner_text().endswith(" m")
     assert not page.errors, page.errors
     page.context.close()

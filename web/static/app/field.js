@@ -231,6 +231,12 @@ function drawPlace() {
   }
 }
 
+/** Scroll ``el`` (a form just opened in a list) into the panel's view, top first. */
+function reveal(el) {
+  if (el && el.scrollIntoView) el.scrollIntoView({ block: "start", behavior: "instant" });
+  return el;
+}
+
 // ------------------------------------------------------------------ photos
 /** A photo downscaled on the phone (long side PHOTO_SIDE px, JPEG), stored with the
  * position and time it was taken. */
@@ -470,6 +476,7 @@ function renderRecord() {
     if (F.place && F.place.source === "map") F.place = F.fix ? { ...F.fix, source: "gps" } : null;
     drawPlace();
     renderRecord();
+    $("#panels").scrollTop = 0;
   });
   form.append(photoInput(F.draft.photos));
   fill(panel,
@@ -477,7 +484,8 @@ function renderRecord() {
     h("label", { class: "row" }, h("span", { text: pick("图层", "Layer") }), sel),
     h("div", { id: "record-place" }),
     form, msg,
-    h("div", { class: "row" }, save));
+    // kept in reach at the bottom of the panel, however long the layer's form
+    h("div", { class: "row save-bar" }, save));
   renderRecordPlace();
   renderSaveState();
 }
@@ -571,12 +579,12 @@ function nearbyItem(f, distance) {
   const status = spec.statuses.find((s) => s.code === p.status);
   const body = h("div", { class: "actions" });
   const li = h("li", { "data-id": f.id, "data-code": p.code || "" },
-    h("div", { class: "head" }, h("span", { text: p.code || "" }), h("span", { text: `${Math.round(distance ?? 0)} 米` })),
+    h("div", { class: "head" }, h("span", { text: p.code || "" }), h("span", { text: pick(`${Math.round(distance ?? 0)} 米`, `${Math.round(distance ?? 0)} m`) })),
     h("div", { class: "meta", text: [I18n.label(spec), status ? I18n.label(status) : p.status, labelOf(spec, { name: p.name, road_name: p.road_name, compound_name: p.compound_name })].filter(Boolean).join(" · ") }),
     h("div", { class: "row" },
-      may(p.layer, "inspect") ? h("button", { type: "button", class: "inspect", onclick: () => fill(body, inspectionForm(f)) }, pick("巡查", "Inspect")) : null,
-      may(p.layer, "update") ? h("button", { type: "button", class: "edit", onclick: () => fill(body, editForm(f)) }, pick("修改", "Edit")) : null,
-      h("button", { type: "button", class: "step", onclick: () => stepForm(f, body) }, pick("下一步", "Next step"))),
+      may(p.layer, "inspect") ? h("button", { type: "button", class: "inspect", onclick: () => reveal(fill(body, inspectionForm(f))) }, pick("巡查", "Inspect")) : null,
+      may(p.layer, "update") ? h("button", { type: "button", class: "edit", onclick: () => reveal(fill(body, editForm(f))) }, pick("修改", "Edit")) : null,
+      h("button", { type: "button", class: "step", onclick: () => stepForm(f, body).then(() => reveal(body)) }, pick("下一步", "Next step"))),
     body);
   return li;
 }
@@ -778,6 +786,9 @@ const RENDER = { record: renderRecord, nearby: renderNearby, queue: renderQueue,
 
 function showTab(name) {
   F.tab = name;
+  // the panels share one scroller: a tab opens at its top, never at the last tab's offset
+  // (which left a short list scrolled out of sight under the GPS line)
+  $("#panels").scrollTop = 0;
   for (const t of Object.keys(RENDER)) {
     $(`#panel-${t}`).hidden = t !== name;
     $(`#tab-${t}`).setAttribute("aria-selected", String(t === name));
@@ -837,6 +848,7 @@ async function start() {
   relabel();
   watchGps();
   await renderQueueCount();
+  if (!creatable().length) showTab("nearby"); // an officer inspects, records no new assets
   document.body.dataset.ready = "1";
   if (navigator.onLine) sync();
 }
