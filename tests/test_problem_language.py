@@ -190,3 +190,12 @@ def test_an_unknown_asset_and_a_stale_version_read_in_the_readers_language(
     )
     assert stale.status_code == 409 and stale.json()["code"] == "version_conflict", stale.text
     assert stale.json()["detail"].startswith("该资产已被他人修改") and stale.json()["current_version"] == 1
+
+
+def test_a_bad_search_parameter_reads_in_the_readers_language(client: TestClient) -> None:
+    zh = client.get("/api/search", params={"radius": "far", "lon": 113.24, "lat": 35.21})
+    en = client.get("/api/search", params={"radius": "far", "lon": 113.24, "lat": 35.21, "lang": "en"})
+    assert zh.status_code == en.status_code == 400 and zh.json()["parameter"] == "radius"
+    assert zh.json()["detail"] == "参数 radius 无效：应为数字"
+    assert en.json()["detail"] == "radius: expected a number"
+    assert zh.json()["params"]["reason"] == {"msg": "not_number", "params": {}}

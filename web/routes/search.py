@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from registry.errors import InvalidParameter
 from registry.features import parse_bbox
+from registry.messages import nested
 from registry.permissions import Action
 from registry.properties import parse_instant
 from registry.search import (
@@ -59,10 +60,17 @@ def _number(params: dict[str, Any], name: str) -> float | None:
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise InvalidParameter(name, f"{name} must be a number, got {raw!r}") from None
+        raise _bad(name, "not_number") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidParameter(name, f"{name} must be a finite number")
+        raise _bad(name, "not_finite")
     return value
+
+
+def _bad(name: str, code: str, **params: Any) -> InvalidParameter:
+    """The 400 for parameter ``name``: "参数 … 无效：<message ``code``>" in the reader's language."""
+    return InvalidParameter(name, "").with_message(
+        "parameter_invalid", parameter=name, reason=nested(code, params)
+    )
 
 
 def _int(params: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int | None:
@@ -70,7 +78,7 @@ def _int(params: dict[str, Any], name: str, default: int | None, low: int, high:
     if value is None:
         return default
     if value != int(value) or not low <= value <= high:
-        raise InvalidParameter(name, f"{name} must be a whole number between {low} and {high}")
+        raise _bad(name, "integer_range", min=low, max=high)
     return int(value)
 
 
@@ -89,7 +97,7 @@ def _date(params: dict[str, Any], name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(raw))
     except ValueError:
-        raise InvalidParameter(name, f"{name} must be a date such as 2025-03-31") from None
+        raise _bad(name, "not_date", example="2025-03-31") from None
 
 
 def _instant(params: dict[str, Any], name: str) -> dt.datetime | None:
@@ -99,7 +107,7 @@ def _instant(params: dict[str, Any], name: str) -> dt.datetime | None:
     try:
         return parse_instant(raw)
     except ValueError:
-        raise InvalidParameter(name, f"{name} must be an RFC 3339 date or timestamp") from None
+        raise _bad(name, "not_timestamp") from None
 
 
 # Free-text search matches codes, names and addresses: longer text finds nothing more,
@@ -116,19 +124,19 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
         catalog.get(name)
     lon, lat = _number(params, "lon"), _number(params, "lat")
     if (lon is None) != (lat is None):
-        raise InvalidParameter("lon" if lon is None else "lat", "lon and lat go together")
+        raise _bad("lon" if lon is None else "lat", "lonlat_together")
     if lon is not None and lat is not None:
         check_lonlat(lon, lat, "lon/lat")
         q.point = to_wgs84(lon, lat, coord_sys)
     q.radius_m = _number(params, "radius")
     if q.radius_m is not None:
         if q.point is None:
-            raise InvalidParameter("radius", "radius needs lon and lat")
+            raise _bad("radius", "needs_lonlat")
         if not 0 < q.radius_m <= MAX_RADIUS_M:
-            raise InvalidParameter("radius", f"radius must be between 0 and {MAX_RADIUS_M} metres")
+            raise _bad("radius", "radius_range", max=MAX_RADIUS_M)
     q.nearest = _int(params, "nearest", None, 1, MAX_LIMIT)
     if q.nearest is not None and q.point is None:
-        raise InvalidParameter("nearest", "nearest needs lon and lat")
+        raise _bad("nearest", "needs_lonlat")
     if params.get("bbox"):
         from registry.crs import resolve
 
@@ -171,7 +179,7 @@ def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> No
         if raw in ("true", "1", "yes"):
             q.flags.append(name)
         elif raw not in ("", "false", "0", "no"):
-            raise InvalidParameter(name, f"{name} must be true or false")
+            raise _bad(name, "not_true_false")
     q.measure = params.get("measure") or None
     if q.measure and not any(m.name == q.measure for spec in catalog for m in spec.measures):
         raise InvalidParameter("measure", f"no layer declares a measure {q.measure!r}")
@@ -180,7 +188,7 @@ def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> No
     raw = str(params.get("overdue") or "").strip().lower()
     if raw:
         if raw not in ("true", "1", "yes", "false", "0", "no"):
-            raise InvalidParameter("overdue", "overdue 应为 true 或 false / overdue must be true or false")
+            raise _bad("overdue", "not_true_false")
         # past a deadline of the layers' declared workflows (registry.workflow)
         q.overdue = raw in ("true", "1", "yes")
     # the workflow deadline within a range (inclusive): what falls due this week
