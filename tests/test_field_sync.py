@@ -542,3 +542,29 @@ def test_a_malformed_submission_is_the_usual_problem_in_the_readers_language(
     # replayed as it was answered, whatever language the resend asks for
     en = _send(client, users[Role.SURVEYOR], body, key, lang="en")
     assert (en.status_code, en.content) == (422, zh.content) and en.headers["Idempotent-Replayed"] == "true"
+
+
+def test_an_edit_beyond_the_roles_rights_is_refused_in_the_readers_language(
+    field_api: Any, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    """An officer moves a void through its lifecycle but may not rename its road: the
+    refusal names the role, the field and the layer by their Chinese labels on a Chinese
+    phone, in English on an English one, and nothing changes."""
+    client, users = field_api
+    void = make_asset(conn, catalog, "road_voids")
+    body = {
+        "kind": "update",
+        "layer": "road_voids",
+        "asset_id": str(void["id"]),
+        "base_version": 1,
+        "properties": {"road_name": "外业改的路名"},
+    }
+    zh = _send(client, users[Role.OFFICER], body)
+    assert zh.status_code == 403 and zh.json()["code"] == "permission_denied", zh.text
+    assert "道路名称" in zh.json()["detail"] and "道路脱空" in zh.json()["detail"]
+    assert "road_name" not in zh.json()["detail"] and "may not" not in zh.json()["detail"]
+    en = _send(client, users[Role.OFFICER], body, lang="en")
+    assert en.status_code == 403 and "may not change road_name of road_voids" in en.json()["detail"]
+    conn.rollback()
+    row = conn.execute("SELECT road_name, version FROM road_voids WHERE id = %s", (void["id"],)).fetchone()
+    assert row == (void["road_name"], 1)
