@@ -512,10 +512,9 @@ def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarde
     refused = page.locator("#queue-list li[data-state='rejected']")
     page.click("#tab-queue")
     refused.wait_for(timeout=30000)
-    assert (
-        taken in refused.locator(".problems").inner_text()
-        or "编号" in refused.locator(".problems").inner_text()
-    )
+    reason = refused.locator(".problems").inner_text()
+    assert taken in reason or "编号" in reason, reason
+    assert not re.search(r"\b[a-z_]+:", reason), reason  # a field by its label, never its code
     assert page.inner_text("#queue-count") == "1"
     page.click("#sync-btn")  # sending again does not help: it stays as it is
     page.wait_for_selector("body[data-sync='idle']")
@@ -571,8 +570,21 @@ LAYOUT = """() => {
       .replace(/\\b(GPS|KB|MB|B|z\\d+|EN)\\b/g, '');
     if (/[A-Za-z]{2,}/.test(words)) english.push(n.textContent.trim());
   }
+  // the header's words each on one line, all of it within the screen's width
+  const header = [];
+  for (const el of document.querySelectorAll('.bar > *')) {
+    const r = el.getBoundingClientRect();
+    let wrapped = false;
+    const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let t = texts.nextNode(); t; t = texts.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      if (new Set([...range.getClientRects()].map((x) => Math.round(x.top))).size > 1) wrapped = true;
+    }
+    if (r.right > innerWidth + 0.5 || wrapped) header.push(`${el.id || el.tagName} ${el.textContent}`);
+  }
   const scrollTop = document.querySelector('#panels').scrollTop;
-  return { covered, small, english, scrollTop };
+  return { covered, small, english, header, scrollTop };
 }"""
 
 
@@ -604,6 +616,7 @@ def test_nothing_is_covered_and_every_tap_target_is_thumb_sized_on_a_small_phone
             assert not found["covered"], (tab, found["covered"])
             assert not found["small"], (tab, found["small"])
             assert not found["english"], (tab, found["english"])
+            assert not found["header"], (tab, found["header"])
             page.locator("#panels").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
 
     each_tab_opens_at_its_top_uncovered()
@@ -629,6 +642,7 @@ def test_nothing_is_covered_and_every_tap_target_is_thumb_sized_on_a_small_phone
     # English on demand: the page says so, and the distance unit follows
     page.click("#lang")
     assert page.evaluate("() => document.documentElement.lang") == "en"
+    assert not page.evaluate(LAYOUT)["header"]  # Sign out, 中文: longer words, still one line
     page.click("#tab-nearby")
     page.locator("#nearby-list li").first.wait_for()
     assert page.locator("#nearby-list li .head span").nth(1).inner_text().endswith(" m")

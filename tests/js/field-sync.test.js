@@ -5,7 +5,7 @@
 import assert from "node:assert";
 import test from "node:test";
 
-import { syncQueue } from "../../web/static/app/field-sync.js";
+import { errorWords, syncQueue } from "../../web/static/app/field-sync.js";
 import { CONFLICT, PENDING, REJECTED, keepMine, submissionBody } from "../../web/static/app/field-logic.js";
 
 /** The queue as field-store.js keeps it, in memory. */
@@ -112,4 +112,17 @@ test("the submission body carries the contract's fields and nothing empty", () =
     position: { lon: 1, lat: 2, accuracy_m: 5, source: "gps", at: "t" }, seq: 3, key: "k", state: PENDING }, []);
   assert.deepStrictEqual(body, { kind: "create", layer: "manholes", recorded_at: "t", properties: { a: 1 },
     position: { lon: 1, lat: 2, accuracy_m: 5, source: "gps", at: "t" } });
+});
+
+test("a refused item's words name its fields by their labels, the server's or the layer's, not by their codes", () => {
+  const err = { status: 422, data: { detail: "…", errors: [
+    { field: "found_on", message: "处于“排查发现”阶段须填写“排查发现”的日期" },
+    { field: "road_name", field_label: "道路名称", message: "必填" },
+    { field: "depth_m", message: "必须 ≥ 0" },
+  ] } };
+  const labels = { found_on: "排查日期" };
+  assert.strictEqual(errorWords(err, (name) => labels[name]),
+    "排查日期: 处于“排查发现”阶段须填写“排查发现”的日期; 道路名称: 必填; depth_m: 必须 ≥ 0");
+  assert.strictEqual(errorWords({ status: 403, data: { detail: "执法/管理人员无权修改“道路脱空隐患”的道路名称" } }),
+    "执法/管理人员无权修改“道路脱空隐患”的道路名称");
 });

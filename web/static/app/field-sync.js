@@ -74,11 +74,14 @@ async function uploadPhotos(store, api, item) {
   return out;
 }
 
-/** The server's words for a refused item (its field errors, else its detail). */
-export function errorWords(err) {
+/** The server's words for a refused item (its field errors, else its detail). A field
+ * is named by the label the server gave, else by ``label(name)`` (the layer's own, in the
+ * page's language), its code (found_on) only when neither knows it. */
+export function errorWords(err, label = () => null) {
   const d = err && err.data;
   if (d && Array.isArray(d.errors) && d.errors.length) {
-    return d.errors.map((e) => [e.field || e.parameter, e.message || e.reason].filter(Boolean).join(": ")).join("; ");
+    return d.errors.map((e) => [e.field_label || (e.field && label(e.field)) || e.field || e.parameter, e.message || e.reason]
+      .filter(Boolean).join(": ")).join("; ");
   }
   if (d && typeof d.detail === "string") return d.detail;
   if (d && typeof d.title === "string") return d.title;

@@ -17,7 +17,7 @@ import { I18n } from "./i18n.js";
 import { App, fromMap, toMap } from "./state.js";
 import { CONFLICT, PENDING, REJECTED, accuracyOk, bboxOf, conflictRows, formatBytes, keepMine, nearby, scaledSize } from "./field-logic.js";
 import { QueueStore, all, get, put } from "./field-store.js";
-import { syncQueue } from "./field-sync.js";
+import { errorWords, syncQueue } from "./field-sync.js";
 import * as Offline from "./field-offline.js";
 
 const pick = (zh, en) => I18n.pick(zh, en);
@@ -394,7 +394,9 @@ function queueItem(item) {
     h("div", { class: "meta", text: [what, stamp(item.recorded_at),
       (item.photo_ids || []).length ? pick(`照片 ${item.photo_ids.length} 张`, `${item.photo_ids.length} photo(s)`) : ""].filter(Boolean).join(" · ") }));
   if (item.state === REJECTED) {
-    li.append(h("p", { class: "problems", role: "alert", text: item.error || "" }),
+    // the server's answer, its fields named by the layer's labels (not found_on)
+    const label = (name) => I18n.label(spec.attrs.find((a) => a.name === name)) || null;
+    li.append(h("p", { class: "problems", role: "alert", text: item.problem ? errorWords({ data: item.problem }, label) : item.error || "" }),
       h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: () => discard(item) }, pick("放弃此条", "Discard"))));
   }
   if (item.state === CONFLICT) li.append(conflictView(item));
