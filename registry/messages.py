@@ -443,6 +443,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_a_feature": ("请求体应为 GeoJSON Feature", "request body must be a GeoJSON Feature"),
     "field_not_object": ("{field} 应为 JSON 对象", "{field} must be a JSON object"),
     "geometry_unreadable": ("{field} 不是有效的 GeoJSON 几何", "{field} is not valid GeoJSON"),
+    "nothing_to_change": (
+        "没有要修改的内容：请给出属性或几何",
+        "nothing to change: send properties and/or geometry",
+    ),
     "bbox_four_numbers": (
         "bbox 应为四个以度为单位的数：最小经度,最小纬度,最大经度,最大纬度",
         "bbox must be minx,miny,maxx,maxy in degrees",

@@ -568,3 +568,19 @@ def test_an_edit_beyond_the_roles_rights_is_refused_in_the_readers_language(
     conn.rollback()
     row = conn.execute("SELECT road_name, version FROM road_voids WHERE id = %s", (void["id"],)).fetchone()
     assert row == (void["road_name"], 1)
+
+
+def test_an_update_of_no_asset_or_of_nothing_is_refused_in_the_readers_language(
+    field_api: Any, conn: psycopg.Connection, catalog: LayerCatalog
+) -> None:
+    client, users = field_api
+    surveyor = users[Role.SURVEYOR]
+    body = {"kind": "update", "layer": "manholes", "asset_id": "JG-0001", "base_version": 1}
+    missing = _send(client, surveyor, body | {"properties": {"notes": "x"}})
+    assert missing.status_code == 404 and missing.json()["code"] == "feature_not_found"
+    assert "窨井" in missing.json()["detail"] and "JG-0001" in missing.json()["detail"]
+    en = _send(client, surveyor, body | {"properties": {"notes": "x"}}, lang="en")
+    assert en.json()["detail"] == "no manholes asset with id JG-0001"
+    manhole = make_asset(conn, catalog, "manholes")
+    empty = _send(client, surveyor, body | {"asset_id": str(manhole["id"]), "properties": {}})
+    assert empty.status_code == 422 and empty.json()["detail"] == "没有要修改的内容：请给出属性或几何"

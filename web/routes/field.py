@@ -31,7 +31,15 @@ from registry.accounts import User
 from registry.catalog import LayerCatalog
 from registry.errors import FeatureNotFound, InvalidFeature, InvalidParameter, RegistryError
 from registry.inspections import RESULTS, add_inspection
-from registry.permissions import Action, PermissionDenied, action_for_update, allowed, check, check_update
+from registry.permissions import (
+    ROLE_LABELS,
+    Action,
+    PermissionDenied,
+    action_for_update,
+    allowed,
+    check,
+    check_update,
+)
 from registry.permissions import permissions_of as rights_of
 from registry.properties import parse_instant
 from registry.settings import Settings
@@ -194,7 +202,7 @@ def _device(raw: str | None) -> str:
     return raw
 
 
-def _asset_id(sub: Submission) -> uuid.UUID:
+def _asset_id(sub: Submission, spec: LayerSpec) -> uuid.UUID:
     if not sub.asset_id:
         raise field.FieldError(
             "field_asset_required",
@@ -204,7 +212,9 @@ def _asset_id(sub: Submission) -> uuid.UUID:
     try:
         return uuid.UUID(sub.asset_id)
     except ValueError:
-        raise FeatureNotFound(f"no {sub.layer} asset with id {sub.asset_id!r} (not a uuid)") from None
+        raise FeatureNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=sub.asset_id[:80]
+        ) from None
 
 
 def _base_version(sub: Submission) -> int:
@@ -299,11 +309,17 @@ def _write(
     _check_rights(user, spec, sub)
     photos = field.uploaded(conn, account_id=user.id, refs=[p.model_dump() for p in sub.photos])
     if photos and not may_attach(user, spec):
-        raise PermissionDenied(
-            f"角色 {user.role} 不能上传照片 / role {user.role} may not attach photos to {spec.name}"
+        raise PermissionDenied("").with_message(
+            "permission_denied_layer",
+            role=user.role.value,
+            role_zh=ROLE_LABELS[user.role][0],
+            action="attach photos",
+            action_zh="上传照片到",
+            layer=spec.name,
+            layer_zh=spec.zh,
         )
     warnings: list[dict[str, str]] = []
-    asset_id = None if sub.kind == "create" else _asset_id(sub)
+    asset_id = None if sub.kind == "create" else _asset_id(sub, spec)
     extra: dict[str, Any] = {}
     try:
         with conn.transaction():
@@ -371,7 +387,7 @@ def _apply(
         expected = _base_version(sub)
         fields = _fields(sub)
         if not fields and not photos:
-            raise InvalidFeature("nothing to change: send properties and/or geometry")
+            raise InvalidFeature("").with_message("nothing_to_change")
         geom = None if sub.geometry is None else request_geometry(sub.geometry, "geometry", warnings)
         record = store.update_asset(
             conn,
