@@ -409,6 +409,8 @@ def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
 
     form.locator("[name='road_name']").fill("外业改的路名")
     form.locator("button.edit-save").click()
+    # where the form was, the phone says it met a change and where to settle it
+    assert "待同步" in item.locator("p[data-outcome='conflict']").inner_text()
     page.click("#tab-queue")
     conflict = page.locator("#queue-list li[data-state='conflict']")
     conflict.wait_for(timeout=30000)
@@ -464,6 +466,8 @@ def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
     form.locator("button.step-save").click()
     item.locator("p.ok").wait_for()  # queued, and the sync under way
     page.wait_for_selector("body[data-sync='idle'][data-queue='0']", timeout=30000)
+    # the note where the form was follows the item: saved, then synced
+    assert item.locator("p[data-outcome='sent']").inner_text() == "已同步"
     with psycopg.connect(live.settings.database_url) as conn:
         row = conn.execute(
             "SELECT status, responsible_unit FROM road_voids WHERE id = %s", (void,)

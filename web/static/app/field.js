@@ -283,11 +283,27 @@ function photoInput(list, onChange) {
 }
 
 // ------------------------------------------------------------------ the queue
-async function enqueue(item) {
-  await QueueStore.add({ key: uuid(), state: PENDING, recorded_at: now(), ...item });
+/** Queue ``item``; ``saved`` is what replaces its form: a note that follows the item
+ * (saved → synced, or sent back), so it never says "waiting" once the server has it. */
+async function enqueue(item, saved = null) {
+  const key = uuid();
+  await QueueStore.add({ key, state: PENDING, recorded_at: now(), ...item });
   await renderQueueCount();
+  if (saved) saved.replaceWith(h("p", { class: "ok", "data-key": key, text: pick("已保存，待同步", "Saved, waiting to sync") }));
   toast(pick("已保存，待同步", "Saved, waiting to sync"));
   if (navigator.onLine) sync();
+}
+
+/** The note of a queued item, once the server answered it. */
+function noteOutcome(item, outcome) {
+  const note = document.querySelector(`p[data-key="${item.key}"]`);
+  if (!note) return;
+  const words = { sent: ["已同步", "Synced"], conflict: ["与他人的修改冲突：请在“待同步”中处理", "In conflict with a change made meanwhile: see the queue"],
+    rejected: ["被拒绝：原因见“待同步”", "Refused: see the queue for why"] }[outcome];
+  if (!words) return;
+  note.className = outcome === "sent" ? "ok" : "problems";
+  note.dataset.outcome = outcome;
+  note.textContent = pick(...words);
 }
 
 /** Records still on the phone, on the map: new assets where they will be (orange). */
@@ -359,6 +375,7 @@ function sync() {
 /** After an item is sent: the phone's copy of the asset takes the new version. */
 async function onSent(item, outcome, answer) {
   await renderQueueCount();
+  noteOutcome(item, outcome);
   if (outcome !== "sent" || !answer || !answer.asset || !item.asset_id) return;
   const key = `${item.layer}/${item.asset_id}`;
   const known = await get("assets", key);
@@ -617,8 +634,7 @@ function inspectionForm(f) {
     }
     await enqueue({ kind: "inspection", layer: p.layer, asset_id: f.id, label: p.code,
       inspection: { result, notes: notes.value.trim() || null, inspected_at: now() },
-      position: positionOf(), photo_ids: photos.map((x) => x.id) });
-    form.replaceWith(h("p", { class: "ok", text: pick("巡查已保存，待同步", "Inspection saved, waiting to sync") }));
+      position: positionOf(), photo_ids: photos.map((x) => x.id) }, form);
   });
   return form;
 }
@@ -642,8 +658,7 @@ function editForm(f) {
     // the values it was based on, to show the whole of mine beside theirs if it conflicts
     const base = Object.fromEntries(spec.attrs.filter((a) => !a.computed).map((a) => [a.name, p[a.name] ?? null]));
     await enqueue({ kind: "update", layer: p.layer, asset_id: f.id, base_version: p.version, properties: changed, label: p.code,
-      base_properties: base, position: positionOf() });
-    form.replaceWith(h("p", { class: "ok", text: pick("修改已保存，待同步", "Edit saved, waiting to sync") }));
+      base_properties: base, position: positionOf() }, form);
   });
   return form;
 }
@@ -694,8 +709,7 @@ async function stepForm(f, body) {
       if (v !== "") fields[fd.name] = fd.type === "integer" ? parseInt(v, 10) : fd.type === "numeric" ? Number(v) : v;
     }
     await enqueue({ kind: "step", layer: p.layer, asset_id: f.id, base_version: wf.version, label: p.code,
-      step: { step: n.code, fields, comment: comment.value.trim() || null }, position: positionOf(), photo_ids: photos.map((x) => x.id) });
-    form.replaceWith(h("p", { class: "ok", text: pick("已保存，待同步", "Saved, waiting to sync") }));
+      step: { step: n.code, fields, comment: comment.value.trim() || null }, position: positionOf(), photo_ids: photos.map((x) => x.id) }, form);
   });
   fill(body, form);
 }
