@@ -511,6 +511,14 @@ def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarde
     page = phone(zh_browser, live, lon, lat)
     page.select_option("#record-layer", "manholes")
     page.wait_for_selector("#record-save:enabled")
+    # a file that is no picture is said so in Chinese, not in the browser's English
+    page.set_input_files(
+        "#record-form input[type=file]",
+        files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"}],
+    )
+    page.wait_for_selector("#toast.show")
+    assert page.inner_text("#toast") == "无法读取照片“现场.jpg”：不是图片，或手机不支持该格式"
+    assert page.locator("#record-form .thumbs img").count() == 0
     page.fill("#f-manholes-code", taken)
     page.click("#record-save")
     refused = page.locator("#queue-list li[data-state='rejected']")

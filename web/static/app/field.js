@@ -170,8 +170,10 @@ function watchGps() {
     renderGps();
     renderSaveState();
   }, (err) => {
+    // the browser's own err.message is in its language (English in most): said here instead
     F.gpsError = err.code === 1 ? pick("未允许定位：请在地图上点选位置", "Location not allowed: tap the map to place")
-      : pick("暂时无法定位：", "No position yet: ") + err.message;
+      : err.code === 3 ? pick("定位超时：请到开阔处稍候，或在地图上点选位置", "No position in time: wait in the open, or tap the map to place")
+        : pick("暂时无法定位：请稍候，或在地图上点选位置", "No position yet: wait, or tap the map to place");
     renderGps();
   }, { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
 }
@@ -251,8 +253,9 @@ async function takePhoto(file) {
     canvas.getContext("2d").drawImage(bitmap, 0, 0, w, hgt);
     bitmap.close();
     blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
-  } catch (err) {
-    throw new Error(pick("无法读取照片：", "Cannot read the photo: ") + err.message);
+  } catch {
+    // (the browser's reason is in its own language, often English)
+    throw new Error(pick(`无法读取照片“${file.name}”：不是图片，或手机不支持该格式`, `Cannot read the photo “${file.name}”: not an image, or a format the phone cannot decode`));
   }
   const at = F.fix || F.place || {};
   const photo = { id: uuid(), blob, name: "photo.jpg", taken_at: now(), lon: at.lon ?? null, lat: at.lat ?? null, accuracy_m: at.accuracy_m ?? null };
