@@ -25,6 +25,7 @@ import psycopg.rows
 from pydantic import BaseModel, Field
 
 from registry.errors import InvalidParameter, RegistryError
+from registry.messages import nested, render
 from registry.settings import Basemap, Settings
 from registry.tilefiles import TileFileError, open_tile_file
 
@@ -107,18 +108,15 @@ def _template(url: str, field: str) -> str:
         url = url.replace(k, v)
     parts = urlsplit(url.replace("{s}", "a"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidBasemap(field, f"{field}: 须为 http(s) 地址 / must be an http(s) URL")
+        raise InvalidBasemap(field, "").with_message("basemap_url_scheme", field=field)
     if "@" in parts.netloc:
-        raise InvalidBasemap(field, f"{field}: 地址中不能含用户名或密码 / no user:password in the URL")
+        raise InvalidBasemap(field, "").with_message("basemap_url_userinfo", field=field)
     host = parts.netloc
     if "{" in host.partition(".")[2]:
-        raise InvalidBasemap(
-            field, f"{field}: 主机名中只能在第一段使用占位符 / placeholders only in the host's first label"
-        )
+        raise InvalidBasemap(field, "").with_message("basemap_url_host_placeholder", field=field)
     if not all(p in url for p in ("{z}", "{x}")) or not ("{y}" in url or "{-y}" in url):
-        raise InvalidBasemap(
-            field,
-            f"{field}: 须含 {{z}}、{{x}}、{{y}} 占位符 / must hold the {{z}}, {{x}} and {{y}} placeholders",
+        raise InvalidBasemap(field, "").with_message(
+            "basemap_url_placeholders", field=field, placeholders="{z}, {x}, {y}"
         )
     return url
 
@@ -126,25 +124,18 @@ def _template(url: str, field: str) -> str:
 def validate(name: str, data: BasemapInput, settings: Settings) -> BasemapInput:
     """The configuration, normalised, or InvalidBasemap naming the field."""
     if not NAME_FORM.match(name):
-        raise InvalidBasemap(
-            "name",
-            "name: 小写字母、数字、- 或 _，至多 40 个字符 / lowercase letters, digits, - or _, at most 40",
-        )
+        raise InvalidBasemap("name", "").with_message("basemap_name_form")
     data = data.model_copy(update={"title": data.title.strip()})
     if not data.title:
-        raise InvalidBasemap("title", "title: 不能为空 / must not be empty")
+        raise InvalidBasemap("title", "").with_message("basemap_title_empty")
     if data.kind in _TIANDITU_LAYERS:
         tk = data.tk or settings.tianditu_key
         if not tk:
-            raise InvalidBasemap(
-                "tk",
-                "tk: 请填写天地图密钥，或设置 REGISTRY_TIANDITU_KEY / give the Tianditu key "
-                "or set REGISTRY_TIANDITU_KEY",
-            )
+            raise InvalidBasemap("tk", "").with_message("tianditu_key_missing")
         if not _TK_FORM.match(tk):
-            raise InvalidBasemap("tk", "tk: 天地图密钥应为 8–64 位字母或数字 / 8–64 letters or digits")
+            raise InvalidBasemap("tk", "").with_message("tianditu_key_form")
         if data.crs != "wgs84":
-            raise InvalidBasemap("crs", "crs: 天地图为 CGCS2000，不偏移 / Tianditu is CGCS2000 (no shift)")
+            raise InvalidBasemap("crs", "").with_message("tianditu_crs")
     elif data.kind in ("xyz", "wmts"):
         data = data.model_copy(
             update={
@@ -155,11 +146,13 @@ def validate(name: str, data: BasemapInput, settings: Settings) -> BasemapInput:
     else:
         want = ".mbtiles" if data.kind == "mbtiles" else ".pmtiles"
         if not data.file.endswith(want):
-            raise InvalidBasemap("file", f"file: 须为 {want} 文件名 / must name a {want} file")
+            raise InvalidBasemap("file", "").with_message("basemap_file_suffix", suffix=want)
         try:
             open_tile_file(settings.basemap_folder, data.file)
         except TileFileError as exc:
-            raise InvalidBasemap("file", f"file: {exc}") from None
+            raise InvalidBasemap("file", "").with_message(
+                "basemap_file_unusable", reason=nested(exc.code, exc.params)
+            ) from None
     return data
 
 
@@ -176,7 +169,7 @@ def resolve(row: dict[str, Any], settings: Settings) -> Basemap:
     if kind in _TIANDITU_LAYERS:
         tk = row["tk"] or settings.tianditu_key
         if not tk:
-            raise TileFileError("没有天地图密钥 / no Tianditu key (REGISTRY_TIANDITU_KEY)")
+            raise TileFileError("tianditu_no_key")
         base, label = _TIANDITU_LAYERS[kind]
         return Basemap(
             **{**common, "max_zoom": min(row["max_zoom"], 18)},
@@ -226,7 +219,7 @@ def get(conn: psycopg.Connection, name: str) -> dict[str, Any]:
             (name,),
         ).fetchone()
     if row is None:
-        raise BasemapNotFound(f"没有名为 {name!r} 的底图 / no basemap named {name!r}")
+        raise BasemapNotFound("").with_message("basemap_not_found", name=name)
     return row
 
 
@@ -237,7 +230,7 @@ def save(
     data = validate(name, data, settings)
     values = data.model_dump()
     if create and conn.execute("SELECT 1 FROM basemaps WHERE name = %s", (name,)).fetchone():
-        raise BasemapExists(f"底图 {name!r} 已存在 / basemap {name!r} exists already")
+        raise BasemapExists("").with_message("basemap_exists", name=name)
     conn.execute(
         f"""
         INSERT INTO basemaps ({_COLUMNS})
@@ -258,7 +251,7 @@ def save(
 def delete(conn: psycopg.Connection, name: str) -> None:
     """Remove a configured basemap, or BasemapNotFound."""
     if conn.execute("DELETE FROM basemaps WHERE name = %s", (name,)).rowcount == 0:
-        raise BasemapNotFound(f"没有名为 {name!r} 的底图 / no basemap named {name!r}")
+        raise BasemapNotFound("").with_message("basemap_not_found", name=name)
 
 
 def page_basemaps(conn: psycopg.Connection, settings: Settings) -> list[Basemap]:
@@ -273,19 +266,20 @@ def page_basemaps(conn: psycopg.Connection, settings: Settings) -> list[Basemap]
     return out
 
 
-def admin_view(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def admin_view(row: dict[str, Any], settings: Settings, lang: str = "zh") -> dict[str, Any]:
     """A configured row as the admin API shows it: the key masked, and whether (and why
-    not) the page can show it."""
+    not, in ``lang``, with the message's code for machines) the page can show it."""
     out = {k: v for k, v in row.items() if k != "tk"}
     out["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
     out["tk_set"] = bool(row["tk"])
     out["kind_label"] = dict(zip(("zh", "en"), KIND_LABELS[row["kind"]], strict=True))
     try:
         out["resolved"] = resolve(row, settings).model_dump()
-        out["problem"] = None
+        out["problem"] = out["problem_code"] = None
     except TileFileError as exc:
         out["resolved"] = None
-        out["problem"] = str(exc)
+        out["problem"] = render(exc.code, exc.params, lang)
+        out["problem_code"] = exc.code
     if out["resolved"]:
         out["resolved"]["url"] = _masked(out["resolved"]["url"])
         out["resolved"]["label_url"] = _masked(out["resolved"]["label_url"])

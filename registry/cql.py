@@ -33,6 +33,7 @@ from pygeofilter.parsers.cql2_text import parser as text_parser
 
 from registry.crs import ApiCrs, check_inside, to_storage
 from registry.errors import InvalidParameter, shown
+from registry.messages import nested
 from registry.properties import Prop, coerce, lookup, parse_instant
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
@@ -67,11 +68,7 @@ def _timestamp(value: Any) -> dt.datetime:
             return parse_instant(value)
         except ValueError:
             pass
-    raise InvalidParameter(
-        "filter",
-        f"时间戳 {shown(value)} 不是 RFC 3339 日期时间（如 2025-03-31T08:00:00Z） / "
-        f"timestamp {shown(value)} is not an RFC 3339 date-time such as 2025-03-31T08:00:00Z",
-    )
+    raise InvalidParameter("filter", "").with_message("cql_timestamp", value=shown(value))
 
 
 def _date(value: Any) -> dt.date:
@@ -81,15 +78,11 @@ def _date(value: Any) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InvalidParameter(
-        "filter",
-        f"日期 {shown(value)} 不是 YYYY-MM-DD 格式的有效日期 / "
-        f"date {shown(value)} is not a valid YYYY-MM-DD date",
-    )
+    raise InvalidParameter("filter", "").with_message("cql_date", value=shown(value))
 
 
-def _too_complex(zh: str, en: str) -> InvalidParameter:
-    return InvalidParameter("filter", f"筛选条件过于复杂：{zh} / filter too complex: {en}")
+def _too_complex(code: str, limit: int) -> InvalidParameter:
+    return InvalidParameter("filter", "").with_message("cql_too_complex", reason=nested(code, {"max": limit}))
 
 
 @v_args(meta=False, inline=True)
@@ -150,9 +143,7 @@ def _prepare_json(doc: Any) -> Any:
         parent, key, depth = stack.pop()
         node = parent[key]
         if depth > MAX_JSON_DEPTH:
-            raise _too_complex(
-                f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-            )
+            raise _too_complex("cql_json_too_deep", MAX_JSON_DEPTH)
         if isinstance(node, dict):
             if "type" in node and "coordinates" in node:
                 continue  # a geometry: shapely reads it
@@ -192,11 +183,9 @@ def _check_size(root: Any) -> None:
         node, depth, condition = stack.pop()
         nodes += 1
         if nodes > MAX_FILTER_NODES:
-            raise _too_complex(f"最多 {MAX_FILTER_NODES} 个元素", f"at most {MAX_FILTER_NODES} elements")
+            raise _too_complex("cql_too_many_nodes", MAX_FILTER_NODES)
         if depth > MAX_FILTER_DEPTH:
-            raise _too_complex(
-                f"最多嵌套 {MAX_FILTER_DEPTH} 层", f"at most {MAX_FILTER_DEPTH} levels of nesting"
-            )
+            raise _too_complex("cql_too_deep", MAX_FILTER_DEPTH)
         if isinstance(node, ast.And | ast.Or):
             # a chain of the same operator (a AND b AND c) is one level
             stack.extend(
@@ -209,10 +198,7 @@ def _check_size(root: Any) -> None:
         if condition:
             terms += 1
             if terms > MAX_FILTER_TERMS:
-                raise _too_complex(
-                    f"最多 {MAX_FILTER_TERMS} 个条件（AND/OR 连接的比较、空间条件等）",
-                    f"at most {MAX_FILTER_TERMS} conditions (comparisons, spatial tests… joined by AND/OR)",
-                )
+                raise _too_complex("cql_too_many_terms", MAX_FILTER_TERMS)
         if isinstance(node, ast.Node):
             stack.extend((c, depth + 1, False) for c in node.get_sub_nodes())
         elif isinstance(node, list | tuple):
@@ -244,9 +230,7 @@ def parse_filter(text: str, lang: str | None) -> ast.Node:
             try:
                 doc = json.loads(text)
             except RecursionError:
-                raise _too_complex(
-                    f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-                ) from None
+                raise _too_complex("cql_json_too_deep", MAX_JSON_DEPTH) from None
             node = _json_walk(_prepare_json(doc))
         else:
             raise InvalidParameter(
@@ -266,7 +250,7 @@ def parse_filter(text: str, lang: str | None) -> ast.Node:
 
 def _cannot_parse(lang: str, exc: Exception) -> InvalidParameter:
     reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return InvalidParameter("filter", f"无法解析 {lang} 筛选条件 / cannot parse {lang} filter: {reason}")
+    return InvalidParameter("filter", "").with_message("cql_unparsable", lang=lang, reason=reason)
 
 
 _COMPARISONS = {
@@ -379,10 +363,7 @@ class FilterCompiler:
         """The property on the left of ``what``: a literal there has no type to compare in."""
         prop = self._prop_of(node)
         if prop is None:
-            raise InvalidParameter(
-                "filter",
-                f"{what} 的左侧须为属性 / the left side of {what} must be a property, e.g. code",
-            )
+            raise InvalidParameter("filter", "").with_message("cql_left_property", what=what)
         return prop
 
     def _operand(self, node: Any) -> sql.Composable:
@@ -412,14 +393,14 @@ class FilterCompiler:
     def _pair(self, lhs: Any, rhs: Any) -> tuple[sql.Composable, sql.Composable]:
         left, right = self._prop_of(lhs), self._prop_of(rhs)
         if left is None and right is None:
-            raise InvalidParameter(
-                "filter", "比较的一侧须为属性 / one side of a comparison must be a property, e.g. code"
-            )
+            raise InvalidParameter("filter", "").with_message("cql_side_property")
         if left is not None and right is not None and _family(left) != _family(right):
-            raise InvalidParameter(
-                "filter",
-                f"属性 {left.name}（{left.kind}）与 {right.name}（{right.kind}）类型不同，不能比较 / "
-                f"cannot compare {left.name} ({left.kind}) with {right.name} ({right.kind})",
+            raise InvalidParameter("filter", "").with_message(
+                "cql_incomparable",
+                left=left.name,
+                left_kind=left.kind,
+                right=right.name,
+                right_kind=right.kind,
             )
         prop = left or right
         return self._value(lhs, prop), self._value(rhs, prop)
@@ -467,11 +448,7 @@ class FilterCompiler:
         except (KeyError, TypeError, ValueError):
             raise InvalidParameter("filter", "S_DWITHIN distance must be a number of metres") from None
         if not 0 <= metres <= MAX_DWITHIN_M:
-            raise InvalidParameter(
-                "filter",
-                f"S_DWITHIN 距离须在 0 到 {MAX_DWITHIN_M:.0f} 米之间 / "
-                f"S_DWITHIN distance must be between 0 and {MAX_DWITHIN_M:.0f} metres",
-            )
+            raise InvalidParameter("filter", "").with_message("cql_dwithin_range", max=f"{MAX_DWITHIN_M:.0f}")
         geom_attr, other = (node.lhs, node.rhs) if self._is_geometry_attr(node.lhs) else (node.rhs, node.lhs)
         target = self._geometry(other)
         d = self.params.add(metres)

@@ -480,6 +480,98 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "以下编号不是图层“{layer_zh}”的现存资产：{ids}",
         "not live assets of layer {layer}: {ids}",
     ),
+    # basemaps and basemap files (registry/basemaps.py, registry/tilefiles.py)
+    "basemap_url_scheme": ("{field}：须为 http(s) 地址", "{field}: must be an http(s) URL"),
+    "basemap_url_userinfo": ("{field}：地址中不能含用户名或密码", "{field}: no user:password in the URL"),
+    "basemap_url_host_placeholder": (
+        "{field}：主机名中只能在第一段使用占位符",
+        "{field}: placeholders only in the host's first label",
+    ),
+    "basemap_url_placeholders": (
+        "{field}：须含 {placeholders} 占位符",
+        "{field}: must hold the {placeholders} placeholders",
+    ),
+    "basemap_name_form": (
+        "name：小写字母、数字、- 或 _，至多 40 个字符",
+        "name: lowercase letters, digits, - or _, at most 40",
+    ),
+    "basemap_name_required": ("name：请给出底图标识", "name: give the basemap's name (id)"),
+    "basemap_title_empty": ("title：不能为空", "title: must not be empty"),
+    "tianditu_key_missing": (
+        "tk：请填写天地图密钥，或设置 REGISTRY_TIANDITU_KEY",
+        "tk: give the Tianditu key or set REGISTRY_TIANDITU_KEY",
+    ),
+    "tianditu_key_form": ("tk：天地图密钥应为 8–64 位字母或数字", "tk: 8–64 letters or digits"),
+    "tianditu_crs": ("crs：天地图为 CGCS2000，不偏移", "crs: Tianditu is CGCS2000 (no shift)"),
+    "tianditu_no_key": ("没有天地图密钥（REGISTRY_TIANDITU_KEY）", "no Tianditu key (REGISTRY_TIANDITU_KEY)"),
+    "basemap_file_suffix": ("file：须为 {suffix} 文件名", "file: must name a {suffix} file"),
+    "basemap_file_unusable": ("file：底图文件无法使用：{reason}", "file: {reason}"),
+    "basemap_not_found": ("没有名为“{name}”的底图", "no basemap named {name!r}"),
+    "basemap_exists": ("底图“{name}”已存在", "basemap {name!r} exists already"),
+    "mbtiles_unreadable": (
+        "{file}：不是可读的 MBTiles 文件（{reason}）",
+        "{file}: not a readable MBTiles file ({reason})",
+    ),
+    "mbtiles_format": ("MBTiles 瓦片格式“{format}”不受支持", "tile format {format!r} is not supported"),
+    "pmtiles_truncated": ("PMTiles 目录已截断", "PMTiles directory is truncated"),
+    "pmtiles_not_v3": ("{file}：不是 PMTiles v3 文件", "{file}: not a PMTiles v3 file"),
+    "pmtiles_tile_type": ("{file}：PMTiles 瓦片类型不受支持", "{file}: unsupported PMTiles tile type"),
+    "tile_file_name": (
+        "{file}：须为 .mbtiles 或 .pmtiles 文件名",
+        "{file}: must be a .mbtiles or .pmtiles file name",
+    ),
+    "tile_file_missing": (
+        "{file}：底图目录中没有该文件（{folder}）",
+        "{file}: no such file in the basemap folder ({folder})",
+    ),
+    # CQL2 filters (registry/cql.py)
+    "cql_timestamp": (
+        "时间戳 {value} 不是 RFC 3339 日期时间（如 2025-03-31T08:00:00Z）",
+        "timestamp {value} is not an RFC 3339 date-time such as 2025-03-31T08:00:00Z",
+    ),
+    "cql_date": (
+        "日期 {value} 不是 YYYY-MM-DD 格式的有效日期",
+        "date {value} is not a valid YYYY-MM-DD date",
+    ),
+    "cql_too_complex": ("筛选条件过于复杂：{reason}", "filter too complex: {reason}"),
+    "cql_json_too_deep": ("JSON 嵌套超过 {max} 层", "JSON nested deeper than {max} levels"),
+    "cql_too_many_nodes": ("最多 {max} 个元素", "at most {max} elements"),
+    "cql_too_deep": ("最多嵌套 {max} 层", "at most {max} levels of nesting"),
+    "cql_too_many_terms": (
+        "最多 {max} 个条件（AND/OR 连接的比较、空间条件等）",
+        "at most {max} conditions (comparisons, spatial tests… joined by AND/OR)",
+    ),
+    "cql_unparsable": ("无法解析 {lang} 筛选条件：{reason}", "cannot parse {lang} filter: {reason}"),
+    "cql_left_property": (
+        "{what} 的左侧须为属性，例如 code",
+        "the left side of {what} must be a property, e.g. code",
+    ),
+    "cql_side_property": (
+        "比较的一侧须为属性，例如 code",
+        "one side of a comparison must be a property, e.g. code",
+    ),
+    "cql_incomparable": (
+        "属性 {left}（{left_kind}）与 {right}（{right_kind}）类型不同，不能比较",
+        "cannot compare {left} ({left_kind}) with {right} ({right_kind})",
+    ),
+    "cql_dwithin_range": (
+        "S_DWITHIN 距离须在 0 到 {max} 米之间",
+        "S_DWITHIN distance must be between 0 and {max} metres",
+    ),
+    # place search (registry/places.py)
+    "place_query_too_long": ("q：至多 {max} 个字符", "q: at most {max} characters"),
+    "place_query_empty": ("q：请输入地名、道路或交叉口", "q: give a place, road or intersection"),
+    "place_distance_too_far": ("q：距离至多 5000 米", "q: at most 5,000 m from the crossing"),
+    "place_same_road": ("两条道路相同", "the two roads are the same"),
+    "place_roads_apart": (
+        "{a}与{b}不相交，最近处相距约 {metres} 米",
+        "{a} and {b} do not cross; they come within about {metres} m",
+    ),
+    "place_not_found": ("没有找到“{term}”。", "Nothing found for “{term}”."),
+    "place_not_found_suggest": (
+        "没有找到“{term}”。您是不是要找：{suggestions_zh}？",
+        "Nothing found for “{term}”. Did you mean: {suggestions}?",
+    ),
 }
 
 

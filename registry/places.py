@@ -22,6 +22,7 @@ import psycopg.rows
 from shapely.geometry.base import BaseGeometry
 
 from registry.errors import InvalidParameter
+from registry.messages import render
 
 MAX_QUERY = 100
 MAX_RESULTS = 20
@@ -59,19 +60,23 @@ class PlaceResult:
     features: list[dict[str, Any]] = field(default_factory=list)
     unmatched: str | None = None  # the name (or road) that is not in the gazetteer
     suggestions: list[str] = field(default_factory=list)
-    note: str | None = None  # e.g. the roads do not cross (zh / en)
+    # e.g. the roads do not cross: a message code of the table and its params
+    note_code: str | None = None
+    note_params: dict[str, Any] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, Any]:
-        """A GeoJSON FeatureCollection with the query's reading and suggestions."""
-        message = None
+    def as_json(self, lang: str = "zh") -> dict[str, Any]:
+        """A GeoJSON FeatureCollection with the query's reading and suggestions; ``note``
+        and ``message`` in ``lang`` (``note_code`` and ``message_code`` for machines)."""
+        message_code: str | None = None
+        message_params: dict[str, Any] = {}
         if not self.features:
-            term = self.unmatched or ""
-            message = f"没有找到“{term}”。" + (
-                f"您是不是要找：{'、'.join(self.suggestions)}？" if self.suggestions else ""
-            )
-            message += f" / Nothing found for “{term}”." + (
-                f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
-            )
+            message_code = "place_not_found_suggest" if self.suggestions else "place_not_found"
+            message_params = {"term": self.unmatched or ""}
+            if self.suggestions:
+                message_params |= {
+                    "suggestions_zh": "、".join(self.suggestions),
+                    "suggestions": ", ".join(self.suggestions),
+                }
         return {
             "type": "FeatureCollection",
             "features": self.features,
@@ -79,8 +84,10 @@ class PlaceResult:
             "query": {"kind": self.kind},
             "unmatched": self.unmatched,
             "suggestions": self.suggestions,
-            "note": self.note,
-            "message": message,
+            "note": render(self.note_code, self.note_params, lang) if self.note_code else None,
+            "note_code": self.note_code,
+            "message": render(message_code, message_params, lang) if message_code else None,
+            "message_code": message_code,
         }
 
 
@@ -89,7 +96,7 @@ def normalise(q: str) -> str:
     q = q.strip()
     q = q.translate({c: c - 0xFEE0 for c in range(0xFF10, 0xFF5B) if chr(c).isalnum()})
     if len(q) > MAX_QUERY:
-        raise InvalidParameter("q", f"q: 至多 {MAX_QUERY} 个字符 / at most {MAX_QUERY} characters")
+        raise InvalidParameter("q", "").with_message("place_query_too_long", max=MAX_QUERY)
     return q
 
 
@@ -290,7 +297,7 @@ def _intersection(conn: psycopg.Connection, a_name: str, b_name: str, kind: str)
     a, b = roads
     if a["id"] == b["id"]:
         result.unmatched = f"{a_name}与{b_name}"
-        result.note = "两条道路相同 / the two roads are the same"
+        result.note_code = "place_same_road"
         return result
     points, gap, middle = _crossings(conn, a["id"], b["id"])
     label = f"{a['name']}与{b['name']}交叉口"
@@ -311,10 +318,8 @@ def _intersection(conn: psycopg.Connection, a_name: str, b_name: str, kind: str)
                 )
             )
     else:
-        result.note = (
-            f"{a['name']}与{b['name']}不相交，最近处相距约 {round(gap)} 米 / "
-            f"{a['name']} and {b['name']} do not cross; they come within about {round(gap)} m"
-        )
+        result.note_code = "place_roads_apart"
+        result.note_params = {"a": a["name"], "b": b["name"], "metres": round(gap)}
         result.features.append(
             _point_feature(
                 f"crossing-{a['id']}-{b['id']}-near",
@@ -336,13 +341,13 @@ def find(conn: psycopg.Connection, q: str, limit: int = 10) -> PlaceResult:
     """Read ``q`` as an address, an intersection or a name, and find it."""
     q = normalise(q)
     if not q:
-        raise InvalidParameter("q", "q: 请输入地名、道路或交叉口 / give a place, road or intersection")
+        raise InvalidParameter("q", "").with_message("place_query_empty")
     limit = max(1, min(limit, MAX_RESULTS))
     if m := _ADDRESS.match(q):
         base = _intersection(conn, m["a"], m["b"], "address")
         metres = float(m["dist"])
         if metres > 5000:
-            raise InvalidParameter("q", "q: 距离至多 5000 米 / at most 5,000 m from the crossing")
+            raise InvalidParameter("q", "").with_message("place_distance_too_far")
         bearing = _DIRECTIONS[m["dir"]]
         moved = []
         for f in base.features:

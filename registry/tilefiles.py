@@ -31,7 +31,15 @@ MEDIA_TYPES = {
 
 
 class TileFileError(ValueError):
-    """A file that is not a readable MBTiles/PMTiles archive (named in the message)."""
+    """A file that is not a readable MBTiles/PMTiles archive: a message ``code`` of the
+    table (``registry.messages``) with its ``params``, so whoever shows it (the basemap
+    API, the CLI) says it in the reader's language; ``str`` is the English rendering."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        from registry.messages import render
+
+        self.code, self.params = code, params
+        super().__init__(render(code, params, "en"))
 
 
 @dataclass(frozen=True)
@@ -88,9 +96,7 @@ def _mbtiles(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("SELECT 1 FROM tiles LIMIT 1").fetchall()
     except sqlite3.Error as exc:
-        raise TileFileError(
-            f"{path.name}: 不是可读的 MBTiles 文件 / not a readable MBTiles file ({exc})"
-        ) from None
+        raise TileFileError("mbtiles_unreadable", file=path.name, reason=str(exc)) from None
     return conn
 
 
@@ -101,7 +107,7 @@ def _mbtiles_info(conn: sqlite3.Connection) -> TileFileInfo:
         meta = {}
     fmt = str(meta.get("format") or "png").lower()
     if fmt not in MEDIA_TYPES:
-        raise TileFileError(f"MBTiles 瓦片格式 {fmt!r} 不受支持 / tile format {fmt!r} is not supported")
+        raise TileFileError("mbtiles_format", format=fmt)
     zooms = conn.execute("SELECT min(zoom_level), max(zoom_level) FROM tiles").fetchone()
     return TileFileInfo(
         format=fmt,
@@ -123,7 +129,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if pos >= len(buf):
-            raise TileFileError("PMTiles 目录已截断 / PMTiles directory is truncated")
+            raise TileFileError("pmtiles_truncated")
         b = buf[pos]
         pos += 1
         value |= (b & 0x7F) << shift
@@ -179,7 +185,7 @@ class _PMTiles:
         with path.open("rb") as f:
             header = f.read(127)
         if len(header) < 127 or header[:7] != b"PMTiles" or header[7] != 3:
-            raise TileFileError(f"{path.name}: 不是 PMTiles v3 文件 / not a PMTiles v3 file")
+            raise TileFileError("pmtiles_not_v3", file=path.name)
         u64 = lambda i: int.from_bytes(header[i : i + 8], "little")  # noqa: E731
         i32 = lambda i: int.from_bytes(header[i : i + 4], "little", signed=True)  # noqa: E731
         self.root = (u64(8), u64(16))
@@ -190,7 +196,7 @@ class _PMTiles:
         self.tile_gzip = header[98] == 2
         self.format = _PM_FORMATS.get(header[99], "")
         if not self.format:
-            raise TileFileError(f"{path.name}: PMTiles 瓦片类型不受支持 / unsupported PMTiles tile type")
+            raise TileFileError("pmtiles_tile_type", file=path.name)
         self.min_zoom, self.max_zoom = header[100], header[101]
         self.bounds = (i32(102) / 1e7, i32(106) / 1e7, i32(110) / 1e7, i32(114) / 1e7)
         self._lock = threading.Lock()
@@ -281,12 +287,10 @@ def open_tile_file(folder: Path, file: str) -> TileFile:
     """The file ``file`` of ``folder`` (a plain name, never a path out of it), opened once
     per modification time."""
     if not file or "/" in file or "\\" in file or file.startswith(".") or not file.endswith(SUFFIXES):
-        raise TileFileError(
-            f"{file!r}: 须为 .mbtiles 或 .pmtiles 文件名 / must be a .mbtiles or .pmtiles file name"
-        )
+        raise TileFileError("tile_file_name", file=repr(file))
     path = folder / file
     if not path.is_file():
-        raise TileFileError(f"{file}: 底图目录中没有该文件 / no such file in the basemap folder ({folder})")
+        raise TileFileError("tile_file_missing", file=file, folder=str(folder))
     key = (path.resolve(), path.stat().st_mtime)
     with _OPEN_LOCK:
         opened = _OPEN.get(key)

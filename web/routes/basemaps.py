@@ -20,11 +20,13 @@ from pydantic import ValidationError
 from registry import basemaps as store
 from registry.context import set_actor
 from registry.errors import InvalidParameter
+from registry.messages import nested
 from registry.permissions import Action
 from registry.settings import Basemap, Settings
 from registry.tilefiles import MEDIA_TYPES, TileFileError, available_files, open_tile_file
 from web.auth import require
 from web.deps import ConnDep
+from web.errors import pydantic_message, request_lang
 
 router = APIRouter(tags=["basemaps 底图"])
 Admin = Depends(require(Action.CONFIGURE_MAP))
@@ -58,7 +60,7 @@ def list_basemaps(request: Request, conn: ConnDep) -> dict[str, Any]:
     REGISTRY_BASEMAPS (read-only here), the files of the basemap folder, the kinds."""
     settings: Settings = request.app.state.settings
     return {
-        "basemaps": [store.admin_view(r, settings) for r in store.configured(conn)],
+        "basemaps": [store.admin_view(r, settings, request_lang(request)) for r in store.configured(conn)],
         "from_settings": [b.model_dump() for b in settings.basemaps],
         "files": available_files(settings.basemap_folder),
         "tianditu_key_set": bool(settings.tianditu_key),
@@ -69,7 +71,7 @@ def list_basemaps(request: Request, conn: ConnDep) -> dict[str, Any]:
 def _body_name(body: dict[str, Any]) -> str:
     name = body.get("name")
     if not isinstance(name, str) or not name:
-        raise InvalidParameter("name", "name: 请给出底图标识 / give the basemap's name (id)")
+        raise InvalidParameter("name", "").with_message("basemap_name_required")
     return name
 
 
@@ -79,7 +81,9 @@ def _input(body: dict[str, Any]) -> store.BasemapInput:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise store.InvalidBasemap(field, f"{field}: {first['msg']}") from None
+        raise store.InvalidBasemap(field, "").with_message(
+            "parameter_invalid", parameter=field, reason=nested(*pydantic_message(first))
+        ) from None
 
 
 @router.post("/api/basemaps", status_code=201, summary="Add a basemap (admin) 新增底图")
@@ -94,7 +98,9 @@ def create_basemap_route(
     _actor(conn, user)
     row = store.save(conn, name, _input(body), request.app.state.settings, create=True)
     refresh_basemaps(request.app, conn)
-    return JSONResponse(store.admin_view(row, request.app.state.settings), status_code=201)
+    return JSONResponse(
+        store.admin_view(row, request.app.state.settings, request_lang(request)), status_code=201
+    )
 
 
 @router.put("/api/basemaps/{name}", summary="Create or replace a basemap (admin) 修改底图")
@@ -109,7 +115,7 @@ def put_basemap(
     _actor(conn, user)
     row = store.save(conn, name, _input(body), request.app.state.settings, create=False)
     refresh_basemaps(request.app, conn)
-    return store.admin_view(row, request.app.state.settings)
+    return store.admin_view(row, request.app.state.settings, request_lang(request))
 
 
 @router.delete("/api/basemaps/{name}", status_code=204, summary="Remove a basemap (admin) 删除底图")

@@ -60,7 +60,7 @@ export async function findText(q) {
   const top = places && places.features[0];
   if (top && (top.properties.kind === "intersection" || top.properties.kind === "address")) {
     showPlace(top);
-    if (places.note) toast(I18n.pick(places.note.split(" / ")[0], places.note.split(" / ").pop()), 8000);
+    if (places.note) toast(places.note, 8000);  // (said in the page's language: Accept-Language)
     const [lon, lat] = top.geometry.coordinates;
     return radiusSearch([lon, lat]);
   }
