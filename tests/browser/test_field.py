@@ -265,9 +265,7 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
     page.wait_for_selector("#area-plan[data-tiles]")
     planned = int(page.get_attribute("#area-plan", "data-tiles"))
     assert planned > 6  # z12..z17, at least one tile each
-    assert "瓦片" in page.inner_text("#area-plan") and (
-        "KB" in page.inner_text("#area-plan") or "MB" in page.inner_text("#area-plan")
-    )
+    assert re.search(r"共 \d+ 个瓦片，约 \d+(\.\d)? (KB|MB)$", page.inner_text("#area-plan"))
     page.click("#area-download")
     page.wait_for_selector("body[data-areas='1']", timeout=60000)
     assert f"已下载 {planned} 个瓦片" in page.inner_text("#area-plan")

@@ -752,8 +752,12 @@ async function renderOffline() {
     info.textContent = pick("计算中…", "Estimating…");
     const p = await Offline.plan(planned.bbox, srcs);
     info.dataset.tiles = String(p.count);
-    info.textContent = pick(`z${Offline.MIN_Z}–z${Offline.MAX_Z} 共 ${p.count} 个瓦片，约 ${formatBytes(p.bytes)}`,
-      `${p.count} tiles (z${Offline.MIN_Z}–z${Offline.MAX_Z}), about ${formatBytes(p.bytes)}`);
+    // the size is estimated from a few sampled tiles: none measured, or all empty, said so
+    const size = p.bytes === null ? pick("大小未知（取样失败）", "size unknown (no sample)")
+      : p.bytes < 1024 ? pick("不到 1 KB（取样瓦片为空）", "under 1 KB (the sampled tiles are empty)")
+        : pick(`约 ${formatBytes(p.bytes)}`, `about ${formatBytes(p.bytes)}`);
+    info.textContent = pick(`z${Offline.MIN_Z}–z${Offline.MAX_Z} 共 ${p.count} 个瓦片，${size}`,
+      `${p.count} tiles (z${Offline.MIN_Z}–z${Offline.MAX_Z}), ${size}`);
     // a phone's storage and a day's mobile data: a larger area is split into districts
     const tooMany = p.count > Offline.MAX_TILES;
     if (tooMany) info.textContent += pick(`；超过 ${Offline.MAX_TILES} 个，请缩小范围`, `; more than ${Offline.MAX_TILES}: choose a smaller area`);
