@@ -423,7 +423,7 @@ function queueItem(item) {
   return li;
 }
 
-/** Mine and theirs side by side, and the three ways out. */
+/** Mine and theirs side by side, and the two ways out (keep mine on top of theirs, or take theirs). */
 function conflictView(item) {
   const spec = specOf(item.layer);
   const c = item.conflict || {};
@@ -448,8 +448,8 @@ function conflictView(item) {
         await renderQueue();
         sync();
       } }, pick("保留我的", "Keep mine")),
-      h("button", { type: "button", id: `take-theirs-${item.seq}`, onclick: () => discard(item) }, pick("采用服务器的", "Take theirs"))),
-    h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: () => discard(item) }, pick("放弃此条", "Discard"))));
+      // taking theirs is discarding mine: one button, not a second "discard" doing the same
+      h("button", { type: "button", id: `take-theirs-${item.seq}`, onclick: () => discard(item) }, pick("采用服务器的", "Take theirs"))));
 }
 
 async function discard(item) {
