@@ -40,18 +40,27 @@ MAX_NOTES = 4000
 CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
+def _attr_zh(spec: LayerSpec, name: str) -> str:
+    """An attribute as a Chinese message names it: its label (else its name)."""
+    attr = next((a for a in spec.all_attrs if a.name == name), None)
+    return attr.zh if attr is not None else name
+
+
 def _check(inspected_at: dt.datetime, inspector: str, result: str, notes: str | None) -> None:
     if result not in {c.code for c in RESULTS}:
-        allowed = ", ".join(f"{c.code} ({c.zh})" for c in RESULTS)
-        raise InvalidParameter("result", f"巡查结果应为 / result must be one of: {allowed}")
+        raise InvalidParameter("result", "").with_message(
+            "inspection_result",
+            allowed=", ".join(c.code for c in RESULTS),
+            allowed_zh="、".join(f"{c.zh}（{c.code}）" for c in RESULTS),
+        )
     if not inspector.strip():
-        raise InvalidParameter("inspector", "巡查人不能为空 / the inspector is required")
+        raise InvalidParameter("inspector", "").with_message("inspection_inspector_empty")
     if inspected_at.tzinfo is None:
-        raise InvalidParameter("inspected_at", "巡查时间需带时区 / inspected_at needs a time zone")
+        raise InvalidParameter("inspected_at", "").with_message("inspection_time_zone")
     if inspected_at > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
-        raise InvalidParameter("inspected_at", "巡查时间不能在将来 / inspected_at is in the future")
+        raise InvalidParameter("inspected_at", "").with_message("inspection_in_future")
     if notes and len(notes) > MAX_NOTES:
-        raise InvalidParameter("notes", f"备注至多 {MAX_NOTES} 字 / notes: at most {MAX_NOTES} characters")
+        raise InvalidParameter("notes", "").with_message("inspection_notes_too_long", max=MAX_NOTES)
 
 
 def _changes(spec: LayerSpec, given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -59,17 +68,22 @@ def _changes(spec: LayerSpec, given: Mapping[str, Any] | None) -> dict[str, Any]
     out: dict[str, Any] = {}
     for name, raw in (given or {}).items():
         if name not in spec.inspection_sets:
-            allowed = ", ".join(spec.inspection_sets) or "—"
-            raise InvalidParameter(
-                "set",
-                f"巡查不能修改「{name}」，可修改 / an inspection of {spec.name} cannot set {name!r}; "
-                f"it may set: {allowed}",
+            raise InvalidParameter("set", "").with_message(
+                "inspection_cannot_set",
+                layer=spec.name,
+                name=name,
+                name_zh=_attr_zh(spec, name),
+                allowed=", ".join(spec.inspection_sets) or "—",
+                allowed_zh="、".join(_attr_zh(spec, n) for n in spec.inspection_sets) or "—",
             )
         clean, found = check_value(spec.attr(name), raw)
         if found is not None or clean is None:
-            choices = ", ".join(f"{c.code} ({c.zh})" for c in spec.attr(name).choices)
-            raise InvalidParameter(
-                f"set.{name}", f"{spec.attr(name).zh}应为 / {name} must be one of: {choices}"
+            raise InvalidParameter(f"set.{name}", "").with_message(
+                "inspection_set_choice",
+                name=name,
+                name_zh=spec.attr(name).zh,
+                choices=", ".join(c.code for c in spec.attr(name).choices),
+                choices_zh="、".join(f"{c.zh}（{c.code}）" for c in spec.attr(name).choices),
             )
         out[name] = clean
     return out
@@ -114,10 +128,13 @@ def _raise_hazard(
     assert rule is not None
     unknown = set(given) - set(rule.fields)
     if unknown:
-        raise InvalidParameter(
-            "raise",
-            f"上报隐患只需填写 / a raised {target.name} takes only: {', '.join(rule.fields)} "
-            f"(not {', '.join(sorted(unknown))})",
+        raise InvalidParameter("raise", "").with_message(
+            "inspection_raise_fields",
+            layer=target.name,
+            layer_zh=target.zh,
+            fields=", ".join(rule.fields),
+            fields_zh="、".join(_attr_zh(target, n) for n in rule.fields),
+            unknown=", ".join(sorted(unknown)),
         )
     props: dict[str, Any] = dict(rule.defaults)
     props |= {n: asset[n] for n in rule.copy if asset.get(n) not in (None, "")}
@@ -175,18 +192,21 @@ def add_inspection(
         (asset_id,),
     ).fetchone()
     if exists is None:
-        raise FeatureNotFound(f"no {spec.name} asset {asset_id}")
+        raise FeatureNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(asset_id)
+        )
     changed = _changes(spec, changes)
     if raise_in is not None:
         if raise_in.raised_by_inspection is None or not raise_in.raised_by_inspection.accepts(spec.name):
-            raise InvalidParameter(
-                "raise",
-                f"不能由此巡查上报该类隐患 / an inspection of {spec.name} cannot raise {raise_in.name}",
+            raise InvalidParameter("raise", "").with_message(
+                "inspection_cannot_raise",
+                source=spec.name,
+                source_zh=spec.zh,
+                layer=raise_in.name,
+                layer_zh=raise_in.zh,
             )
         if result != "hazard":
-            raise InvalidParameter(
-                "result", "上报隐患时巡查结果应为「发现隐患」/ raising a hazard needs result=hazard"
-            )
+            raise InvalidParameter("result", "").with_message("inspection_raise_needs_hazard")
     inspection_id = uuid.uuid4()
     inspector = inspector.strip()
     reason = f"巡查记录 inspection {inspection_id}"

@@ -572,6 +572,89 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "没有找到“{term}”。您是不是要找：{suggestions_zh}？",
         "Nothing found for “{term}”. Did you mean: {suggestions}?",
     ),
+    # workflows (registry/workflow_store.py, web/routes/workflow.py)
+    "no_workflow": ("图层“{layer_zh}”没有流程", "layer {layer!r} declares no workflow"),
+    "deadline_unknown": ("“{due_zh}”没有期限", "step {due!r} of {layer} has no deadline"),
+    "deadline_days_range": ("期限天数须在 1 到 3650 之间", "days must be between 1 and 3650"),
+    "deadline_no_grades": ("该期限不分等级（{grade}）", "this deadline has no grades ({grade!r})"),
+    "deadline_grade_unknown": ("未知等级 {grade}", "unknown {grade_attr} {grade!r}"),
+    "deadline_admin_only": (
+        "只有管理员能设置期限（{role_zh}）",
+        "only an admin sets deadlines (role {role})",
+    ),
+    "step_not_in_workflow": (
+        "“{step}”不是“{layer_zh}”的流程步骤{next_zh}",
+        "{step!r} is not a step of the {layer} workflow{next}",
+    ),
+    "step_next_is": ("；下一步是“{step_zh}”", "; next: {step}"),
+    "step_go_back": (
+        "不能从{from_zh}到{to_zh}：退回须重新打开并说明原因；{where}",
+        "{from} cannot go back without a reopen to {to}; {where}",
+    ),
+    "step_skip": (
+        "不能从{from_zh}到{to_zh}：只能逐步前进；{where}",
+        "{from} cannot skip steps to {to}; {where}",
+    ),
+    "workflow_next_step": ("下一步是“{step_zh}”", "the next step is {step}"),
+    "workflow_complete": ("流程已完成", "the workflow is complete"),
+    "step_not_allowed": ("{role_zh}不能办理“{step_zh}”", "role {role} may not take step {step} of {layer}"),
+    "step_sets_not": ("此步骤不能修改{fields_zh}", "step {step} does not set {fields}"),
+    "step_second_person": (
+        "“{step_zh}”须由“{other_zh}”办理人以外的人办理（{taker}）",
+        "step {step} must be taken by someone other than {taker}, who took {other}",
+    ),
+    "step_requirements": ("办理“{step_zh}”前：{missing}", "step {step}: {missing}"),
+    "reopen_not_allowed": (
+        "{role_zh}不能重新打开“{layer_zh}”的资产",
+        "role {role} may not reopen {layer} assets",
+    ),
+    "reopen_needs_reason": ("重新打开需要说明原因", "a reopen needs a reason"),
+    "reopen_nothing": ("{status_zh}没有可退回的步骤", "nothing to reopen from {status}"),
+    "reopen_not_earlier": (
+        "只能退回到之前的步骤：{steps_zh}",
+        "a reopen goes back to an earlier step, not {target!r}",
+    ),
+    "permission_denied_photos": (
+        "{role_zh}无权给“{layer_zh}”上传照片",
+        "role {role} may not attach photos to {layer}",
+    ),
+    # inspections (registry/inspections.py, web/routes/inspections.py)
+    "inspection_result": ("巡查结果应为：{allowed_zh}", "result must be one of: {allowed}"),
+    "inspection_inspector_empty": ("巡查人不能为空", "the inspector is required"),
+    "inspection_time_zone": ("巡查时间需带时区", "inspected_at needs a time zone"),
+    "inspection_in_future": ("巡查时间不能在将来", "inspected_at is in the future"),
+    "inspection_time_format": (
+        "巡查时间格式应为 RFC 3339，例如 2026-11-03T09:30:00+08:00",
+        "inspected_at must be RFC 3339, e.g. 2026-11-03T09:30:00+08:00",
+    ),
+    "inspection_notes_too_long": ("备注至多 {max} 字", "notes: at most {max} characters"),
+    "inspection_cannot_set": (
+        "巡查不能修改“{name_zh}”，可修改：{allowed_zh}",
+        "an inspection of {layer} cannot set {name!r}; it may set: {allowed}",
+    ),
+    "inspection_set_choice": ("“{name_zh}”应为：{choices_zh}", "{name} must be one of: {choices}"),
+    "inspection_raise_fields": (
+        "上报“{layer_zh}”隐患只需填写：{fields_zh}（不含 {unknown}）",
+        "a raised {layer} takes only: {fields} (not {unknown})",
+    ),
+    "inspection_cannot_raise": (
+        "“{source_zh}”的巡查不能上报“{layer_zh}”隐患",
+        "an inspection of {source} cannot raise {layer}",
+    ),
+    "inspection_raise_needs_hazard": (
+        "上报隐患时巡查结果应为“发现隐患”",
+        "raising a hazard needs result=hazard",
+    ),
+    "inspection_raise_layer": ("请指明上报隐患的图层", "raise needs the layer of the hazard"),
+    "inspection_form": (
+        "请以 JSON 或表单（含照片）提交",
+        "send JSON or a multipart form (with photos)",
+    ),
+    "value_not_object": ("{field} 应为对象", "{field} must be an object"),
+    "photos_at_most": ("至多 {max} 张照片", "at most {max} photos"),
+    "photo_not_image": ("{name}：不是照片文件（可用：{suffixes}）", "{name} is not a photo ({suffixes})"),
+    "photo_unreadable": ("{name}：无法识别的图片", "{name} is not a readable image"),
+    "photo_too_large_mb": ("{name}：照片超过 {max_mb} MB", "{name}: photo over {max_mb} MB"),
 }
 
 
@@ -605,6 +688,15 @@ def _filled(params: Mapping[str, Any], lang: str) -> _Params:
     for key, value in params.items():
         if isinstance(value, Mapping) and "msg" in value:
             value = render(str(value["msg"]), value.get("params") or {}, lang)
+        elif (
+            isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, Mapping) and "msg" in v for v in value)
+        ):
+            # several nested messages (each missing field of a step): joined as the language lists
+            value = ("；" if lang == "zh" else "; ").join(
+                render(str(v["msg"]), v.get("params") or {}, lang) for v in value
+            )
         out[key] = value
     return out
 

@@ -145,6 +145,11 @@ def _role_words(role: str | Role) -> dict[str, str]:
         return {"role": str(role), "role_zh": f"角色 {role}"}
 
 
+def role_words(role: str | Role) -> dict[str, str]:
+    """A role as message parameters: ``role`` (its code) and ``role_zh`` (its Chinese name)."""
+    return _role_words(role)
+
+
 def check(role: str | Role, action: str | Action, layer: LayerSpec | None = None) -> None:
     """Raise PermissionDenied (403) naming the role, action and layer when not allowed."""
     if not allowed(role, action, layer):

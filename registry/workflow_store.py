@@ -30,7 +30,8 @@ from psycopg import sql
 from registry import clock, store
 from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter
-from registry.permissions import ROLE_LABELS, Action, PermissionDenied, Role, allowed
+from registry.messages import nested
+from registry.permissions import Action, PermissionDenied, Role, allowed, role_words
 from registry.spec import LayerSpec
 from registry.workflow import (
     Deadline,
@@ -52,7 +53,7 @@ _TZ = "Asia/Shanghai"  # the bureau's day: a step taken at 23:30 belongs to that
 def workflow_of(spec: LayerSpec) -> Workflow:
     """The layer's workflow, or NoWorkflow (404)."""
     if spec.workflow is None:
-        raise NoWorkflow(f"图层 {spec.zh} 没有流程 / layer {spec.name!r} declares no workflow")
+        raise NoWorkflow("").with_message("no_workflow", layer=spec.name, layer_zh=spec.zh)
     return spec.workflow
 
 
@@ -125,13 +126,17 @@ def configure_deadline(
     wf = workflow_of(spec)
     deadline = next((d for d in wf.deadlines if d.due == due), None)
     if deadline is None:
-        raise InvalidParameter("due", f"“{due}”没有期限 / step {due!r} of {spec.name} has no deadline")
+        raise InvalidParameter("due", "").with_message(
+            "deadline_unknown", due=due, due_zh=_label(spec, due).strip("“”"), layer=spec.name
+        )
     if not 0 < days <= 3650:
-        raise InvalidParameter("days", "期限天数须在 1 到 3650 之间 / days must be between 1 and 3650")
+        raise InvalidParameter("days", "").with_message("deadline_days_range")
     if grade and deadline.grade_attr is None:
-        raise InvalidParameter("grade", f"该期限不分等级 / this deadline has no grades ({grade!r})")
+        raise InvalidParameter("grade", "").with_message("deadline_no_grades", grade=grade)
     if grade and deadline.grade_attr and spec.attr(deadline.grade_attr).choice(grade) is None:
-        raise InvalidParameter("grade", f"未知等级 / unknown {deadline.grade_attr} {grade!r}")
+        raise InvalidParameter("grade", "").with_message(
+            "deadline_grade_unknown", grade=grade, grade_attr=deadline.grade_attr
+        )
     conn.execute(
         "INSERT INTO workflow_deadlines (layer, due_step, grade, start_step, grade_attr, days, source, "
         "updated_by) VALUES (%s, %s, %s, %s, %s, %s, 'configured', %s) "
@@ -466,14 +471,6 @@ def _label(spec: LayerSpec, code: str) -> str:
     return f"“{choice.zh}”" if choice else code
 
 
-def _role_zh(role: Any) -> str:
-    """A role as a Chinese message names it (``officer`` → 执法/管理人员)."""
-    try:
-        return ROLE_LABELS[Role(role)][0]
-    except (ValueError, KeyError):
-        return f"角色 {role} "
-
-
 def _attr_zh(spec: LayerSpec, name: str) -> str:
     """An attribute as a Chinese message names it: its label (else its name)."""
     attr = next((a for a in spec.all_attrs if a.name == name), None)
@@ -509,35 +506,48 @@ def take_step(
         record = store.get_asset(conn, spec, asset_id, lock=True)
         if expected_version is not None and int(expected_version) != record["version"]:
             raise store.VersionConflict(
-                f"版本已变为 {record['version']}，请刷新后重试 / {spec.name} asset {record['id']} is at "
-                f"version {record['version']}, not {expected_version}: reload and retry",
-                current_version=record["version"],
-                expected_version=int(expected_version),
+                "", current_version=record["version"], expected_version=int(expected_version)
+            ).with_message(
+                "version_conflict",
+                layer=spec.name,
+                id=str(record["id"]),
+                current=record["version"],
+                expected=int(expected_version),
             )
         status = record["status"]
         target = wf.step(step)
         nxt = wf.next_step(status)
         statuses = {c.code for c in spec.statuses}
         if target is None and (step not in statuses or step == status):
-            raise NotNextStep(
-                f"“{step}”不是{spec.zh}的流程步骤 / {step!r} is not a step of the {spec.name} workflow"
-                + (f"; next: {nxt.code}" if nxt else "")
+            raise NotNextStep("").with_message(
+                "step_not_in_workflow",
+                step=step,
+                layer=spec.name,
+                layer_zh=spec.zh,
+                next_zh=nested("step_next_is", {"step": nxt.code, "step_zh": nxt.zh}) if nxt else "",
+                next=nested("step_next_is", {"step": nxt.code, "step_zh": nxt.zh}) if nxt else "",
             )
         if target is not None and (nxt is None or target.code != nxt.code):
-            where_zh = f"下一步是“{nxt.zh}”" if nxt else "流程已完成"
-            where_en = f"the next step is {nxt.code}" if nxt else "the workflow is complete"
+            where = (
+                nested("workflow_next_step", {"step": nxt.code, "step_zh": nxt.zh})
+                if nxt
+                else nested("workflow_complete")
+            )
             going_back = (wf.position(step) or 0) <= (wf.position(status) or 0)
-            raise NotNextStep(
-                f"不能从{_label(spec, status)}到{_label(spec, step)}："
-                + ("退回须重新打开并说明原因" if going_back else "只能逐步前进")
-                + f"；{where_zh} / {status} cannot "
-                + ("go back without a reopen" if going_back else "skip steps")
-                + f" to {step}; {where_en}"
+            raise NotNextStep("").with_message(
+                "step_go_back" if going_back else "step_skip",
+                **{"from": status, "from_zh": _label(spec, status)},
+                to=step,
+                to_zh=_label(spec, step),
+                where=where,
             )
         if not may_take(role, spec, target):
-            raise PermissionDenied(
-                f"{_role_zh(role)}不能办理“{target.zh if target else step}” / role {role} may not take step "
-                f"{step} of {spec.name}"
+            raise PermissionDenied("").with_message(
+                "step_not_allowed",
+                **role_words(role),
+                step=step,
+                step_zh=target.zh if target else step,
+                layer=spec.name,
             )
         own = set(target.own_fields if target else ())
         if target is not None and target.by_field:
@@ -545,9 +555,13 @@ def take_step(
         unknown = sorted(set(fields) - own)
         if unknown:
             raise StepRequirementsMissing(
-                f"此步骤不能修改{'、'.join(_attr_zh(spec, f) for f in unknown)} / "
-                f"step {step} does not set {', '.join(unknown)}",
+                "",
                 errors=[{"field": f, "code": "not_a_step_field", "value": None} for f in unknown],
+            ).with_message(
+                "step_sets_not",
+                step=step,
+                fields=", ".join(unknown),
+                fields_zh="、".join(_attr_zh(spec, f) for f in unknown),
             )
         changes: dict[str, Any] = {**fields, "status": step}
         if target is not None:
@@ -561,9 +575,13 @@ def take_step(
                 if taker is not None and taker == actor:
                     other = wf.step(target.other_than)
                     assert other is not None
-                    raise SecondPersonRequired(
-                        f"“{target.zh}”须由“{other.zh}”办理人以外的人办理（{taker}） / step {step} must be "
-                        f"taken by someone other than {taker}, who took {other.code}"
+                    raise SecondPersonRequired("").with_message(
+                        "step_second_person",
+                        step=step,
+                        step_zh=target.zh,
+                        other=other.code,
+                        other_zh=other.zh,
+                        taker=taker,
                     )
         attach_photos(conn, spec, record["id"], photos, actor=actor)
         evidence = {
@@ -597,7 +615,6 @@ def _check_requirements(
             errors.append(
                 {
                     "field": name,
-                    "message": f"需要{a.zh} / {a.en.lower()} is required",
                     "code": "step_needs_field",
                     "params": {"label_zh": a.zh, "label": a.en.lower()},
                     "value": None,
@@ -609,17 +626,18 @@ def _check_requirements(
             errors.append(
                 {
                     "field": "photos",
-                    "message": f"至少需要 {step.photos} 张照片（现有 {have} 张） / at least {step.photos} "
-                    f"photo(s) needed, {have} attached",
                     "code": "step_needs_photos",
                     "params": {"need": step.photos, "have": have},
                     "value": have,
                 }
             )
     if errors:
-        said = "；".join(e["message"].split(" / ")[0] for e in errors)
-        told = "; ".join(e["message"].split(" / ")[-1] for e in errors)
-        raise StepRequirementsMissing(f"“{step.zh}”：{said} / step {step.code}: {told}", errors=errors)
+        raise StepRequirementsMissing("", errors=errors).with_message(
+            "step_requirements",
+            step=step.code,
+            step_zh=step.zh,
+            missing=[nested(e["code"], e["params"]) for e in errors],
+        )
 
 
 def reopen(
@@ -641,33 +659,35 @@ def reopen(
     """
     wf = workflow_of(spec)
     if not may_reopen(role, spec):
-        raise PermissionDenied(
-            f"{_role_zh(role)}不能重新打开 / role {role} may not reopen {spec.name} assets"
+        raise PermissionDenied("").with_message(
+            "reopen_not_allowed", **role_words(role), layer=spec.name, layer_zh=spec.zh
         )
     if not reason or not reason.strip():
-        raise InvalidReopen("重新打开需要说明原因 / a reopen needs a reason")
+        raise InvalidReopen("").with_message("reopen_needs_reason")
     with conn.transaction():
         record = store.get_asset(conn, spec, asset_id, lock=True)
         if expected_version is not None and int(expected_version) != record["version"]:
             raise store.VersionConflict(
-                f"版本已变为 {record['version']}，请刷新后重试 / {spec.name} asset {record['id']} is at "
-                f"version {record['version']}, not {expected_version}: reload and retry",
-                current_version=record["version"],
-                expected_version=int(expected_version),
+                "", current_version=record["version"], expected_version=int(expected_version)
+            ).with_message(
+                "version_conflict",
+                layer=spec.name,
+                id=str(record["id"]),
+                current=record["version"],
+                expected=int(expected_version),
             )
         pos = wf.position(record["status"])
         if pos is None or pos == 1:
-            raise InvalidReopen(
-                f"{_label(spec, record['status'])}没有可退回的步骤 / "
-                f"nothing to reopen from {record['status']}"
+            raise InvalidReopen("").with_message(
+                "reopen_nothing", status=record["status"], status_zh=_label(spec, record["status"])
             )
         target = to or wf.steps[pos - 2].code
         back = wf.position(target)
         if back is None or back >= pos:
             raise InvalidReopen(
-                f"只能退回到之前的步骤：{'、'.join(s.zh for s in wf.steps[: pos - 1])} / "
-                f"a reopen goes back to an earlier step, not {target!r}",
-                errors=[{"field": "to", "code": "not_an_earlier_step", "value": target}],
+                "", errors=[{"field": "to", "code": "not_an_earlier_step", "value": target}]
+            ).with_message(
+                "reopen_not_earlier", target=target, steps_zh="、".join(s.zh for s in wf.steps[: pos - 1])
             )
         kept = {f for s in wf.steps[:back] for f in s.own_fields}
         cleared = {f: None for s in wf.steps[back:] for f in s.own_fields if f not in kept}

@@ -254,11 +254,15 @@ def test_a_road_void_from_found_to_closed_with_evidence(
         return out
 
     # skipping is refused before anything is written
-    with pytest.raises(NotNextStep, match="只能逐步前进"):
+    with pytest.raises(NotNextStep) as skipped:
         step("remediated")
+    assert "只能逐步前进" in skipped.value.text("zh") and "cannot skip steps" in skipped.value.text("en")
+    assert skipped.value.message_code == "step_skip"
     wconn.rollback()
-    with pytest.raises(StepRequirementsMissing, match="需要责任单位") as missing:
+    with pytest.raises(StepRequirementsMissing) as missing:
         step("assigned")
+    assert "需要责任单位" in missing.value.text("zh")
+    assert "responsible unit is required" in missing.value.text("en")
     assert [e["field"] for e in missing.value.errors] == ["responsible_unit"]
     wconn.rollback()
     assigned = step("assigned", fields={"responsible_unit": "焦作市排水管理处"}, comment="权属已明确")
@@ -268,8 +272,9 @@ def test_a_road_void_from_found_to_closed_with_evidence(
         step("remediated", fields={"remediation_method": "grouting"})
     assert {e["field"] for e in missing.value.errors} == {"remediation_contractor", "photos"}
     wconn.rollback()
-    with pytest.raises(StepRequirementsMissing, match="照片"):
+    with pytest.raises(StepRequirementsMissing) as no_photo:
         step("remediated", fields={"remediation_method": "grouting", "remediation_contractor": "市政公司"})
+    assert "照片" in no_photo.value.text("zh") and "photo" in no_photo.value.text("en")
     wconn.rollback()
     done = step(
         "remediated",

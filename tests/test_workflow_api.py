@@ -86,7 +86,7 @@ def test_an_officer_takes_a_void_from_found_to_closed_with_evidence(
     assert missing.status_code == 422
     problem = missing.json()
     assert problem["code"] == "step_requirements_missing"
-    assert problem["detail"] == "“确权”：需要责任单位"  # Chinese only, the default
+    assert problem["detail"] == "办理“确权”前：需要责任单位"  # Chinese only, the default
     assert problem["errors"][0]["field"] == "responsible_unit"
     assert (
         problem["errors"][0]["code"] == "step_needs_field"

@@ -51,9 +51,8 @@ def keep_photo(upload: UploadFile, request: Request) -> Photo:
     suffix = Path(name).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise PhotoRejected(
-            f"{name}：不是照片文件 / {name} is not a photo ({', '.join(sorted(IMAGE_SUFFIXES))})",
-            errors=[{"field": "photos", "code": "not_an_image", "value": name}],
-        )
+            "", errors=[{"field": "photos", "code": "not_an_image", "value": name}]
+        ).with_message("photo_not_image", name=name, suffixes=", ".join(sorted(IMAGE_SUFFIXES)))
     workdir = Path(tempfile.mkdtemp(prefix="registry-photo-"))
     try:
         path = workdir / f"upload{suffix}"
@@ -63,10 +62,8 @@ def keep_photo(upload: UploadFile, request: Request) -> Photo:
                 size += len(chunk)
                 if size > MAX_PHOTO_BYTES:
                     raise PhotoRejected(
-                        f"{name}：照片超过 {MAX_PHOTO_BYTES >> 20} MB / "
-                        f"photo over {MAX_PHOTO_BYTES >> 20} MB",
-                        errors=[{"field": "photos", "code": "image_too_large", "value": name}],
-                    )
+                        "", errors=[{"field": "photos", "code": "image_too_large", "value": name}]
+                    ).with_message("photo_too_large_mb", name=name, max_mb=MAX_PHOTO_BYTES >> 20)
                 out.write(chunk)
         if suffix != ".heic":  # Pillow cannot read HEIC; the thumbnail falls back to the original
             try:
@@ -74,9 +71,8 @@ def keep_photo(upload: UploadFile, request: Request) -> Photo:
                     img.verify()
             except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
                 raise PhotoRejected(
-                    f"{name}：无法识别的图片 / {name} is not a readable image",
-                    errors=[{"field": "photos", "code": "image_unreadable", "value": name}],
-                ) from None
+                    "", errors=[{"field": "photos", "code": "image_unreadable", "value": name}]
+                ).with_message("photo_unreadable", name=name) from None
         digest, kept = store(path, request.app.state.settings)
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return Photo(digest, name, kind, kept.stat().st_size)

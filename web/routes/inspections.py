@@ -40,26 +40,27 @@ def _instant(raw: Any) -> dt.datetime:
     try:
         return parse_instant(str(raw))
     except ValueError:
-        raise InvalidParameter(
-            "inspected_at",
-            "巡查时间格式应为 RFC 3339 / inspected_at must be RFC 3339, e.g. 2026-11-03T09:30:00+08:00",
-        ) from None
+        raise InvalidParameter("inspected_at", "").with_message("inspection_time_format") from None
 
 
 async def _photos(files: list[Any], settings: Any) -> list[dict[str, Any]]:
     """Store the uploaded images (content-addressed) and describe them."""
     if len(files) > MAX_PHOTOS:
-        raise InvalidParameter("photos", f"至多 {MAX_PHOTOS} 张照片 / at most {MAX_PHOTOS} photos")
+        raise InvalidParameter("photos", "").with_message("photos_at_most", max=MAX_PHOTOS)
     out = []
     for f in files:
         if not isinstance(f, UploadFile) or not f.filename:
             continue
         suffix = Path(f.filename).suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
-            raise InvalidParameter("photos", f"不是图片 / not an image: {f.filename[:100]}")
+            raise InvalidParameter("photos", "").with_message(
+                "photo_not_image", name=f.filename[:100], suffixes=", ".join(sorted(IMAGE_SUFFIXES))
+            )
         data = await f.read(MAX_PHOTO_BYTES + 1)
         if len(data) > MAX_PHOTO_BYTES:
-            raise InvalidParameter("photos", f"照片过大 / photo larger than 25 MB: {f.filename[:100]}")
+            raise InvalidParameter("photos", "").with_message(
+                "photo_too_large_mb", name=f.filename[:100], max_mb=MAX_PHOTO_BYTES // 2**20
+            )
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload{suffix}"
             path.write_bytes(data)
@@ -79,7 +80,7 @@ def _outcome(body: dict[str, Any], key: str) -> dict[str, Any]:
     """``set``/``raise`` as a JSON object, or as dotted form fields (``set.condition``)."""
     nested = body.get(key)
     if nested is not None and not isinstance(nested, dict):
-        raise InvalidParameter(key, f"{key} 应为对象 / {key} must be an object")
+        raise InvalidParameter(key, "").with_message("value_not_object", field=key)
     dotted = {k[len(key) + 1 :]: v for k, v in body.items() if k.startswith(f"{key}.")}
     return {**(nested or {}), **dotted}
 
@@ -114,9 +115,7 @@ async def post_inspection(
         body = {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
         files = form.getlist("photos")
     else:
-        raise InvalidParameter(
-            "content-type", "请以 JSON 或表单（含照片）提交 / send JSON or a multipart form (with photos)"
-        )
+        raise InvalidParameter("content-type", "").with_message("inspection_form")
     args = inspection_args(body, catalog, user)
     photos = await _photos(files, request.app.state.settings)
     # the database work runs in the threadpool, as in the synchronous routes
@@ -132,7 +131,7 @@ def inspection_args(body: dict[str, Any], catalog: LayerCatalog, user: User) -> 
     raising = _outcome(body, "raise")
     target = catalog.get(str(raising.pop("layer"))) if raising.get("layer") else None
     if raising and target is None:
-        raise InvalidParameter("raise.layer", "请指明上报隐患的图层 / raise needs the layer of the hazard")
+        raise InvalidParameter("raise.layer", "").with_message("inspection_raise_layer")
     return {
         "inspected_at": _instant(body.get("inspected_at")),
         "inspector": str(body.get("inspector") or user.username),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from registry import workflow_store
 from registry.accounts import User
 from registry.errors import InvalidFeature
-from registry.permissions import Action, PermissionDenied, Role
+from registry.permissions import Action, PermissionDenied, Role, role_words
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
 from web.photo_upload import keep_photo, may_attach
@@ -162,12 +162,12 @@ def attach_photos(
     """The photos count for the asset's next step (attached since its current step)."""
     spec = catalog.get(layer)
     if not may_attach(user, spec):
-        raise PermissionDenied(
-            f"角色 {user.role} 不能上传照片 / role {user.role} may not attach photos to {spec.name}"
+        raise PermissionDenied("").with_message(
+            "permission_denied_photos", **role_words(user.role), layer=spec.name, layer_zh=spec.zh
         )
     if not photos or len(photos) > MAX_PHOTOS:
         raise InvalidFeature(
-            f"一次上传 1 到 {MAX_PHOTOS} 张照片 / send 1 to {MAX_PHOTOS} photos",
+            "",
             errors=[
                 {
                     "field": "photos",
@@ -176,7 +176,7 @@ def attach_photos(
                     "value": len(photos),
                 }
             ],
-        )
+        ).with_message("photo_count", max=MAX_PHOTOS)
     stored = [keep_photo(p, request) for p in photos]
     digests = workflow_store.attach_photos(conn, spec, asset_id, stored, actor=user.username)
     return {"photos": [{"sha256": d, "url": f"/api/photos/{d}"} for d in digests]}
@@ -209,7 +209,7 @@ def configure_deadline(
     """Kept across restarts; overdue flags follow at once."""
     spec = catalog.get(layer)
     if user.role is not Role.ADMIN:
-        raise PermissionDenied(f"只有管理员能设置期限 / only an admin sets deadlines (role {user.role})")
+        raise PermissionDenied("").with_message("deadline_admin_only", **role_words(user.role))
     workflow_store.configure_deadline(
         conn, spec, due=body.due, grade=body.grade, days=body.days, actor=user.username
     )
