@@ -35,7 +35,6 @@ from psycopg.rows import dict_row
 from registry import store
 from registry.catalog import LayerCatalog
 from registry.errors import RegistryError
-from registry.messages import render
 from registry.permissions import Action
 from registry.properties import parse_instant
 from registry.spec import LayerSpec
@@ -54,15 +53,8 @@ class FieldError(RegistryError):
     def __init__(
         self, message_code: str, *, errors: list[dict[str, Any]] | None = None, **params: Any
     ) -> None:
-        self.message_zh = render(message_code, params, "zh")
-        self.message_en = render(message_code, params, "en")
-        super().__init__(f"{self.message_zh} / {self.message_en}", errors=errors)
-        self.message_code = message_code
-        self.params = params
-
-    def text(self, lang: str = "zh") -> str:
-        """The message in ``zh`` or ``en`` (web/errors.py answers in the asked language)."""
-        return self.message_zh if lang == "zh" else self.message_en
+        super().__init__("", errors=errors)
+        self.with_message(message_code, **params)
 
 
 class IdempotencyKeyRequired(FieldError):
@@ -127,26 +119,15 @@ class FieldConflict(store.VersionConflict):
             "current": theirs["version"],
             "yours": yours["base_version"],
         }
-        self.message_zh = render("field_version_conflict", params, "zh")
-        self.message_en = render("field_version_conflict", params, "en")
-        super().__init__(
-            f"{self.message_zh} / {self.message_en}",
-            current_version=theirs["version"],
-            expected_version=yours["base_version"],
-        )
-        self.message_code, self.params = "field_version_conflict", params
+        super().__init__("", current_version=theirs["version"], expected_version=yours["base_version"])
+        self.with_message("field_version_conflict", **params)
         self.yours, self.theirs = yours, theirs
-
-    def text(self, lang: str = "zh") -> str:
-        """The message in ``zh`` or ``en``."""
-        return self.message_zh if lang == "zh" else self.message_en
 
 
 def error_entry(field: str, message_code: str, value: Any = None, **params: Any) -> dict[str, Any]:
-    """One ``errors[]`` entry naming its message of the table (``code`` + ``params``), with
-    the text in both languages for clients that show one string."""
-    text = f"{render(message_code, params, 'zh')} / {render(message_code, params, 'en')}"
-    return {"field": field, "code": message_code, "params": params, "message": text, "value": value}
+    """One ``errors[]`` entry naming its message of the table (``code`` + ``params``): the
+    API renders its ``message`` in the reader's language (web.errors.field_errors)."""
+    return {"field": field, "code": message_code, "params": params, "value": value}
 
 
 def via_of(batch_id: int) -> str:

@@ -170,6 +170,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "field_photo_required": ("请以 file 字段上传一张照片", "send one photo as the file field"),
     "field_bad_number": ("{name} 应为数字，收到 {value}", "{name} must be a number, got {value}"),
+    "field_taken_at_format": ("拍摄时间格式应为 RFC 3339", "taken_at must be RFC 3339"),
+    "field_body_not_object": ("请求体应为 JSON 对象", "the body must be a JSON object"),
     "field_no_right": (
         "角色 {role} 不能在任何图层外业采集（新增、修改或巡查）",
         "role {role} may not record in any layer (create, update or inspect)",

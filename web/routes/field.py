@@ -162,9 +162,7 @@ def upload_photo(
         try:
             when = parse_instant(taken_at)
         except ValueError:
-            raise InvalidParameter(
-                "taken_at", "拍摄时间格式应为 RFC 3339 / taken_at must be RFC 3339"
-            ) from None
+            raise InvalidParameter("taken_at", "").with_message("field_taken_at_format") from None
     x = _number("lon", lon, -180, 180)
     y = _number("lat", lat, -90, 90)
     accuracy = _number("accuracy_m", accuracy_m, 0, 1e7)
@@ -509,9 +507,9 @@ async def submit(
     try:
         parsed = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
-        raise InvalidParameter("body", "请求体应为 JSON 对象 / the body must be a JSON object") from None
+        raise InvalidParameter("body", "").with_message("field_body_not_object") from None
     if not isinstance(parsed, dict):
-        raise InvalidParameter("body", "请求体应为 JSON 对象 / the body must be a JSON object")
+        raise InvalidParameter("body", "").with_message("field_body_not_object")
     stored = await run_in_threadpool(
         field.claim, conn, account_id=user.id, key=key, digest=field.request_digest(parsed)
     )
