@@ -467,16 +467,10 @@ def user_for_basic(conn: psycopg.Connection, username: str, password: str) -> Us
     """
     if not password.startswith(TOKEN_PREFIX):
         logger.info("HTTP Basic without an API token refused for user %r", username)
-        raise AuthenticationRequired(
-            "HTTP Basic 的密码须为 API 令牌（用 POST /auth/tokens 创建），不接受账户密码 / "
-            "HTTP Basic needs an API token as the password (create one with POST /auth/tokens), "
-            "not the account password"
-        )
+        raise AuthenticationRequired("").with_message("basic_needs_token")
     user = user_for_token(conn, password)
     if user.username.lower() != username.lower():
-        raise AuthenticationRequired(
-            "用户名与 API 令牌的所有者不符 / the user name is not the owner of this API token"
-        )
+        raise AuthenticationRequired("").with_message("basic_user_mismatch")
     return user
 
 

@@ -216,10 +216,10 @@ def set_target(
     """Enter (or change) a target; the measure must be one the layer declares."""
     find_measure(catalog, layer, measure)
     if not target > 0:
-        raise InvalidParameter("target", "目标必须大于 0 / the target must be above 0")
+        raise InvalidParameter("target", "").with_message("target_above_zero")
     known = conn.execute("SELECT 1 FROM districts WHERE code = %s", (district,)).fetchone()
     if district is not None and known is None:
-        raise InvalidParameter("district", f"未知行政区 / unknown district {district!r}")
+        raise InvalidParameter("district", "").with_message("district_unknown", district=district)
     conn.execute(
         """
         INSERT INTO campaign_targets (year, district_code, layer, measure, target, is_demo)

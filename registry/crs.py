@@ -107,10 +107,8 @@ def resolve(value: str | None, parameter: str) -> ApiCrs:
                 if c.uri != CRS84 and c.srid == code:
                     return c
             break
-    raise InvalidParameter(
-        parameter,
-        f"不支持的坐标参照系 {shown(value)} / unsupported CRS {shown(value)}; "
-        f"supported: {', '.join(supported_uris())}",
+    raise InvalidParameter(parameter, "").with_message(
+        "crs_unsupported", value=shown(value), supported=", ".join(supported_uris())
     )
 
 
@@ -137,10 +135,12 @@ def valid_area(srid: int) -> tuple[float, float, float, float]:
 _WHAT_ZH = {"geometry": "几何", "line": "分割线"}
 
 
-def outside_message(crs: ApiCrs, bounds: tuple[float, float, float, float], what: str) -> str | None:
+def outside_message(
+    crs: ApiCrs, bounds: tuple[float, float, float, float], what: str
+) -> dict[str, Any] | None:
     """Why the x/y ``bounds`` (minx, miny, maxx, maxy, in ``crs``) of ``what`` are not
-    within the CRS's valid area (Chinese, then English), or None when they are;
-    non-finite numbers never are."""
+    within the CRS's valid area: the params of the message ``coords_outside_crs``, or
+    None when they are; non-finite numbers never are."""
     ax0, ay0, ax1, ay1 = valid_area(crs.srid)
     x0, y0, x1, y1 = bounds
     if ax0 <= x0 <= x1 <= ax1 and ay0 <= y0 <= y1 <= ay1:
@@ -150,18 +150,15 @@ def outside_message(crs: ApiCrs, bounds: tuple[float, float, float, float], what
         x0, y0, x1, y1, ax0, ay0, ax1, ay1 = y0, x0, y1, x1, ay0, ax0, ay1, ax1
     area = f"[{ax0:.6g}, {ay0:.6g}, {ax1:.6g}, {ay1:.6g}]"
     got = f"[{x0:.6g}, {y0:.6g}, {x1:.6g}, {y1:.6g}]"
-    return (
-        f"{_WHAT_ZH.get(what, what)} 的坐标 {got} 超出 {name} 的有效范围 {area}（坐标系或轴顺序有误？） / "
-        f"{what} coordinates {got} lie outside the valid area of {name} {area} (wrong CRS or axis order?)"
-    )
+    return {"what": what, "what_zh": _WHAT_ZH.get(what, what), "got": got, "crs": name, "area": area}
 
 
 def check_inside(crs: ApiCrs, bounds: tuple[float, float, float, float], parameter: str) -> None:
     """InvalidParameter naming ``parameter`` unless the x/y ``bounds`` lie within the
     CRS's valid area (see :func:`outside_message`)."""
-    message = outside_message(crs, bounds, parameter)
-    if message is not None:
-        raise InvalidParameter(parameter, message)
+    params = outside_message(crs, bounds, parameter)
+    if params is not None:
+        raise InvalidParameter(parameter, "").with_message("coords_outside_crs", **params)
 
 
 def to_storage(expr: Any, srid: int) -> Any:

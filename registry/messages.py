@@ -655,6 +655,79 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "value_not_object": ("{field} 应为对象", "{field} must be an object"),
     "photos_at_most": ("至多 {max} 张照片", "at most {max} photos"),
     "photo_not_image": ("{name}：不是照片文件（可用：{suffixes}）", "{name} is not a photo ({suffixes})"),
+    "coords_outside_crs": (
+        "{what_zh}的坐标 {got} 超出 {crs} 的有效范围 {area}（坐标系或轴顺序有误？）",
+        "{what} coordinates {got} lie outside the valid area of {crs} {area} (wrong CRS or axis order?)",
+    ),
+    "crs_unsupported": (
+        "不支持的坐标参照系 {value}；支持：{supported}",
+        "unsupported CRS {value}; supported: {supported}",
+    ),
+    "property_value_invalid": (
+        "{value} 不是属性 {name} 的有效值（{kind}）",
+        "value {value} is not a valid {kind} for property {name!r}",
+    ),
+    "search_area_vertices": (
+        "查询范围顶点过多：{n}，至多 {max} 个",
+        "{n} vertices, at most {max} in a search area",
+    ),
+    "search_area_not_polygon": (
+        "查询范围应为多边形（Polygon 或 MultiPolygon），收到 {got}",
+        "geometry must be a Polygon or MultiPolygon, got {got}",
+    ),
+    "basic_needs_token": (
+        "HTTP Basic 的密码须为 API 令牌（用 POST /auth/tokens 创建），不接受账户密码",
+        "HTTP Basic needs an API token as the password (create one with POST /auth/tokens), "
+        "not the account password",
+    ),
+    "basic_user_mismatch": (
+        "用户名与 API 令牌的所有者不符",
+        "the user name is not the owner of this API token",
+    ),
+    "basic_malformed": (
+        "Basic 凭据格式错误，应为 base64(用户名:API 令牌)",
+        "malformed Basic credentials: expected base64(user name:API token)",
+    ),
+    "csrf_form": (
+        "表单须带 csrf_token，其值与 {cookie} Cookie 相同",
+        "a form post must carry csrf_token equal to the {cookie} cookie (or send JSON)",
+    ),
+    "json_or_form": (
+        "请以 JSON（application/json）提交，或提交带 csrf_token 的表单",
+        "send JSON (application/json), or a form (application/x-www-form-urlencoded) with csrf_token",
+    ),
+    "body_invalid_fields": ("请求体无效：{fields}", "invalid request body: {fields}"),
+    "body_not_json": ("请求体无效：不是 JSON", "invalid request body: not JSON"),
+    "overdue_true_false": ("overdue 应为 true 或 false", "overdue must be true or false"),
+    "if_match_form": (
+        'If-Match 须为读取时的 ETag，如 "3"，收到 {value}',
+        'If-Match must be the ETag you read, such as "3", got {value}',
+    ),
+    "target_above_zero": ("目标必须大于 0", "the target must be above 0"),
+    "district_unknown": ("未知行政区 {district}", "unknown district {district!r}"),
+    "target_body_required": (
+        "需要 year、layer、measure、target",
+        "year, layer, measure and target are required",
+    ),
+    "year_range": ("年份须在 2000 到 2100 之间", "year must be between 2000 and 2100"),
+    "month_form": ("月份格式应为 YYYY-MM，收到 {value}", "month must look like 2026-11, got {value}"),
+    "export_too_many_matches": (
+        "共 {total} 条，一次至多导出 {max} 条，请缩小搜索范围",
+        "{total} matches; at most {max} per export: narrow the search",
+    ),
+    "export_nothing": ("没有符合搜索条件的资产，无可导出", "nothing matches the search: nothing to export"),
+    "export_format": ("格式须为 {formats} 之一", "format must be one of {formats}"),
+    "export_body_text": ("format 与 search 应为文本", "format and search must be text"),
+    "export_not_an_id": ("{value} 不是资产编号（UUID）", "{value} is not an asset id (UUID)"),
+    "export_too_many_ids": (
+        "一次至多导出 {max} 个资产，收到 {n} 个",
+        "at most {max} assets per export, got {n}",
+    ),
+    "export_needs_layer_or_ids": ("请给出 layer= 或 ids=", "give layer=, or ids= with the assets to export"),
+    "export_no_ids": ("没有给出资产编号", "no asset ids given"),
+    "report_format": ("报告格式为 csv 或 json，收到 {value}", "report formats: csv, json; got {value}"),
+    "search_text_too_long": ("搜索词至多 {max} 个字符", "at most {max} characters in q"),
+    "search_value_type": ("{key} 应为文本、数字或其列表", "{key} must be text, a number or a list of them"),
     "photo_unreadable": ("{name}：无法识别的图片", "{name} is not a readable image"),
     "photo_too_large_mb": ("{name}：照片超过 {max_mb} MB", "{name}: photo over {max_mb} MB"),
 }

@@ -131,10 +131,8 @@ def coerce(prop: Prop, value: Any, parameter: str) -> Any:
             return parse_instant(value)
     except (ValueError, TypeError, OverflowError):
         pass
-    raise InvalidParameter(
-        parameter,
-        f"{shown(value)} 不是属性 {prop.name} 的有效值（{prop.kind}） / "
-        f"value {shown(value)} is not a valid {prop.kind} for property {prop.name!r}",
+    raise InvalidParameter(parameter, "").with_message(
+        "property_value_invalid", value=shown(value), name=prop.name, kind=prop.kind
     )
 
 

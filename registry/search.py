@@ -108,16 +108,12 @@ def polygon_from_geojson(geometry: Any, coord_sys: str) -> BaseGeometry:
     try:
         shape = shapely.geometry.shape(geometry)
     except Exception:
-        raise InvalidParameter("geometry", "geometry must be a GeoJSON Polygon or MultiPolygon") from None
+        raise InvalidParameter("geometry", "").with_message("search_area_not_polygon", got="?") from None
     if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
-        raise InvalidParameter(
-            "geometry", f"geometry must be a Polygon or MultiPolygon, got {shape.geom_type}"
-        )
+        raise InvalidParameter("geometry", "").with_message("search_area_not_polygon", got=shape.geom_type)
     if (n := shapely.get_num_coordinates(shape)) > MAX_SEARCH_VERTICES:
-        raise InvalidParameter(
-            "geometry",
-            f"查询范围顶点过多：{n}，至多 {MAX_SEARCH_VERTICES} 个 / "
-            f"{n} vertices, at most {MAX_SEARCH_VERTICES} in a search area",
+        raise InvalidParameter("geometry", "").with_message(
+            "search_area_vertices", n=n, max=MAX_SEARCH_VERTICES
         )
     if coord_sys in ("gcj02", "bd09"):
         shape = shapely.transform(

@@ -163,11 +163,8 @@ def _translate(spec: LayerSpec, exc: psycopg.Error) -> RegistryError:
 
 
 # Said to the client whose geometry had a height that ``planar`` dropped.
-Z_DROPPED = {
-    "field": "geometry",
-    "code": "z_dropped",
-    "message": "已去掉高程（Z）：图层只保存平面位置 / height (Z) dropped: layers keep 2D positions",
-}
+# (a message code of the table: the route says it in the reader's language)
+Z_DROPPED: dict[str, Any] = {"field": "geometry", "code": "z_dropped", "params": {}}
 
 
 def planar(geom: BaseGeometry) -> BaseGeometry:

@@ -300,7 +300,21 @@ def test_a_3d_point_into_a_2d_layer_drops_the_height_with_a_warning(
         headers={"Content-Type": "application/geo+json"},
     )
     assert created.status_code == 201, created.text
-    assert "(Z)" in created.json()["warnings"][0]["message"]
+    warning = created.json()["warnings"][0]
+    assert warning["code"] == "z_dropped" and warning["message"] == "已去掉高程（Z）值，只保存平面位置"
+    english = client.post(
+        ITEMS + "?lang=en",
+        content=json.dumps(
+            {
+                "type": "Feature",
+                "geometry": point,
+                "properties": make_properties(catalog.get("road_voids"), 10),
+            },
+            default=str,
+        ),
+        headers={"Content-Type": "application/geo+json"},
+    )
+    assert english.json()["warnings"][0]["message"] == "Z value dropped: only the plane position is stored"
     dims = conn.execute("SELECT DISTINCT ST_NDims(geom) FROM road_voids").fetchall()
     assert dims == [(2,)]
 

@@ -108,10 +108,7 @@ def _basic_credentials(encoded: str) -> tuple[str, str]:
         decoded = ""
     username, colon, password = decoded.partition(":")
     if not colon or not username or not password:
-        raise AuthenticationRequired(
-            "Basic 凭据格式错误，应为 base64(用户名:API 令牌) / "
-            "malformed Basic credentials: expected base64(user name:API token)"
-        )
+        raise AuthenticationRequired("").with_message("basic_malformed")
     return username, password
 
 

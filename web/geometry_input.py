@@ -31,8 +31,10 @@ def request_geometry(geojson: dict[str, Any], field: str, warnings: list[dict[st
                 {"field": field, "code": "geometry_unreadable", "params": {"field": field}, "value": None}
             ],
         ).with_message("geometry_unreadable", field=field) from None
-    if not geom.is_empty and (message := outside_message(resolve(None, field), geom.bounds, field)):
-        raise InvalidFeature(message, errors=[{"field": field, "message": message, "value": None}])
+    if not geom.is_empty and (params := outside_message(resolve(None, field), geom.bounds, field)):
+        raise InvalidFeature(
+            "", errors=[{"field": field, "code": "coords_outside_crs", "params": params, "value": None}]
+        ).with_message("coords_outside_crs", **params)
     if has_z(geom):
         warnings.append({**store.Z_DROPPED, "field": field})
         geom = store.planar(geom)

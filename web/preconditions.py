@@ -30,11 +30,7 @@ def parse_if_match(raw: str | None) -> int | Literal["*"] | None:
     try:
         return int(value.removeprefix("W/").strip('"'))
     except ValueError:
-        raise InvalidParameter(
-            "If-Match",
-            f'If-Match 须为读取时的 ETag，如 "3"，收到 {shown(raw)} / '
-            f'If-Match must be the ETag you read, such as "3", got {shown(raw)}',
-        ) from None
+        raise InvalidParameter("If-Match", "").with_message("if_match_form", value=shown(raw)) from None
 
 
 def versioned(call: Callable[[], Any], *, from_header: bool) -> Any:

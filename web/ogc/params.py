@@ -77,7 +77,7 @@ def item_query(spec: LayerSpec, params: QueryParams) -> ItemQuery:
     if params.get("overdue"):
         raw = params["overdue"].strip().lower()
         if raw not in ("true", "false"):
-            raise InvalidParameter("overdue", "overdue 应为 true 或 false / overdue must be true or false")
+            raise InvalidParameter("overdue", "").with_message("overdue_true_false")
         # past a deadline of the layer's declared workflow (registry.workflow)
         q.overdue = raw == "true"
     props = properties_of(spec)

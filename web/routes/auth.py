@@ -41,10 +41,7 @@ def _check_form_csrf(request: Request, token: str) -> None:
     """A form post must carry the ``registry_csrf`` cookie's value (double submit)."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not token or not cookie or not hmac.compare_digest(token.encode(), cookie.encode()):
-        raise CsrfFailed(
-            f"表单须带 csrf_token，其值与 {CSRF_COOKIE} Cookie 相同 / a form post must carry "
-            f"csrf_token equal to the {CSRF_COOKIE} cookie (or send JSON)"
-        )
+        raise CsrfFailed("").with_message("csrf_form", cookie=CSRF_COOKIE)
 
 
 def _secret_body(model: type[BaseModel]) -> Any:
@@ -63,10 +60,7 @@ def _secret_body(model: type[BaseModel]) -> Any:
         raw = await request.body()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ("application/json", "application/x-www-form-urlencoded"):
-            raise UnsupportedMediaType(
-                "请以 JSON（application/json）提交，或提交带 csrf_token 的表单 / send JSON "
-                "(application/json), or a form (application/x-www-form-urlencoded) with csrf_token"
-            )
+            raise UnsupportedMediaType("").with_message("json_or_form")
         try:
             if content_type == "application/x-www-form-urlencoded":
                 data: Any = {
@@ -80,18 +74,17 @@ def _secret_body(model: type[BaseModel]) -> Any:
             fields = exc.errors(include_input=False) if isinstance(exc, ValidationError) else []
             named = ", ".join(str(e["loc"][-1]) for e in fields)
             raise InvalidFeature(
-                f"请求体无效：{named or '不是 JSON'} / invalid request body: {named or 'not JSON'}",
+                "",
                 errors=[
                     {
                         "field": ".".join(map(str, e["loc"])),
-                        "message": e["msg"],
                         "code": pydantic_message(e)[0],
                         "params": pydantic_message(e)[1],
                         "value": None,
                     }
                     for e in fields
                 ],
-            ) from None
+            ).with_message("body_invalid_fields" if named else "body_not_json", fields=named) from None
 
     return parse
 

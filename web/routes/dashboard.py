@@ -118,12 +118,10 @@ def put_target(
         target = float(body["target"])
         layer, measure = str(body["layer"]), str(body["measure"])
     except (KeyError, TypeError, ValueError) as e:
-        raise InvalidParameter(
-            "body", "需要 year, layer, measure, target / year, layer, measure and target are required"
-        ) from e
+        raise InvalidParameter("body", "").with_message("target_body_required") from e
     district = body.get("district") or None
     if not 2000 <= year <= 2100:
-        raise InvalidParameter("year", "year must be between 2000 and 2100")
+        raise InvalidParameter("year", "").with_message("year_range")
     set_actor(conn, user.username, via="api", comment="年度目标 campaign target")
     campaigns.set_target(
         conn, catalog, year=year, layer=layer, measure=measure, target=target, district=district
@@ -166,9 +164,7 @@ def report_bytes(conn: Any, catalog: Any, *, month: str, fmt: str, today: dt.dat
     try:
         month_bounds(month)
     except ValueError:
-        raise InvalidParameter(
-            "month", f"月份格式应为 YYYY-MM / month must look like 2026-11, got {month!r}"
-        ) from None
+        raise InvalidParameter("month", "").with_message("month_form", value=repr(month)) from None
     if fmt not in MEDIA:
         raise InvalidParameter("format", "format must be xlsx or pdf")
     data = monthly_report(conn, catalog, month=month, today=today)

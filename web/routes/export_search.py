@@ -60,18 +60,15 @@ def search_selection(
         q.limit = min(q.limit, q.nearest)
     result = search(conn, catalog, q)
     if result.total > MAX_SEARCH_EXPORT:
-        raise ExportTooLarge(
-            f"共 {result.total} 条，一次至多导出 {MAX_SEARCH_EXPORT} 条，请缩小搜索范围 / "
-            f"{result.total} matches; at most {MAX_SEARCH_EXPORT} per export: narrow the search"
+        raise ExportTooLarge("").with_message(
+            "export_too_many_matches", total=result.total, max=MAX_SEARCH_EXPORT
         )
     found: dict[str, list[str]] = {}
     for row in result.rows:
         found.setdefault(row["layer"], []).append(str(row["id"]))
     selection = [(catalog.get(n), found[n]) for n in catalog.names() if n in found]
     if not selection:
-        raise ExportTooLarge(
-            "没有符合搜索条件的资产，无可导出 / nothing matches the search: nothing to export"
-        )
+        raise ExportTooLarge("").with_message("export_nothing")
     name = selection[0][0].name if len(selection) == 1 else "search"
     return selection, name
 
@@ -81,9 +78,7 @@ def file_response(
 ) -> FileResponse:
     """The export file of ``selection`` (removed once sent)."""
     if fmt not in FORMATS:
-        raise InvalidParameter(
-            "format", f"格式须为 {', '.join(FORMATS)} 之一 / format must be one of {', '.join(FORMATS)}"
-        )
+        raise InvalidParameter("format", "").with_message("export_format", formats=", ".join(FORMATS))
     tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
     out = tmp / f"{name}{SUFFIX[fmt]}"
     try:
@@ -111,7 +106,7 @@ def export_search_post(
     fmt = body.get("format") or "gpkg"
     query = body.get("search") or ""
     if not isinstance(fmt, str) or not isinstance(query, str):
-        raise InvalidParameter("search", "format 与 search 应为文本 / format and search must be text")
+        raise InvalidParameter("search", "").with_message("export_body_text")
     geometry = body.get("geometry")
     selection, name = search_selection(conn, catalog, query, geometry)
     return file_response(conn, selection, name, fmt, str(body.get("csv_geometry") or "wkt"))

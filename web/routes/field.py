@@ -48,6 +48,7 @@ from registry.workflow_store import Photo
 from web.auth import CurrentUser
 from web.catalog_view import layer_json
 from web.deps import CatalogDep, ConnDep
+from web.errors import field_errors, request_lang
 from web.geometry_input import request_geometry
 from web.photo_upload import keep_photo, may_attach
 from web.routes.inspections import inspection_args
@@ -533,6 +534,8 @@ async def submit(
         response = await _problem(request, error)
         outcome = field.Outcome(response.status_code, response.media_type or "application/problem+json", "")
     else:
+        if body.get("warnings"):  # (in the reader's language, as a problem would be)
+            body["warnings"] = field_errors(body["warnings"], request_lang(request))
         response = JSONResponse(body, status_code=201)
     kept = dataclasses.replace(outcome, body=bytes(response.body).decode("utf-8"))
     await run_in_threadpool(field.finish, conn, account_id=user.id, key=key, outcome=kept)

@@ -77,7 +77,7 @@ def manifest() -> JSONResponse:
     doc = {
         "name": "焦作城管外业",
         "short_name": "城管外业",
-        "description": "焦作市城市管理资产外业采集、巡查与离线同步 / Jiaozuo field capture",
+        "description": "焦作市城市管理资产外业采集、巡查与离线同步",
         "lang": "zh-CN",
         "start_url": "/field",
         "scope": "/field",

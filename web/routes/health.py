@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from registry.assets import counts_by_layer
+from registry.messages import render
 from web.deps import CatalogDep
-from web.errors import RETRY_AFTER
+from web.errors import RETRY_AFTER, request_lang
 
 router = APIRouter(tags=["health"])
 
@@ -43,7 +44,7 @@ def health(request: Request, catalog: CatalogDep) -> Any:
                 "status": "unavailable",
                 "database": {
                     "reachable": False,
-                    "detail": "数据库无法连接 / the database is unreachable",
+                    "detail": render("database_unavailable", {}, request_lang(request)),
                     "error": type(exc).__name__,
                 },
             },

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from registry import field, history, store
@@ -24,6 +24,7 @@ from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.errors import field_errors, request_lang
 from web.geometry_input import request_geometry
 from web.preconditions import expected_version, versioned, versioned_write
 
@@ -192,6 +193,7 @@ def patch_asset(
     layer: str,
     asset_id: str,
     body: AssetPatch,
+    request: Request,
     response: Response,
     conn: ConnDep,
     catalog: CatalogDep,
@@ -202,7 +204,7 @@ def patch_asset(
     spec = _layer(catalog, layer)
     fields = set(body.properties) | ({"geom"} if body.geometry is not None else set())
     if not fields:
-        raise InvalidFeature("nothing to change: send properties and/or geometry")
+        raise InvalidFeature("").with_message("nothing_to_change")
     check_update(user.role, spec, fields)
     warnings: list[dict[str, str]] = []
     geom = None if body.geometry is None else request_geometry(body.geometry, "geometry", warnings)
@@ -222,7 +224,7 @@ def patch_asset(
             comment=body.comment,
         ),
     )
-    return {**written, "warnings": warnings} if warnings else written
+    return {**written, "warnings": field_errors(warnings, request_lang(request))} if warnings else written
 
 
 class AssetSplit(BaseModel):
@@ -242,6 +244,7 @@ def split_asset(
     layer: str,
     asset_id: str,
     body: AssetSplit,
+    request: Request,
     response: Response,
     conn: ConnDep,
     catalog: CatalogDep,
@@ -268,7 +271,8 @@ def split_asset(
     )
     response.headers["ETag"] = _etag(pieces[0])
     collection = {"type": "FeatureCollection", "features": [_feature(p) for p in pieces]}
-    return {**collection, "warnings": warnings} if warnings else collection
+    said = field_errors(warnings, request_lang(request))
+    return {**collection, "warnings": said} if warnings else collection
 
 
 @router.delete("/assets/{layer}/{asset_id}", summary="Delete an asset (soft; an admin can restore it)")

@@ -219,7 +219,7 @@ def import_report(import_id: str, ext: str, conn: ConnDep, lang: str = "zh") -> 
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="import-{import_id}.csv"'},
         )
-    raise InvalidParameter("ext", f"报告格式为 csv 或 json，收到 {shown(ext)} / report formats: csv, json")
+    raise InvalidParameter("ext", "").with_message("report_format", value=shown(ext))
 
 
 @router.post("/imports/{import_id}/undo")
@@ -266,14 +266,10 @@ def _parse_ids(ids: str) -> list[str]:
         try:
             out.append(str(uuid.UUID(raw)))
         except ValueError:
-            raise InvalidExportRequest(
-                "ids", f"{shown(raw)} 不是资产编号（UUID） / {shown(raw)} is not an asset id (UUID)"
-            ) from None
+            raise InvalidExportRequest("ids", "").with_message("export_not_an_id", value=shown(raw)) from None
     if len(out) > MAX_EXPORT_IDS:
-        raise InvalidExportRequest(
-            "ids",
-            f"一次至多导出 {MAX_EXPORT_IDS} 个资产 / at most {MAX_EXPORT_IDS} assets per export, "
-            f"got {len(out)}",
+        raise InvalidExportRequest("ids", "").with_message(
+            "export_too_many_ids", max=MAX_EXPORT_IDS, n=len(out)
         )
     return list(dict.fromkeys(out))
 
@@ -298,19 +294,15 @@ def export_layer(
     them, so an export never silently holds less than was asked for. ``search=<query
     string of /api/search>`` exports every match of that search (web/routes/export_search)."""
     if format not in FORMATS:
-        raise InvalidExportRequest(
-            "format", f"格式须为 {', '.join(FORMATS)} 之一 / format must be one of {', '.join(FORMATS)}"
-        )
+        raise InvalidExportRequest("format", "").with_message("export_format", formats=", ".join(FORMATS))
     if search is not None:
         selected, name = export_search.search_selection(conn, catalog, search)
         return export_search.file_response(conn, selected, name, format, csv_geometry)
     if not layer and not ids:  # (an empty layer= is no layer)
-        raise InvalidExportRequest(
-            "layer", "请给出 layer= 或 ids= / give layer=, or ids= with the assets to export"
-        )
+        raise InvalidExportRequest("layer", "").with_message("export_needs_layer_or_ids")
     id_list = _parse_ids(ids) if ids else None
     if ids is not None and not id_list:
-        raise InvalidExportRequest("ids", "没有给出资产编号 / no asset ids given")
+        raise InvalidExportRequest("ids", "").with_message("export_no_ids")
     spec = catalog.get(layer) if layer else None
     selection: list[tuple[Any, list[str] | None]]
     if id_list is None:

@@ -153,9 +153,7 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
     q.owner = params.get("owner") or params.get("responsible_unit") or None
     q.text = (params.get("q") or "").strip() or None
     if q.text and len(q.text) > MAX_TEXT_QUERY:
-        raise InvalidParameter(
-            "q", f"搜索词至多 {MAX_TEXT_QUERY} 个字符 / at most {MAX_TEXT_QUERY} characters in q"
-        )
+        raise InvalidParameter("q", "").with_message("search_text_too_long", max=MAX_TEXT_QUERY)
     q.updated_from = _instant(params, "updated_from")
     q.updated_to = _instant(params, "updated_to")
     q.date_field = params.get("date_field") or None
@@ -310,9 +308,7 @@ def _body_params(body: dict[str, Any]) -> dict[str, str]:
             continue
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str | int | float) for v in items):
-            raise InvalidParameter(
-                key, f"{key} 应为文本、数字或其列表 / {key} must be text, a number or a list of them"
-            )
+            raise InvalidParameter(key, "").with_message("search_value_type", key=key)
         out[key] = ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
     return out
 

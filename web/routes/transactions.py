@@ -24,6 +24,7 @@ from registry.permissions import Action, check_update
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
 from web.deps import CatalogDep, ConnDep
+from web.errors import field_errors, request_lang
 from web.ogc.common import base_url
 from web.preconditions import parse_if_match, versioned
 
@@ -71,8 +72,10 @@ def _geometry(
         bounds = (y0, x0, y1, x1) if in_crs.swap_axes else (x0, y0, x1, y1)
         if in_crs.geographic:
             # a latitude of 113 is a swapped pair, said as the geometry's problem
-            if message := crs_mod.outside_message(in_crs, bounds, "geometry"):
-                raise InvalidFeature(message, errors=[{"field": "geometry", "message": message}])
+            if params := crs_mod.outside_message(in_crs, bounds, "geometry"):
+                raise InvalidFeature(
+                    "", errors=[{"field": "geometry", "code": "coords_outside_crs", "params": params}]
+                ).with_message("coords_outside_crs", **params)
         else:
             # outside a projection's valid area its inverse fails (or lies): a bad Content-Crs
             crs_mod.check_inside(in_crs, bounds, "Content-Crs")
@@ -108,7 +111,7 @@ def _written(
     href = f"{base_url(request)}/collections/{spec.name}/items/{record['id']}"
     doc: dict[str, Any] = {"id": str(record["id"]), "version": record["version"], "href": href}
     if warnings:
-        doc["warnings"] = warnings
+        doc["warnings"] = field_errors(warnings, request_lang(request))
     body = json.dumps(doc, ensure_ascii=False)
     return Response(
         body,
