@@ -52,6 +52,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from registry.errors import RegistryError
+from registry.messages import nested
 from registry.settings import Settings
 
 FORMAT_VERSION = 1
@@ -93,7 +94,8 @@ class BackupResult:
 
     path: Path
     manifest: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
+    # (messages of the table, as registry.messages.nested: the CLI says them in its language)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -110,7 +112,8 @@ class RestoreResult:
     rows: int
     photos_written: int
     photos_present: int
-    warnings: list[str] = field(default_factory=list)
+    # (messages of the table, as registry.messages.nested: the CLI says them in its language)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _no_progress(_stage: str, _done: int, _total: int | None) -> None:
@@ -149,11 +152,7 @@ def client_tool(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise BackupError(
-        f"找不到 {name}，请安装 PostgreSQL 15 客户端（如 apt-get install postgresql-client-15）"
-        f" / {name} not found: install the PostgreSQL 15 client tools (e.g. "
-        f"`apt-get install postgresql-client-15`) or set REGISTRY_PG_BIN"
-    )
+    raise BackupError("").with_message("pg_tool_missing", name=name)
 
 
 def _dsn(settings: Settings) -> str:
@@ -195,7 +194,7 @@ def _run_tool(cmd: list[str], env: dict[str, str], on_line: Callable[[str], None
     if proc.wait() != 0:
         errors = [ln for ln in tail if "error" in ln.lower() or "fatal" in ln.lower()] or list(tail)[-10:]
         detail = "\n".join(errors[-15:])
-        raise BackupError(f"{what}失败 / {what} failed:\n{detail}")
+        raise BackupError("").with_message("pg_tool_failed", what=what, detail=detail)
 
 
 # -- what the database holds ---------------------------------------------------------------
@@ -347,7 +346,7 @@ def _add_file(tar: tarfile.TarFile, name: str, path: Path, on_bytes: Callable[[i
         reader = _HashingReader(f, on_bytes)
         tar.addfile(info, reader)  # type: ignore[arg-type]  # tarfile only calls read()
     if reader.size != info.size:
-        raise BackupError(f"文件在备份时被改动 / {path} changed while it was being backed up")
+        raise BackupError("").with_message("backup_file_changed", path=str(path))
     return {"path": name, "sha256": reader.sha.hexdigest(), "size": reader.size}
 
 
@@ -397,14 +396,14 @@ def create_backup(
     if output.is_dir():
         output = output / default_backup_name(created)
     if not output.parent.is_dir():
-        raise BackupError(f"目标文件夹不存在 / folder {output.parent} does not exist")
+        raise BackupError("").with_message("backup_folder_missing", folder=str(output.parent))
     pg_dump = client_tool("pg_dump")
     dsn = _dsn(settings)
     try:
         conn = psycopg.connect(dsn, autocommit=False)
     except psycopg.OperationalError as exc:
         hint = " (registry db up)" if settings.embedded else ""
-        raise BackupError(f"无法连接数据库{hint} / cannot connect to the database{hint}: {exc}") from exc
+        raise BackupError("").with_message("backup_cannot_connect", hint=hint, reason=str(exc)) from exc
     with conn, tempfile.TemporaryDirectory(prefix=".registry-backup-", dir=output.parent) as tmp:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -427,19 +426,18 @@ def create_backup(
             **facts,
         }
         _write_archive(output, dump_path, photos, manifest, missing, progress)
-    warnings = []
+    warnings: list[dict[str, Any]] = []
     if missing:
+        names = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         warnings.append(
-            f"{len(missing)} 张照片在数据库中有记录但文件缺失 / {len(missing)} photos are recorded "
-            f"but their files are missing from {photos_dir(settings)}: {', '.join(missing[:5])}"
-            + (" …" if len(missing) > 5 else "")
+            nested(
+                "backup_photos_missing",
+                {"n": len(missing), "folder": str(photos_dir(settings)), "names": names},
+            )
         )
     corrupt = manifest["photos"]["corrupt"]
     if corrupt:
-        warnings.append(
-            f"{len(corrupt)} 张照片内容与文件名不符（磁盘损坏？）/ {len(corrupt)} photo files no "
-            f"longer match their digest (disk damage?): {', '.join(corrupt[:5])}"
-        )
+        warnings.append(nested("backup_photos_corrupt", {"n": len(corrupt), "names": ", ".join(corrupt[:5])}))
     return BackupResult(output, manifest, warnings)
 
 
@@ -565,11 +563,9 @@ def _copy_hashing(src: IO[bytes], dst: IO[bytes], on_bytes: Callable[[int], None
     return sha.hexdigest(), size
 
 
-def _damaged(detail: str) -> BackupError:
-    return BackupError(
-        "备份文件已损坏或被改动，未做任何恢复 / the backup is damaged or altered, "
-        f"nothing was restored: {detail}"
-    )
+def _damaged(code: str, **params: Any) -> BackupError:
+    """The backup is damaged: ``code`` (a message of the table) says where."""
+    return BackupError("").with_message("backup_damaged", detail=nested(code, params))
 
 
 def extract_verified(archive: Path, staging: Path, *, progress: ProgressFn = _no_progress) -> dict[str, Any]:
@@ -581,7 +577,7 @@ def extract_verified(archive: Path, staging: Path, *, progress: ProgressFn = _no
     anywhere in a file, the manifest or the sums is refused.
     """
     if not archive.is_file():
-        raise BackupError(f"找不到备份文件 / backup file not found: {archive}")
+        raise BackupError("").with_message("backup_not_found", path=str(archive))
     total = archive.stat().st_size
     seen: dict[str, tuple[str, int]] = {}
     read = 0
@@ -596,9 +592,9 @@ def extract_verified(archive: Path, staging: Path, *, progress: ProgressFn = _no
             for member in tar:
                 name = member.name
                 if name in seen:
-                    raise _damaged(f"{name} appears twice")
+                    raise _damaged("backup_member_twice", name=name)
                 if not member.isfile() or not (name in (DUMP, MANIFEST, SUMS) or _PHOTO_MEMBER.match(name)):
-                    raise _damaged(f"unexpected member {name!r}")
+                    raise _damaged("backup_member_unexpected", name=repr(name))
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(member)
@@ -606,33 +602,32 @@ def extract_verified(archive: Path, staging: Path, *, progress: ProgressFn = _no
                 with src, target.open("wb") as dst:
                     seen[name] = _copy_hashing(src, dst, on_bytes)
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise _damaged(f"not a readable tar archive ({exc})") from exc
+        raise _damaged("backup_not_tar", reason=str(exc)) from exc
     except OSError as exc:  # the archive is fine, the staging folder is not (disk full?)
-        raise BackupError(
-            f"无法解包到 {staging}（磁盘空间不足？可用 --work-dir 另选位置）/ cannot unpack into "
-            f"{staging} (disk full? choose another place with --work-dir): {exc}"
+        raise BackupError("").with_message(
+            "backup_cannot_unpack", folder=str(staging), reason=str(exc)
         ) from exc
     progress(STAGE_VERIFY, total, total)
 
     for needed in (MANIFEST, SUMS, DUMP):
         if needed not in seen:
-            raise _damaged(f"{needed} is missing (archive truncated?)")
+            raise _damaged("backup_member_missing", name=needed)
     sums: dict[str, str] = {}
     try:
         sums_text = (staging / SUMS).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _damaged(f"{SUMS} is not text") from exc
+        raise _damaged("backup_sums_not_text", name=SUMS) from exc
     for line in sums_text.splitlines():
         match = _SUM_LINE.match(line)
         if not match:
-            raise _damaged(f"{SUMS} has an unreadable line {line!r}")
+            raise _damaged("backup_sums_bad_line", name=SUMS, line=repr(line))
         sums[match.group(2)] = match.group(1)
     if set(sums) != set(seen) - {SUMS}:
         extra = sorted(set(sums) ^ (set(seen) - {SUMS}))
-        raise _damaged(f"{SUMS} and the archive list different files: {', '.join(extra[:5])}")
+        raise _damaged("backup_lists_differ", name=SUMS, names=", ".join(extra[:5]))
     for name, expected in sums.items():
         if seen[name][0] != expected:
-            raise _damaged(f"checksum mismatch for {name} (expected {expected}, got {seen[name][0]})")
+            raise _damaged("backup_checksum_mismatch", name=name, expected=expected, got=seen[name][0])
 
     try:
         manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
@@ -641,19 +636,21 @@ def extract_verified(archive: Path, staging: Path, *, progress: ProgressFn = _no
         manifest["row_counts"] = {str(k): int(v) for k, v in manifest["row_counts"].items()}
         manifest["migrations"] = [{**m, "version": str(m["version"])} for m in manifest["migrations"]]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _damaged(f"{MANIFEST} is unreadable ({exc!r})") from exc
+        raise _damaged("backup_manifest_unreadable", name=MANIFEST, reason=repr(exc)) from exc
     if version > FORMAT_VERSION:
-        raise BackupError(
-            f"备份格式版本 {version} 较新，请先升级本系统 / backup format {version} is newer than this "
-            f"registry understands ({FORMAT_VERSION}): upgrade the registry first"
-        )
+        raise BackupError("").with_message("backup_format_newer", version=version, known=FORMAT_VERSION)
     if set(files) != set(seen) - {SUMS, MANIFEST}:
         extra = sorted(set(files) ^ (set(seen) - {SUMS, MANIFEST}))
-        raise _damaged(f"{MANIFEST} and the archive list different files: {', '.join(extra[:5])}")
+        raise _damaged("backup_lists_differ", name=MANIFEST, names=", ".join(extra[:5]))
     for name, (sha, size) in files.items():
         if seen[name] != (sha, size):
             raise _damaged(
-                f"{name}: manifest says {sha} / {size} bytes, archive holds {seen[name][0]} / {seen[name][1]}"
+                "backup_member_differs",
+                name=name,
+                sha=sha,
+                size=size,
+                got_sha=seen[name][0],
+                got_size=seen[name][1],
             )
     return manifest
 
@@ -665,10 +662,7 @@ def _connect_target(settings: Settings) -> psycopg.Connection:
     try:
         return psycopg.connect(_dsn(settings), autocommit=True)
     except psycopg.OperationalError as exc:
-        raise BackupError(
-            f"无法连接目标数据库，请先创建空数据库（createdb）/ cannot connect to the target database; "
-            f"create an empty one first (createdb): {exc}"
-        ) from exc
+        raise BackupError("").with_message("restore_cannot_connect", reason=str(exc)) from exc
 
 
 def check_target_empty(conn: psycopg.Connection) -> None:
@@ -676,10 +670,8 @@ def check_target_empty(conn: psycopg.Connection) -> None:
     found = user_objects(conn)
     if found:
         shown = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
-        raise BackupError(
-            f"目标数据库不为空，未做任何恢复 / target database is not empty, nothing was restored: "
-            f"{conn.info.dbname} holds {len(found)} objects ({shown}). Restore into a new, empty "
-            f"database or data folder."
+        raise BackupError("").with_message(
+            "restore_target_not_empty", db=conn.info.dbname, n=len(found), names=shown
         )
 
 
@@ -700,7 +692,7 @@ def _restore_list(pg_restore: Path, dump: Path, manifest: dict[str, Any], workdi
         [str(pg_restore), "--list", str(dump)], capture_output=True, text=True, check=False
     )
     if listing.returncode != 0:
-        raise _damaged(f"pg_restore cannot read {DUMP}: {listing.stderr.strip()}")
+        raise _damaged("backup_dump_unreadable", name=DUMP, reason=listing.stderr.strip())
     empty = {name for name, n in manifest.get("extension_rows", {}).items() if n == 0}
     kept = []
     for line in listing.stdout.splitlines():
@@ -752,23 +744,17 @@ def _sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _migration_warnings(manifest: dict[str, Any], settings: Settings) -> list[str]:
+def _migration_warnings(manifest: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
     from registry.migrate import discover
 
     known = {m.version for m in discover(settings.migrations_dir)}
     in_backup = {m["version"] for m in manifest.get("migrations", [])}
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     unknown = sorted(in_backup - known)
     if unknown:
-        notes.append(
-            f"备份来自更新的版本（迁移 {', '.join(unknown)}），请先升级本系统再启动 / the backup has "
-            f"migrations this registry does not know ({', '.join(unknown)}): upgrade before serving it"
-        )
+        notes.append(nested("restore_newer_migrations", {"versions": ", ".join(unknown)}))
     if known - in_backup and in_backup:
-        notes.append(
-            "本系统有备份之后的新迁移，请运行 registry migrate / this registry has migrations newer "
-            "than the backup: run `registry migrate`"
-        )
+        notes.append(nested("restore_older_backup"))
     return notes
 
 
@@ -856,9 +842,7 @@ def restore_backup(
     differ = sorted(k for k in set(expected) | set(restored) if expected.get(k) != restored.get(k))
     if differ:
         shown = ", ".join(f"{k}: {expected.get(k)} → {restored.get(k)}" for k in differ[:5])
-        raise BackupError(
-            f"恢复后行数与备份不符 / row counts after the restore differ from the backup: {shown}"
-        )
+        raise BackupError("").with_message("restore_row_counts", tables=shown)
     return RestoreResult(
         manifest=manifest,
         tables=len(restored),

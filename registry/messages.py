@@ -728,6 +728,94 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report_format": ("报告格式为 csv 或 json，收到 {value}", "report formats: csv, json; got {value}"),
     "search_text_too_long": ("搜索词至多 {max} 个字符", "at most {max} characters in q"),
     "search_value_type": ("{key} 应为文本、数字或其列表", "{key} must be text, a number or a list of them"),
+    # backup and restore (registry/backup.py; the CLI says them in its --lang)
+    "pg_tool_missing": (
+        "找不到 {name}，请安装 PostgreSQL 15 客户端（如 apt-get install postgresql-client-15）"
+        "或设置 REGISTRY_PG_BIN",
+        "{name} not found: install the PostgreSQL 15 client tools "
+        "(e.g. `apt-get install postgresql-client-15`) or set REGISTRY_PG_BIN",
+    ),
+    "pg_tool_failed": ("{what} 失败：\n{detail}", "{what} failed:\n{detail}"),
+    "backup_file_changed": ("文件 {path} 在备份时被改动", "{path} changed while it was being backed up"),
+    "backup_folder_missing": ("目标文件夹 {folder} 不存在", "folder {folder} does not exist"),
+    "backup_cannot_connect": (
+        "无法连接数据库{hint}：{reason}",
+        "cannot connect to the database{hint}: {reason}",
+    ),
+    "backup_photos_missing": (
+        "{n} 张照片在数据库中有记录，但 {folder} 中没有其文件：{names}",
+        "{n} photos are recorded but their files are missing from {folder}: {names}",
+    ),
+    "backup_photos_corrupt": (
+        "{n} 张照片内容与文件名不符（磁盘损坏？）：{names}",
+        "{n} photo files no longer match their digest (disk damage?): {names}",
+    ),
+    "backup_damaged": (
+        "备份文件已损坏或被改动，未做任何恢复：{detail}",
+        "the backup is damaged or altered, nothing was restored: {detail}",
+    ),
+    "backup_member_twice": ("{name} 出现两次", "{name} appears twice"),
+    "backup_member_unexpected": ("含有不应有的文件 {name}", "unexpected member {name}"),
+    "backup_not_tar": ("不是可读的 tar 归档（{reason}）", "not a readable tar archive ({reason})"),
+    "backup_member_missing": ("缺少 {name}（归档被截断？）", "{name} is missing (archive truncated?)"),
+    "backup_sums_not_text": ("{name} 不是文本", "{name} is not text"),
+    "backup_sums_bad_line": ("{name} 有无法读取的行 {line}", "{name} has an unreadable line {line}"),
+    "backup_lists_differ": (
+        "{name} 与归档所列文件不同：{names}",
+        "{name} and the archive list different files: {names}",
+    ),
+    "backup_checksum_mismatch": (
+        "{name} 的校验和不符（应为 {expected}，实为 {got}）",
+        "checksum mismatch for {name} (expected {expected}, got {got})",
+    ),
+    "backup_manifest_unreadable": ("{name} 无法读取（{reason}）", "{name} is unreadable ({reason})"),
+    "backup_member_differs": (
+        "{name}：清单记为 {sha} / {size} 字节，归档中为 {got_sha} / {got_size} 字节",
+        "{name}: manifest says {sha} / {size} bytes, archive holds {got_sha} / {got_size}",
+    ),
+    "backup_dump_unreadable": (
+        "pg_restore 无法读取 {name}：{reason}",
+        "pg_restore cannot read {name}: {reason}",
+    ),
+    "backup_not_found": ("找不到备份文件 {path}", "backup file not found: {path}"),
+    "backup_cannot_unpack": (
+        "无法解包到 {folder}（磁盘空间不足？可用 --work-dir 另选位置）：{reason}",
+        "cannot unpack into {folder} (disk full? choose another place with --work-dir): {reason}",
+    ),
+    "backup_format_newer": (
+        "备份格式版本 {version} 较新（本系统识别 {known}），请先升级本系统",
+        "backup format {version} is newer than this registry understands ({known}): "
+        "upgrade the registry first",
+    ),
+    "restore_cannot_connect": (
+        "无法连接目标数据库，请先创建空数据库（createdb）：{reason}",
+        "cannot connect to the target database; create an empty one first (createdb): {reason}",
+    ),
+    "restore_target_not_empty": (
+        "目标数据库不为空，未做任何恢复：{db} 含有 {n} 个对象（{names}）。请恢复到新的空数据库或数据目录",
+        "target database is not empty, nothing was restored: {db} holds {n} objects ({names}). "
+        "Restore into a new, empty database or data folder.",
+    ),
+    "restore_newer_migrations": (
+        "备份来自更新的版本（迁移 {versions}），请先升级本系统再启动",
+        "the backup has migrations this registry does not know ({versions}): upgrade before serving it",
+    ),
+    "restore_older_backup": (
+        "本系统有备份之后的新迁移，请运行 registry migrate",
+        "this registry has migrations newer than the backup: run `registry migrate`",
+    ),
+    "restore_row_counts": (
+        "恢复后行数与备份不符：{tables}",
+        "row counts after the restore differ from the backup: {tables}",
+    ),
+    # the CLI (web/cli*.py)
+    "cli_error": ("错误：{message}", "error: {message}"),
+    "cli_warning": ("警告：{message}", "warning: {message}"),
+    "places_no_name_column": (
+        "没有名称列 {column}；现有列：{columns}",
+        "no column {column}; columns are: {columns}",
+    ),
+    "places_loaded": ("地名库已从 {file} 载入 {n} 条", "{n} gazetteer entries loaded from {file}"),
     "photo_unreadable": ("{name}：无法识别的图片", "{name} is not a readable image"),
     "photo_too_large_mb": ("{name}：照片超过 {max_mb} MB", "{name}: photo over {max_mb} MB"),
 }

@@ -301,8 +301,9 @@ def test_a_changed_byte_is_refused_before_anything_is_touched(
 
     with pytest.raises(BackupError) as caught:
         restore_backup(empty_target, tampered)
-    message = caught.value.message
-    assert message.startswith("备份文件已损坏或被改动") and "the backup is damaged or altered" in message
+    assert caught.value.message_code == "backup_damaged"
+    assert caught.value.text("zh").startswith("备份文件已损坏或被改动")
+    assert caught.value.text("en").startswith("the backup is damaged or altered")
     assert_untouched(empty_target)
 
 
@@ -310,8 +311,9 @@ def test_a_truncated_archive_is_refused(source: Source, empty_target: Settings, 
     cut = tmp_path / "cut.tar"
     members = _members(source.archive)
     cut.write_bytes(source.archive.read_bytes()[: members[MANIFEST].offset])  # lost its tail
-    with pytest.raises(BackupError, match="备份文件已损坏"):
+    with pytest.raises(BackupError) as caught:
         restore_backup(empty_target, cut)
+    assert caught.value.text("zh").startswith("备份文件已损坏")
     assert_untouched(empty_target)
 
 
@@ -332,12 +334,12 @@ def test_restore_onto_a_database_that_is_not_empty_is_refused(
         before = _fingerprint(dsn)
         with pytest.raises(BackupError) as caught:
             restore_backup(target, source.archive)
-        assert caught.value.message.startswith("目标数据库不为空")
-        assert "target database is not empty" in caught.value.message
+        assert caught.value.text("zh").startswith("目标数据库不为空")
+        assert caught.value.text("en").startswith("target database is not empty")
         assert _fingerprint(dsn) == before
         assert not target.data_dir.exists()
 
-        # the CLI: one readable line, Chinese first, exit code 2
+        # the CLI: one readable line, in Chinese (or English with --lang en), exit code 2
         env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_DATA_DIR": str(target.data_dir)}
         cli = subprocess.run(
             [sys.executable, "-m", "web.cli", "restore", str(source.archive)],
@@ -348,7 +350,17 @@ def test_restore_onto_a_database_that_is_not_empty_is_refused(
             check=False,
         )
         assert cli.returncode == 2
-        assert "error: 目标数据库不为空，未做任何恢复 / target database is not empty" in cli.stderr
+        assert "错误：目标数据库不为空，未做任何恢复" in cli.stderr and "target database" not in cli.stderr
+        english = subprocess.run(
+            [sys.executable, "-m", "web.cli", "--lang", "en", "restore", str(source.archive)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert english.returncode == 2
+        assert "error: target database is not empty" in english.stderr and "目标" not in english.stderr
     finally:
         _drop_db(cluster, name)
 

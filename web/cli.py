@@ -12,6 +12,7 @@ import typer
 from registry.errors import RegistryError
 from registry.settings import Settings
 from web.cli_campaigns import report_cmd, target_app
+from web.cli_lang import cli_lang, say, set_cli_lang
 from web.cli_places import places_app
 
 app = typer.Typer(
@@ -20,6 +21,18 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="Run the embedded PostgreSQL + PostGIS database.", no_args_is_help=True)
+
+
+@app.callback()
+def _options(
+    lang: str = typer.Option(
+        "zh", "--lang", envvar="REGISTRY_LANG", help="Language of messages and errors: zh or en."
+    ),
+) -> None:
+    # (before every command: its refusals and warnings are said in this language)
+    set_cli_lang(lang)
+
+
 app.add_typer(db_app, name="db", help="Start, stop or inspect the embedded database.")
 user_app = typer.Typer(help="Manage accounts and roles.", no_args_is_help=True)
 app.add_typer(user_app, name="user", help="Add, list, disable accounts and set their roles.")
@@ -538,7 +551,7 @@ def backup_cmd(
         f"{rows} rows, {m['photos']['count']} photos)"
     )
     for warning in result.warnings:
-        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
 
 
 @app.command("restore")
@@ -581,7 +594,7 @@ def restore_cmd(
             f"the embedded database is running on 127.0.0.1:{settings.pg_port}; start the app: registry serve"
         )
     for warning in result.warnings:
-        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
 
 
 def main() -> None:
@@ -590,7 +603,8 @@ def main() -> None:
     try:
         app()
     except RegistryError as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        lang = cli_lang()
+        typer.secho(say("cli_error", {"message": exc.text(lang)}, lang), fg=typer.colors.RED, err=True)
         sys.exit(2)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from registry.settings import Settings
+from web.cli_lang import say
 
 places_app = typer.Typer(help="The gazetteer (地名库) of the map's place search.", no_args_is_help=True)
 
@@ -34,7 +35,10 @@ def places_import(
     frame = gpd.read_file(file, layer=gpkg_layer) if gpkg_layer else gpd.read_file(file)
     if name_field not in frame.columns:
         raise typer.BadParameter(
-            f"没有名称列 {name_field!r}；有：{', '.join(map(str, frame.columns))} / no column {name_field!r}",
+            say(
+                "places_no_name_column",
+                {"column": repr(name_field), "columns": ", ".join(map(str, frame.columns))},
+            ),
             param_hint="--name-field",
         )
     frame = frame.set_crs(4490) if frame.crs is None else frame.to_crs(4490)
@@ -49,7 +53,7 @@ def places_import(
         set_actor(conn, "cli", via="cli", comment="registry places import")
         n = places.load(conn, rows, source=source or file.name)
         conn.commit()
-    typer.echo(f"地名库已载入 {n} 条 / {n} gazetteer entries loaded from {file.name}")
+    typer.echo(say("places_loaded", {"n": n, "file": file.name}))
 
 
 @places_app.command("list")
