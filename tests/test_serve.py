@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from registry.permissions import Role
 from registry.settings import Settings
@@ -40,7 +41,10 @@ def test_the_workers_listening_socket_gives_accepted_connections_tcp_nodelay() -
             writer.close()
             server.close()
 
-    assert asyncio.run(accepted_nodelay()) == 1
+    # a loop of its own, in a thread of its own: in a full run the browser tests'
+    # Playwright (sync API) keeps an event loop running in the main thread
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, accepted_nodelay()).result(timeout=30) == 1
 
 
 def test_serve_with_two_workers_answers_on_kept_alive_connections(db: Settings) -> None:

@@ -46,6 +46,7 @@ from tests.factories import CENTRE, make_properties, sample_geometry_for
 from web.app import create_app
 
 CHROMIUM = os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium")
+ZH_PAK = Path("/usr/lib/chromium/locales/zh-CN.pak")  # Debian's chromium-l10n
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -242,7 +243,15 @@ def csp_watch() -> CspWatch:
 
 @pytest.fixture(scope="session")
 def browser(csp_watch: CspWatch) -> Iterator[Any]:
-    """Debian's Chromium, headless; fails (never skips) if absent.
+    """Debian's Chromium, headless, with a Chinese UI as on a phone or PC sold in China;
+    fails (never skips) if absent.
+
+    The browser's own widgets (a date field's 年/月/日, not mm/dd/yyyy) follow the UI
+    locale, not the page's ``lang``; on Linux Chromium takes it from LANGUAGE and needs
+    its zh-CN.pak from Debian's chromium-l10n (scripts/setup.sh --with-browser). LANG
+    stays C.UTF-8: a bare Debian has no zh_CN.UTF-8 locale generated, and under a LANG
+    naming a missing locale Chromium cannot open a file with a Chinese name (the upload
+    tests' 井盖排查.geojson).
 
     playwright's ``launch`` gives Chromium a fresh temporary user-data-dir of its own
     (it refuses a ``--user-data-dir`` argument), and every test opens a new isolated
@@ -253,8 +262,11 @@ def browser(csp_watch: CspWatch) -> Iterator[Any]:
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    if not ZH_PAK.exists():
+        pytest.fail(f"{ZH_PAK} not found: install Debian's chromium-l10n (Chromium's Chinese UI)")
+    env = {**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "zh_CN:zh"}
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--lang=zh-CN"], env=env)
         new_context = b.new_context
         b.new_context = lambda *args, **kwargs: csp_watch.watch(new_context(*args, **kwargs))
         yield b

@@ -17,12 +17,10 @@ on the same port and database.
 from __future__ import annotations
 
 import io
-import os
 import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,12 +37,9 @@ from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import make_accounts
 from tests.browser.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     M_LAT,
     M_LON,
     SCREENSHOTS,
-    CspWatch,
     LiveServer,
     seed_assets,
     sign_in,
@@ -59,44 +54,6 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 640}
-ZH_PAK = Path("/usr/lib/chromium/locales/zh-CN.pak")  # Debian's chromium-l10n
-
-
-@pytest.fixture(scope="module")
-def zh_browser(csp_watch: CspWatch) -> Iterator[Any]:
-    """Debian's Chromium with a Chinese UI locale, as on a phone sold in China: the
-    browser's own widgets (the date field's 年/月/日) follow it, not the page's lang.
-    Chromium on Linux takes it from LANG/LANGUAGE, and needs its zh-CN.pak
-    (chromium-l10n, installed by scripts/setup.sh --with-browser). Every context is
-    watched for CSP violations as with the ``browser`` fixture."""
-    from playwright.sync_api import sync_playwright
-
-    if not ZH_PAK.exists():
-        pytest.fail(f"{ZH_PAK} not found: install Debian's chromium-l10n (Chromium's Chinese UI)")
-    env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"}
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--lang=zh-CN"], env=env)
-        new_context = b.new_context
-        b.new_context = lambda *args, **kwargs: csp_watch.watch(new_context(*args, **kwargs))
-        yield b
-        b.close()
-
-
-@pytest.fixture(autouse=True)
-def fail_on_csp_violations_in_zh_browser(request: pytest.FixtureRequest) -> Iterator[None]:
-    """conftest's ``fail_on_csp_violations`` for the tests on ``zh_browser``."""
-    if "zh_browser" not in request.fixturenames or "browser" in request.fixturenames:
-        yield
-        return
-    watch: CspWatch = request.getfixturevalue("csp_watch")
-    watch.violations.clear()
-    watch.contexts.clear()
-    yield
-    for context in watch.contexts:
-        with suppress(Exception):  # already closed by the test
-            context.close()
-    if watch.violations:
-        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(watch.violations), pytrace=False)
 
 
 @dataclass
@@ -232,7 +189,7 @@ def queue_count(page: Any, n: int) -> None:
 
 
 def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_returns(
-    zh_browser: Any, field_server: tuple[LiveServer, Switchable], tmp_path: Path
+    browser: Any, field_server: tuple[LiveServer, Switchable], tmp_path: Path
 ) -> None:
     live, switch = field_server
     lon, lat = live.seeded["centre"]
@@ -252,7 +209,7 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
         headers=live.headers(),
     )
     assert res.status_code == 200, res.text
-    page = phone(zh_browser, live, lon, lat)
+    page = phone(browser, live, lon, lat)
     context = page.context
     # the manifest is linked and served; the worker controls /field
     manifest = context.request.get(live.url + "/field.webmanifest").json()
@@ -382,14 +339,14 @@ def test_offline_records_survive_a_reload_and_are_saved_once_when_the_network_re
 
 
 def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
-    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
+    browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     code = live.seeded["road_voids"][2]  # 80 m east and 15 m north of the centre
     lon = live.seeded["centre"][0] + 80 * M_LON
     lat = live.seeded["centre"][1] + 15 * M_LAT
     void = asset_id(live, "road_voids", code)
-    page = phone(zh_browser, live, lon, lat)
+    page = phone(browser, live, lon, lat)
     page.click("#tab-nearby")
     item = page.locator(f"#nearby-list li[data-code='{code}']")
     item.wait_for()
@@ -432,7 +389,7 @@ def test_an_edit_that_meets_a_change_made_meanwhile_shows_both_versions(
 
 
 def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
-    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
+    browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     code = live.seeded["road_voids"][3]  # 120 m east and 15 m north of the centre
@@ -442,7 +399,7 @@ def test_an_officer_takes_the_next_workflow_step_of_a_void_found_nearby(
     assert live.settings.database_url
     with psycopg.connect(live.settings.database_url) as conn:  # as surveyed: nobody responsible yet
         conn.execute("UPDATE road_voids SET responsible_unit = NULL WHERE id = %s", (void,))
-    page = phone(zh_browser, live, lon, lat, role=Role.OFFICER)
+    page = phone(browser, live, lon, lat, role=Role.OFFICER)
     # an officer records no new assets here: the app opens on what is nearby; and it reads
     # in English on demand
     assert page.locator("#record-save").count() == 0
@@ -501,12 +458,12 @@ def test_the_app_shell_holds_every_module_the_field_page_imports() -> None:
 
 
 def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarded(
-    zh_browser: Any, field_server: tuple[LiveServer, Switchable]
+    browser: Any, field_server: tuple[LiveServer, Switchable]
 ) -> None:
     live, _switch = field_server
     lon, lat = live.seeded["centre"]
     taken = live.seeded["manholes"][1]  # a code another manhole already has
-    page = phone(zh_browser, live, lon, lat)
+    page = phone(browser, live, lon, lat)
     page.select_option("#record-layer", "manholes")
     page.wait_for_selector("#record-save:enabled")
     # a file that is no picture is said so in Chinese, not in the browser's English
@@ -600,11 +557,11 @@ LAYOUT = """() => {
 
 @pytest.mark.parametrize("size", [PHONE, SMALL_PHONE], ids=["390x844", "360x640"])
 def test_nothing_is_covered_and_every_tap_target_is_thumb_sized_on_a_small_phone(
-    zh_browser: Any, field_server: tuple[LiveServer, Switchable], size: dict[str, int]
+    browser: Any, field_server: tuple[LiveServer, Switchable], size: dict[str, int]
 ) -> None:
     live, _switch = field_server
     lon, lat = live.seeded["centre"]
-    page = phone(zh_browser, live, lon, lat, viewport=size)
+    page = phone(browser, live, lon, lat, viewport=size)
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
     tabs = [
         ("queue", "#sync-btn"),
