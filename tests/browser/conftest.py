@@ -35,6 +35,7 @@ import uvicorn
 from psycopg import sql
 from shapely.geometry import Polygon
 
+from layers.demo import seed_demo
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
 from registry.cluster import Cluster
@@ -197,6 +198,18 @@ def live_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServ
     with psycopg.connect(module_db.database_url) as conn:
         seeded = seed_assets(conn, catalog)
     with serve(module_db, catalog, seeded) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def demo_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
+    """The app on a database holding the demo data (``registry seed-demo``) and nothing
+    else. Modules that need more of the demo (a busiest spot, a basemap) define their own."""
+    assert module_db.database_url
+    with psycopg.connect(module_db.database_url) as conn:
+        seed_demo(conn)
+        conn.commit()
+    with serve(module_db, catalog, {}) as live:
         yield live
 
 

@@ -5,28 +5,13 @@ readable on a phone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
-from layers.demo import seed_demo
-from registry.catalog import LayerCatalog
-from registry.settings import Settings
-from tests.browser.conftest import LiveServer, open_page, serve
+from tests.browser.conftest import LiveServer, open_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
-    assert module_db.database_url
-    with psycopg.connect(module_db.database_url) as conn:
-        seed_demo(conn)
-        conn.commit()
-    with serve(module_db, catalog, {}) as live:
-        yield live
 
 
 def _charts_drawn(page: Any) -> None:

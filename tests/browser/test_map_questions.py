@@ -5,31 +5,16 @@ inspected since for every layer), on the demo data: each lists exactly what
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from layers.demo import seed_demo
-from registry.catalog import LayerCatalog
 from registry.permissions import Role
-from registry.settings import Settings
-from tests.browser.conftest import LiveServer, open_page, serve
+from tests.browser.conftest import LiveServer, open_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo_server(module_db: Settings, catalog: LayerCatalog) -> Iterator[LiveServer]:
-    assert module_db.database_url
-    with psycopg.connect(module_db.database_url) as conn:
-        seed_demo(conn)
-        conn.commit()
-    with serve(module_db, catalog, {}) as live:
-        yield live
 
 
 def _answer(live: LiveServer, **params: str) -> list[str]:
