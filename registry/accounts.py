@@ -157,7 +157,7 @@ def generate_password() -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
+        raise WeakPassword("").with_message("password_too_short", min=MIN_PASSWORD_LENGTH)
 
 
 # ---------------------------------------------------------------- users
@@ -185,9 +185,9 @@ def create_user(
             )
             row = cur.fetchone()
     except psycopg.errors.UniqueViolation:
-        raise UserExists(f"user {username!r} exists already") from None
+        raise UserExists("").with_message("user_exists", username=username) from None
     except psycopg.errors.CheckViolation:
-        raise InvalidUsername(f"invalid username {username!r}: 2–64 letters, digits or _ . @ -") from None
+        raise InvalidUsername("").with_message("username_invalid", username=username) from None
     assert row is not None
     logger.info("user %s created with role %s", username, parsed.value)
     return _user(row)
@@ -202,7 +202,7 @@ def get_user(conn: psycopg.Connection, username: str) -> User:
         )
         row = cur.fetchone()
     if row is None:
-        raise UserNotFound(f"no user named {username!r}")
+        raise UserNotFound("").with_message("user_not_found", username=username)
     return _user(row)
 
 
@@ -229,7 +229,7 @@ def _update_user(conn: psycopg.Connection, username: str, column: str, value: An
         )
         row = cur.fetchone()
     if row is None:
-        raise UserNotFound(f"no user named {username!r}")
+        raise UserNotFound("").with_message("user_not_found", username=username)
     return _user(row)
 
 
@@ -313,9 +313,7 @@ def authenticate(
         failures, retry_after = from_ip, ip_retry
     if failures >= max_failures or from_ip >= max_failures * IP_FACTOR:
         logger.warning("login rate limit hit for user %r from %s", username, ip)
-        raise TooManyAttempts(
-            f"too many failed logins; try again in {retry_after} s", retry_after=retry_after
-        )
+        raise TooManyAttempts("", retry_after=retry_after).with_message("login_too_many", seconds=retry_after)
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             sql.SQL("SELECT {}, password_hash FROM users WHERE lower(username) = lower(%s)").format(
@@ -339,7 +337,7 @@ def authenticate(
     if not ok:
         conn.commit()  # the failure must count even though the caller rolls back
         logger.info("failed login for user %r from %s", username, ip)
-        raise AuthenticationRequired("wrong username or password, or the account is disabled")
+        raise AuthenticationRequired("").with_message("login_wrong")
     assert row is not None
     if _hasher.check_needs_rehash(row["password_hash"]):
         conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (_hasher.hash(password), row["id"]))
@@ -394,7 +392,7 @@ def user_for_session(conn: psycopg.Connection, session_id: str) -> tuple[User, s
         )
         row = cur.fetchone()
     if row is None:
-        raise AuthenticationRequired("session expired or unknown; please sign in again")
+        raise AuthenticationRequired("").with_message("session_expired")
     return _user(row), row["csrf_hash"]
 
 
@@ -452,7 +450,7 @@ def user_for_token(conn: psycopg.Connection, token: str) -> User:
         )
         row = cur.fetchone()
     if row is None:
-        raise AuthenticationRequired("invalid, expired or revoked API token")
+        raise AuthenticationRequired("").with_message("token_invalid")
     return _user(row)
 
 

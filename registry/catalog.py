@@ -32,7 +32,7 @@ class LayerCatalog:
             return self.layers[name]
         except KeyError:
             known = ", ".join(self.layers)
-            raise LayerNotFound(f"unknown layer {name!r}; known layers: {known}") from None
+            raise LayerNotFound("").with_message("layer_unknown", name=name, known=known) from None
 
     def names(self) -> list[str]:
         """Layer names in registration order."""

@@ -43,13 +43,13 @@ class RegistryError(Exception):
         return self
 
     def text(self, lang: str = "zh") -> str:
-        """The message in ``lang``: rendered from its code, else the one language of a
-        "中文 / English" text (messages not yet in the table)."""
-        from registry.messages import one_language, render
+        """The message in ``lang``, rendered from its code (an error raised without one
+        says its message as written)."""
+        from registry.messages import render
 
         if self.message_code:
             return render(self.message_code, self.params, lang)
-        return one_language(self.message, lang)
+        return self.message
 
     def headers(self) -> dict[str, str]:
         """HTTP headers the error calls for (e.g. WWW-Authenticate); none by default."""

@@ -11,7 +11,6 @@ template whose two languages disagree on the parameters, fails
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 from registry.spec import Problem
 
 LANGS = ("zh", "en")
-_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
 
 # code → (Chinese, English); parameters in str.format braces, the same in both.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -808,6 +806,64 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "恢复后行数与备份不符：{tables}",
         "row counts after the restore differ from the backup: {tables}",
     ),
+    # accounts, sign-in and tokens (registry/accounts.py, web/auth.py, web/routes/auth.py)
+    "password_too_short": ("密码至少 {min} 个字符", "password must be at least {min} characters long"),
+    "user_exists": ("用户 {username} 已存在", "user {username!r} exists already"),
+    "username_invalid": (
+        "用户名 {username} 无效：应为 2–64 个字母、数字或 _ . @ -",
+        "invalid username {username!r}: 2–64 letters, digits or _ . @ -",
+    ),
+    "user_not_found": ("没有名为 {username} 的用户", "no user named {username!r}"),
+    "login_too_many": (
+        "登录失败次数过多，请 {seconds} 秒后再试",
+        "too many failed logins; try again in {seconds} s",
+    ),
+    "login_wrong": (
+        "用户名或密码错误，或账户已停用",
+        "wrong username or password, or the account is disabled",
+    ),
+    "session_expired": ("登录已过期或无效，请重新登录", "session expired or unknown; please sign in again"),
+    "token_invalid": ("API 令牌无效、已过期或已撤销", "invalid, expired or revoked API token"),
+    "token_not_yours": ("您没有编号为 {id} 的有效令牌", "you have no active token {id}"),
+    "csrf_missing": (
+        "缺少 CSRF 令牌：请在 {header} 头中发送 {cookie} Cookie 的值",
+        "missing CSRF token: send the {cookie} cookie's value in {header}",
+    ),
+    "csrf_mismatch": ("CSRF 令牌与本次登录不符", "CSRF token does not match this session"),
+    "authorization_form": (
+        "Authorization 应为“Bearer <API 令牌>”或“Basic base64(<用户名>:<API 令牌>)”",
+        "Authorization must be 'Bearer <API token>' or 'Basic base64(<user>:<API token>)'",
+    ),
+    "cannot_disable_self": ("不能停用自己的账户", "you cannot disable your own account"),
+    "audit_own_only": (
+        "{role_zh}只能查看自己的修改记录（{actor}）",
+        "role {role} may read only its own changes (actor={actor})",
+    ),
+    # layers, assets and photos
+    "layer_unknown": ("没有图层“{name}”；现有图层：{known}", "unknown layer {name!r}; known layers: {known}"),
+    "asset_not_deleted": ("“{layer_zh}”的资产 {id} 未被删除", "{layer} asset {id} is not deleted"),
+    "photo_name_form": (
+        "照片以其 SHA-256 命名：64 个十六进制字符",
+        "a photo is named by its SHA-256: 64 hexadecimal characters",
+    ),
+    "photo_not_found": ("没有照片 {sha256}", "no photo {sha256}"),
+    "photo_file_missing": (
+        "照片 {sha256} 有记录，但其文件不在照片库中",
+        "photo {sha256} is recorded but its file is missing from the store",
+    ),
+    "if_match_required": (
+        "请在 If-Match 头中发送读取时的 ETag，以免两次修改互相覆盖",
+        "send If-Match with the ETag you read, so two edits cannot overwrite each other",
+    ),
+    # unstorable text (web/textcheck.py)
+    "text_has_nul": (
+        "{where_zh} {name} 含有空字符 NUL（U+0000），无法保存",
+        "{where} {name} contains a NUL character (U+0000), which cannot be stored",
+    ),
+    "text_has_surrogate": (
+        "{where_zh} {name} 含有不成对的代理字符 {char}，不是有效的 Unicode 文本",
+        "{where} {name} contains a lone surrogate {char}, which is not valid Unicode text",
+    ),
     # the CLI (web/cli*.py)
     "cli_error": ("错误：{message}", "error: {message}"),
     "cli_warning": ("警告：{message}", "warning: {message}"),
@@ -875,18 +931,6 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh")
         return code
     template = pair[0] if lang == "zh" else pair[1]
     return template.format_map(_filled(params or {}, lang))
-
-
-def one_language(text: str, lang: str = "zh") -> str:
-    """One language of a legacy "中文 / English" text (a message not yet in the table):
-    the part before the first " / " that follows Chinese, or after it; a text without
-    such a split is returned as it is."""
-    at = 0
-    while (at := text.find(" / ", at)) > 0:
-        if _CJK.search(text[:at]):
-            return text[:at] if lang == "zh" else text[at + 3 :]
-        at += 3
-    return text
 
 
 def problem(field: str, code: str, value: Any = None, *, level: str = "error", **params: Any) -> Problem:

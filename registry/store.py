@@ -328,7 +328,9 @@ def restore_asset(
     """Undo a soft delete (history action ``restore``)."""
     current = get_asset(conn, spec, asset_id, include_deleted=True, lock=True)
     if current["deleted_at"] is None:
-        raise NotDeleted(f"{spec.name} asset {current['id']} is not deleted")
+        raise NotDeleted("").with_message(
+            "asset_not_deleted", layer=spec.name, layer_zh=spec.zh, id=str(current["id"])
+        )
     _check_version(spec, current, expected_version)
     set_actor(conn, actor, via=via, comment=comment)
     try:

@@ -74,9 +74,9 @@ def _check_csrf(request: Request, csrf_hash: str) -> None:
     header = request.headers.get(CSRF_HEADER, "")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not header or not cookie:
-        raise CsrfFailed(f"missing CSRF token: send the {CSRF_COOKIE} cookie's value in {CSRF_HEADER}")
+        raise CsrfFailed("").with_message("csrf_missing", cookie=CSRF_COOKIE, header=CSRF_HEADER)
     if not hmac.compare_digest(header, cookie) or not hmac.compare_digest(sha256(header), csrf_hash):
-        raise CsrfFailed("CSRF token does not match this session")
+        raise CsrfFailed("").with_message("csrf_mismatch")
 
 
 def _offers_basic(request: Request) -> bool:
@@ -120,9 +120,7 @@ def _user_for_authorization(conn: psycopg.Connection, authorization: str) -> Use
         return user_for_token(conn, credentials)
     if scheme.lower() == "basic" and credentials:
         return user_for_basic(conn, *_basic_credentials(credentials))
-    raise AuthenticationRequired(
-        "Authorization must be 'Bearer <API token>' or 'Basic base64(<user>:<API token>)'"
-    )
+    raise AuthenticationRequired("").with_message("authorization_form")
 
 
 def get_principal(request: Request, conn: ConnDep) -> Principal | None:

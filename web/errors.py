@@ -24,7 +24,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import ECHO_LIMIT, RegistryError
-from registry.messages import LANGS, MESSAGES, nested, one_language, render
+from registry.messages import LANGS, MESSAGES, nested, render
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,8 @@ def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]
     field's ``field_label`` in ``lang`` where the producer gave both).
 
     An error that names a message of the table is rendered from it; one that does not
-    (a producer not moved to the table yet) keeps its text in one language, under the
-    generic code ``invalid_value`` with that text as ``params.reason``.
+    keeps its text as written, under the generic code ``invalid_value`` with that text
+    as ``params.reason``.
     """
     out = []
     for entry in errors:
@@ -127,7 +127,6 @@ def field_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]
             e["params"] = _jsonable(e.get("params") or {})
             e["message"] = render(code, e["params"], lang)
         elif isinstance(e.get("message"), str):
-            e["message"] = one_language(e["message"], lang)
             e["code"], e["params"] = "invalid_value", {"reason": e["message"]}
         out.append(e)
     return out
@@ -243,7 +242,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if code in MESSAGES and generic:
         detail = render(code, {}, request_lang(request))
     else:
-        detail = one_language(str(exc.detail), request_lang(request))
+        detail = str(exc.detail)
     return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
 

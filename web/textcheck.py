@@ -27,22 +27,15 @@ _JSON_MARKERS = (b"\\u", b"\xed")
 _NAME_LIMIT = 100
 
 
-def _flaw(text: str) -> tuple[str, str] | None:
-    """What makes ``text`` unstorable, in Chinese and English; None when it is fine."""
+def _flaw(text: str) -> tuple[str, dict[str, str]] | None:
+    """What makes ``text`` unstorable, as a message code and its params; None when it is fine."""
     if "\x00" in text:
-        return (
-            "含有空字符 NUL（U+0000），无法保存",
-            "contains a NUL character (U+0000), which cannot be stored",
-        )
+        return "text_has_nul", {}
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            code = f"U+{ord(text[exc.start]):04X}"
-            return (
-                f"含有不成对的代理字符 {code}，不是有效的 Unicode 文本",
-                f"contains a lone surrogate {code}, which is not valid Unicode text",
-            )
+            return "text_has_surrogate", {"char": f"U+{ord(text[exc.start]):04X}"}
     return None
 
 
@@ -57,10 +50,10 @@ def _refuse(name: str, text: str, *, in_body: bool) -> None:
     if flaw is None:
         return
     shown = _printable(name)
-    zh, en = flaw
-    where_zh, where_en = ("请求体字段", "body field") if in_body else ("参数", "parameter")
-    raise InvalidText(
-        shown, f"{where_zh} {shown} {zh} / {where_en} {shown} {en}", status=422 if in_body else 400
+    code, params = flaw
+    where_zh, where = ("请求体字段", "body field") if in_body else ("参数", "parameter")
+    raise InvalidText(shown, "", status=422 if in_body else 400).with_message(
+        code, **params, name=shown, where=where, where_zh=where_zh
     )
 
 

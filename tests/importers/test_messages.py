@@ -15,7 +15,12 @@ from registry.messages import MESSAGES, params_of, render
 from registry.settings import PROJECT_ROOT
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_USES = re.compile(r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\b(?:render|nested)\(\s*)"([a-z0-9_]+)\"""")
+_USES = re.compile(
+    r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\b(?:render|nested|say|_damaged|_too_complex)\(\s*"""
+    r"""|\.with_message\(\s*|TileFileError\(\s*|error_entry\(\s*[^,()]+,\s*)"([a-z0-9_]+)\""""
+)
+# a message string written in both languages: Chinese, then " / " (or "）/ ") and English
+_BOTH = re.compile(r"[\u4e00-\u9fff][^\n]*?[\s\u3000-\u303f\uff00-\uffef]/ +[A-Za-z{]")
 _CONDITIONAL = re.compile(r'code = "([a-z0-9_]+)" if .* else "([a-z0-9_]+)"')
 
 
@@ -42,11 +47,13 @@ def test_every_code_used_in_the_code_is_in_the_table() -> None:
             for m in _CONDITIONAL.finditer(text):
                 for code in m.groups():
                     used.setdefault(code, str(path.relative_to(PROJECT_ROOT)))
-    # web/ has problem() helpers of its own, but its file-level import errors are these codes
+    # web/ has problem() helpers of its own, but its errors name codes of the table
+    # (.of, .with_message, render, nested, the CLI's say)
     for path in (PROJECT_ROOT / "web").rglob("*.py"):
-        for m in re.finditer(r"""\.of\(\s*"([a-z0-9_]+)\"""", path.read_text(encoding="utf-8")):
-            used.setdefault(m.group(1), str(path.relative_to(PROJECT_ROOT)))
-    assert len(used) > 30  # (the scan finds the calls)
+        for m in _USES.finditer(path.read_text(encoding="utf-8")):
+            if not m.group(0).startswith("problem("):
+                used.setdefault(m.group(1), str(path.relative_to(PROJECT_ROOT)))
+    assert len(used) > 200  # (the scan finds the calls)
     missing = {c: where for c, where in used.items() if c not in MESSAGES}
     assert not missing, f"message codes without a translation: {missing}"
 
@@ -100,3 +107,60 @@ def test_report_renders_from_codes_not_from_english_text(tmp_path: Path) -> None
     zh, en = rep.as_dict("zh")["rows"][0], rep.as_dict("en")["rows"][0]
     assert "您是不是要填“雨水”" in zh["reason"] and "did you mean '雨水'" in en["reason"]
     assert zh["msg"] == "not_allowed_did_you_mean" and zh["params"]["suggestion"] == "雨水"
+
+
+def _strings_outside_docstrings(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every string literal and f-string (its literal parts) of a module but docstrings."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    inner = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in docstrings or id(node) in inner:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.append((node.lineno, node.value))
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            out.append((node.lineno, text))
+    return out
+
+
+def test_no_message_is_written_as_chinese_slash_english() -> None:
+    """Every word a user reads comes from the table in ONE language, the reader's: a
+    "中文 / English" string in the registry, the API or the importers (what the API once
+    cut in two at " / ") fails here. Messages are codes with parameters instead."""
+    both: list[str] = []
+    for folder in ("registry", "web", "importers", "layers"):
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            if path.name == "messages.py":
+                continue
+            for line, text in _strings_outside_docstrings(ast.parse(path.read_text(encoding="utf-8"))):
+                if _BOTH.search(text):
+                    both.append(f"{path.relative_to(PROJECT_ROOT)}:{line} {text[:80]!r}")
+    assert not both, f"messages written in both languages instead of a code of the table: {both}"
+
+
+def test_the_check_finds_a_chinese_slash_english_message() -> None:
+    tree = ast.parse(
+        'raise X(f"没有名为 {n} 的底图 / no basemap named {n}")\n'
+        'raise Y("上报隐患时结果应为「发现隐患」/ raising needs result=hazard")\n'
+        'ok = "WGS84 / CGCS2000"\nalso_ok = "应为 是/否"\n'
+    )
+    found = [text for _, text in _strings_outside_docstrings(tree) if _BOTH.search(text)]
+    assert len(found) == 2
+
+
+def test_a_registry_error_says_its_message_in_one_language_only() -> None:
+    """An error names a code of the table; there is no splitting of a combined text left."""
+    import registry.messages as messages
+    from registry.basemaps import BasemapNotFound
+
+    assert not hasattr(messages, "one_language")
+    err = BasemapNotFound("").with_message("basemap_not_found", name="osm")
+    assert err.text("zh") == "没有名为“osm”的底图" and err.text("en") == "no basemap named 'osm'"
+    assert str(err) == "no basemap named 'osm'"

@@ -44,7 +44,9 @@ def _record(conn: psycopg.Connection, spec: LayerSpec, asset_id: Any) -> dict[st
             (asset_id,),
         ).fetchone()
     if row is None:
-        raise FeatureNotFound(f"no {spec.name} asset {asset_id}")
+        raise FeatureNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(asset_id)
+        )
     return row
 
 

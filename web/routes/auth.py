@@ -202,7 +202,7 @@ def list_tokens(conn: ConnDep, user: CurrentUser) -> list[dict[str, Any]]:
 def revoke_token(conn: ConnDep, user: CurrentUser, token_id: int) -> dict[str, Any]:
     """The token stops working at once."""
     if not accounts.revoke_token(conn, user, token_id):
-        raise accounts.UserNotFound(f"you have no active token {token_id}")
+        raise accounts.UserNotFound("").with_message("token_not_yours", id=token_id)
     return {"id": token_id, "revoked": True}
 
 
@@ -254,7 +254,7 @@ def change_user(
 ) -> dict[str, Any]:
     """Role and disabled flag take effect on the account's next request."""
     if body.disabled and username.lower() == admin.username.lower():
-        raise PermissionDenied("you cannot disable your own account")
+        raise PermissionDenied("").with_message("cannot_disable_self")
     user = accounts.get_user(conn, username)
     if body.role is not None:
         user = accounts.set_role(conn, username, body.role)

@@ -334,7 +334,9 @@ def item(
     out_crs = crs_mod.resolve(crs, "crs")
     found = get_item(conn, spec, feature_id, out_crs)
     if found is None:
-        raise FeatureNotFound(f"{spec.name}: no feature {feature_id!r}")
+        raise FeatureNotFound("").with_message(
+            "asset_not_found", layer=spec.name, layer_zh=spec.zh, id=str(feature_id)
+        )
     text, version = found
     etag = f'"{version}"'
     if request.headers.get("if-none-match") == etag:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from registry import field, history, store
 from registry.accounts import User
 from registry.errors import InvalidFeature
-from registry.permissions import Action, PermissionDenied, allowed, check_undo, check_update
+from registry.permissions import Action, PermissionDenied, allowed, check_undo, check_update, role_words
 from registry.properties import parse_instant
 from registry.spec import LayerSpec
 from web.auth import CurrentUser, require
@@ -162,7 +162,9 @@ def changes(
 ) -> dict[str, Any]:
     """Anyone may read their own changes; reading others' (the audit trail) needs ``audit``."""
     if not allowed(user.role, Action.AUDIT) and actor != user.username:
-        raise PermissionDenied(f"role {user.role} may read only its own changes (actor={user.username})")
+        raise PermissionDenied("").with_message(
+            "audit_own_only", **role_words(user.role), actor=user.username
+        )
     entries = history.changes(
         conn,
         actor=actor,

@@ -102,7 +102,7 @@ def _recorded_photo(
     """(digest, stored file, content type) of a photo the caller may read, or 404."""
     digest = sha256.lower()
     if not _HEX64.match(digest):
-        raise PhotoNotFound("a photo is named by its SHA-256: 64 hexadecimal characters")
+        raise PhotoNotFound("").with_message("photo_name_form")
     rows = conn.execute(
         "SELECT layer, content_type, file_name FROM asset_photos WHERE sha256 = %s ORDER BY created_at",
         (digest,),
@@ -116,10 +116,10 @@ def _recorded_photo(
         pending = field.pending_photo(conn, account_id=principal.user.id, sha256=digest)
         rows = [(None, pending, None)] if pending else []
     if not rows:
-        raise PhotoNotFound(f"no photo {digest}")
+        raise PhotoNotFound("").with_message("photo_not_found", sha256=digest)
     path = photo_path(request.app.state.settings.data_dir, digest)
     if path is None:
-        raise PhotoNotFound(f"photo {digest} is recorded but its file is missing from the store")
+        raise PhotoNotFound("").with_message("photo_file_missing", sha256=digest)
     return digest, path, rows[0][1]
 
 

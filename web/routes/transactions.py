@@ -94,10 +94,7 @@ def _expected(conn: Any, spec: LayerSpec, feature_id: str, request: Request) -> 
     value = parse_if_match(request.headers.get("if-match"))
     current = store.get_asset(conn, spec, feature_id)["version"]
     if value is None:
-        raise VersionRequired(
-            "send If-Match with the ETag you read, so two edits cannot overwrite each other",
-            current_version=current,
-        )
+        raise VersionRequired("", current_version=current).with_message("if_match_required")
     return current if value == "*" else value  # type: ignore[return-value]
 
 
