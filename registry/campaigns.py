@@ -71,7 +71,7 @@ def find_measure(catalog: LayerCatalog, layer: str, name: str) -> tuple[LayerSpe
         if m.name == name:
             return spec, m
     known = ", ".join(m.name for m in spec.measures) or "none"
-    raise UnknownMeasure(f"layer {layer!r} declares no measure {name!r} (measures: {known})")
+    raise UnknownMeasure("").with_message("measure_unknown", layer=layer, name=name, known=known)
 
 
 def parent_key(conn: psycopg.Connection, child: str, parent: str) -> str:

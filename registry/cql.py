@@ -154,9 +154,7 @@ def _prepare_json(doc: Any) -> Any:
             elif "interval" in node:
                 ends = node["interval"]
                 if not isinstance(ends, list) or len(ends) != 2:
-                    raise InvalidParameter(
-                        "filter", "interval takes [start, end] (each a date, timestamp or '..')"
-                    )
+                    raise InvalidParameter("filter", "").with_message("cql_interval_form")
                 parent[key] = values.Interval(
                     *(
                         None
@@ -233,9 +231,7 @@ def parse_filter(text: str, lang: str | None) -> ast.Node:
                 raise _too_complex("cql_json_too_deep", MAX_JSON_DEPTH) from None
             node = _json_walk(_prepare_json(doc))
         else:
-            raise InvalidParameter(
-                "filter-lang", f"unsupported filter-lang {shown(lang)}; use cql2-text or cql2-json"
-            )
+            raise InvalidParameter("filter-lang", "").with_message("cql_lang_unsupported", value=shown(lang))
     except LarkError as exc:
         # an error raised by a transformer callback (a bad timestamp) arrives wrapped
         inner = getattr(exc, "orig_exc", None)
@@ -315,7 +311,7 @@ class FilterCompiler:
             )
         if isinstance(node, ast.Like):
             if not isinstance(node.pattern, str):
-                raise InvalidParameter("filter", "LIKE needs a text pattern")
+                raise InvalidParameter("filter", "").with_message("cql_like_text")
             return sql.SQL("({}::text {}LIKE {})").format(
                 self._operand(node.lhs), sql.SQL("NOT " if node.not_ else ""), self.params.add(node.pattern)
             )
@@ -341,7 +337,7 @@ class FilterCompiler:
             env = values.Envelope(node.minx, node.miny, node.maxx, node.maxy)
             return sql.SQL("ST_Intersects({}, {})").format(self._geometry(node.lhs), self._geometry(env))
         name = type(node).__name__
-        raise InvalidParameter("filter", f"filter operation {name} is not supported")
+        raise InvalidParameter("filter", "").with_message("cql_op_unsupported", name=name)
 
     # -- operands ---------------------------------------------------------------------
 
@@ -351,7 +347,7 @@ class FilterCompiler:
     def _prop_of(self, node: Any) -> Prop | None:
         if isinstance(node, ast.Attribute):
             if self._is_geometry_attr(node):
-                raise InvalidParameter("filter", "the geometry can only be used in spatial operators")
+                raise InvalidParameter("filter", "").with_message("cql_geometry_outside_spatial")
             return lookup(self.spec, node.name, "filter")
         if isinstance(node, ast.Function) and node.name.lower() in ("lower", "casei") and node.arguments:
             inner = self._prop_of(node.arguments[0])
@@ -374,20 +370,24 @@ class FilterCompiler:
         if isinstance(node, ast.Function):
             if node.name.lower() in ("lower", "casei") and len(node.arguments) == 1:
                 return sql.SQL("lower({}::text)").format(self._operand(node.arguments[0]))
-            raise InvalidParameter("filter", f"function {node.name!r} is not supported")
+            raise InvalidParameter("filter", "").with_message(
+                "cql_function_unsupported", name=repr(node.name)
+            )
         if isinstance(node, ast.Node):
-            raise InvalidParameter("filter", f"{type(node).__name__} is not supported as an operand")
+            raise InvalidParameter("filter", "").with_message(
+                "cql_operand_unsupported", kind=type(node).__name__
+            )
         return self._value(node, None)
 
     def _value(self, value: Any, prop: Prop | None) -> sql.Composable:
         if isinstance(value, ast.Node):
             return self._operand(value)
         if isinstance(value, values.Geometry | values.Envelope):
-            raise InvalidParameter("filter", "geometries can only be used in spatial operators")
+            raise InvalidParameter("filter", "").with_message("cql_geometry_outside_spatial")
         if prop is not None:
             value = coerce(prop, value, "filter")
         elif isinstance(value, list | dict):
-            raise InvalidParameter("filter", f"unsupported literal {shown(value)}")
+            raise InvalidParameter("filter", "").with_message("cql_literal_unsupported", value=shown(value))
         return self.params.add(value)
 
     def _pair(self, lhs: Any, rhs: Any) -> tuple[sql.Composable, sql.Composable]:
@@ -413,7 +413,7 @@ class FilterCompiler:
             try:
                 corners = [float(v) for v in (node.x1, node.x2, node.y1, node.y2)]
             except (TypeError, ValueError):
-                raise InvalidParameter("filter", "an envelope takes four numbers") from None
+                raise InvalidParameter("filter", "").with_message("cql_envelope_four") from None
             x0, y0, x1, y1 = corners
             if self.crs.swap_axes:
                 x0, y0, x1, y1 = y0, x0, y1, x1
@@ -425,9 +425,11 @@ class FilterCompiler:
             try:
                 shape = shapely.geometry.shape(node.geometry)
             except Exception as exc:
-                raise InvalidParameter("filter", f"invalid geometry literal: {exc}") from None
+                raise InvalidParameter("filter", "").with_message(
+                    "cql_geometry_invalid", reason=str(exc)
+                ) from None
             if shape.is_empty:
-                raise InvalidParameter("filter", "empty geometry literal")
+                raise InvalidParameter("filter", "").with_message("cql_geometry_empty")
             x0, y0, x1, y1 = shape.bounds
             if self.crs.swap_axes:
                 x0, y0, x1, y1 = y0, x0, y1, x1
@@ -436,7 +438,7 @@ class FilterCompiler:
                 self.params.add(shape.wkb), self.params.add(self.crs.srid)
             )
         else:
-            raise InvalidParameter("filter", "spatial operators compare the geometry with a geometry literal")
+            raise InvalidParameter("filter", "").with_message("cql_spatial_literal")
         if self.crs.swap_axes:
             literal = sql.SQL("ST_FlipCoordinates({})").format(literal)
         return to_storage(literal, self.crs.srid)
@@ -446,7 +448,7 @@ class FilterCompiler:
             factor = _UNITS[str(node.units or "meters").lower()]
             metres = float(node.distance) * factor
         except (KeyError, TypeError, ValueError):
-            raise InvalidParameter("filter", "S_DWITHIN distance must be a number of metres") from None
+            raise InvalidParameter("filter", "").with_message("cql_dwithin_number") from None
         if not 0 <= metres <= MAX_DWITHIN_M:
             raise InvalidParameter("filter", "").with_message("cql_dwithin_range", max=f"{MAX_DWITHIN_M:.0f}")
         geom_attr, other = (node.lhs, node.rhs) if self._is_geometry_attr(node.lhs) else (node.rhs, node.lhs)

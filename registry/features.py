@@ -79,16 +79,14 @@ def parse_bbox(text: str, bbox_crs: ApiCrs) -> tuple[float, float, float, float]
     try:
         numbers = [float(p) for p in parts]
     except ValueError:
-        raise InvalidParameter(
-            "bbox", f"bbox must be 4 or 6 comma-separated numbers, got {shown(text)}"
-        ) from None
+        raise InvalidParameter("bbox", "").with_message("bbox_numbers", value=shown(text)) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4 or any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
-        raise InvalidParameter("bbox", f"bbox must be 4 or 6 comma-separated numbers, got {shown(text)}")
+        raise InvalidParameter("bbox", "").with_message("bbox_numbers", value=shown(text))
     a, b, c, d = numbers
     if a > c or b > d:
-        raise InvalidParameter("bbox", "bbox lower corner must not exceed the upper corner (min > max)")
+        raise InvalidParameter("bbox", "").with_message("bbox_min_max")
     if bbox_crs.swap_axes:
         a, b, c, d = b, a, d, c
     # out of range for a geographic CRS, or outside a projection's area (EPSG:4547)
@@ -104,16 +102,14 @@ def parse_datetime(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
             start = None if start_text in ("", "..") else parse_instant(start_text)
             end = None if end_text in ("", "..") else parse_instant(end_text)
             if start and end and start > end:
-                raise InvalidParameter("datetime", "datetime interval start is after its end")
+                raise InvalidParameter("datetime", "").with_message("datetime_interval_order")
             return start, end
         instant = parse_instant(text)
         if len(text.strip()) == 10:  # a bare date means that whole day
             return instant, instant + dt.timedelta(days=1)
         return instant, instant
     except ValueError:
-        raise InvalidParameter(
-            "datetime", f"datetime must be RFC 3339 or an interval, got {shown(text)}"
-        ) from None
+        raise InvalidParameter("datetime", "").with_message("datetime_form", value=shown(text)) from None
 
 
 def parse_sortby(spec: LayerSpec, text: str) -> list[tuple[str, bool]]:

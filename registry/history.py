@@ -374,9 +374,7 @@ def undo(
     """
     kind, _, batch = via.partition(":")
     if not kind or not batch:
-        raise NotABatch(
-            f"{via!r} is a channel, not a batch: undo takes a via with an id, such as 'import:42'"
-        )
+        raise NotABatch("").with_message("undo_not_a_batch", via=repr(via))
     undo_via = f"undo:{via}"
     rows = _query(
         conn,
@@ -386,9 +384,9 @@ def undo(
         (via,),
     )
     if not rows:
-        raise NothingToUndo(f"nothing was recorded through {via!r}")
+        raise NothingToUndo("").with_message("undo_nothing", via=repr(via))
     if conn.execute("SELECT 1 FROM asset_history WHERE via = %s LIMIT 1", (undo_via,)).fetchone():
-        raise UndoConflict(f"{via!r} was undone already (see history via {undo_via!r})")
+        raise UndoConflict("").with_message("undo_already", via=repr(via), undo_via=repr(undo_via))
     # first entry per record: its before-state is what we go back to
     first: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
     last_id: dict[tuple[str, uuid.UUID], int] = {}
@@ -419,9 +417,8 @@ def undo(
             }
         )
     if conflicts and not force:
-        raise UndoConflict(
-            f"{len(conflicts)} record(s) touched by {via!r} were changed afterwards; undo refused",
-            errors=conflicts,
+        raise UndoConflict("", errors=conflicts).with_message(
+            "undo_changed_after", n=len(conflicts), via=repr(via)
         )
     set_actor(conn, actor, via=undo_via, comment=comment or f"undo of {via}")
     # an undo may take an asset back through its workflow: the database records it as a

@@ -855,6 +855,117 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请在 If-Match 头中发送读取时的 ETag，以免两次修改互相覆盖",
         "send If-Match with the ETag you read, so two edits cannot overwrite each other",
     ),
+    # API parameters, filters, tiles and undo (the rest of the English-only messages)
+    "measure_unknown": (
+        "图层 {layer} 没有指标 {name}（可选：{known}）",
+        "layer {layer!r} declares no measure {name!r} (measures: {known})",
+    ),
+    "cql_op_unsupported": ("不支持筛选运算 {name}", "filter operation {name} is not supported"),
+    "cql_function_unsupported": ("不支持函数 {name}", "function {name} is not supported"),
+    "cql_operand_unsupported": ("不支持以 {kind} 作为运算对象", "{kind} is not supported as an operand"),
+    "cql_geometry_outside_spatial": (
+        "几何只能用于空间运算",
+        "geometries can only be used in spatial operators",
+    ),
+    "cql_lang_unsupported": (
+        "不支持的筛选语言 {value}；请用 cql2-text 或 cql2-json",
+        "unsupported filter-lang {value}; use cql2-text or cql2-json",
+    ),
+    "cql_like_text": ("LIKE 需要文本模式", "LIKE needs a text pattern"),
+    "cql_literal_unsupported": ("不支持的字面量 {value}", "unsupported literal {value}"),
+    "cql_spatial_literal": (
+        "空间运算须将几何与几何字面量比较",
+        "spatial operators compare the geometry with a geometry literal",
+    ),
+    "cql_dwithin_number": (
+        "S_DWITHIN 距离须为以米为单位的数字",
+        "S_DWITHIN distance must be a number of metres",
+    ),
+    "cql_envelope_four": ("矩形范围须为四个数", "an envelope takes four numbers"),
+    "cql_geometry_empty": ("几何字面量为空", "empty geometry literal"),
+    "cql_geometry_invalid": ("几何字面量无效：{reason}", "invalid geometry literal: {reason}"),
+    "cql_interval_form": (
+        "时间区间应为 [开始, 结束]（各为日期、时间戳或 '..'）",
+        "interval takes [start, end] (each a date, timestamp or '..')",
+    ),
+    "bbox_numbers": (
+        "bbox 应为 4 或 6 个逗号分隔的数，收到 {value}",
+        "bbox must be 4 or 6 comma-separated numbers, got {value}",
+    ),
+    "datetime_form": (
+        "datetime 应为 RFC 3339 时间或时间区间，收到 {value}",
+        "datetime must be RFC 3339 or an interval, got {value}",
+    ),
+    "datetime_interval_order": ("datetime 区间的开始晚于结束", "datetime interval start is after its end"),
+    "undo_not_a_batch": (
+        "{via} 是渠道而非批次：撤销须给出带编号的来源，如 'import:42'",
+        "{via} is a channel, not a batch: undo takes a via with an id, such as 'import:42'",
+    ),
+    "undo_nothing": ("没有经由 {via} 记录的修改", "nothing was recorded through {via}"),
+    "undo_already": (
+        "{via} 已被撤销（见来源为 {undo_via} 的历史）",
+        "{via} was undone already (see history via {undo_via})",
+    ),
+    "undo_changed_after": (
+        "经由 {via} 修改的 {n} 条记录之后又被修改，撤销已拒绝",
+        "{n} record(s) touched by {via} were changed afterwards; undo refused",
+    ),
+    "role_unknown": ("未知角色 {name}；可选角色：{valid}", "unknown role {name}; roles are: {valid}"),
+    "property_unknown": (
+        "图层 {layer} 没有属性 {name}；现有：{known}",
+        "unknown property {name} for collection {layer!r}; known: {known}",
+    ),
+    "coord_sys_choice": (
+        "coord_sys 应为 {choices} 之一，收到 {value}",
+        "coord_sys must be one of {choices}, got {value}",
+    ),
+    "lonlat_pair": (
+        "（{lon}, {lat}）不是经度/纬度（是否颠倒？）",
+        "({lon}, {lat}) is not a longitude/latitude pair (swapped?)",
+    ),
+    "search_area_invalid": ("查询范围多边形无效：{reason}", "invalid polygon: {reason}"),
+    "split_not_polygon": (
+        "只有多边形可以分割；此资产为 {got}",
+        "only a polygon can be split; this asset is a {got}",
+    ),
+    "split_needs_line": ("请画一条分割线，收到 {got}", "draw a line to split along, got {got}"),
+    "split_line_cross": (
+        "分割线须从多边形的一边穿到另一边",
+        "the line must cross the polygon from one edge to another",
+    ),
+    "tile_zoom_range": (
+        "缩放级别须在 0 到 {max} 之间，收到 {z}",
+        "zoom must be between 0 and {max}, got {z}",
+    ),
+    "tile_not_exist": (
+        "瓦片 {tile} 不存在：x 和 y 须小于 {size}",
+        "tile {tile} does not exist: x and y must be below {size}",
+    ),
+    "format_json_html": (
+        "不支持的格式 {value}；请用 json 或 html",
+        "unsupported format {value}; use json or html",
+    ),
+    "parameter_range": (
+        "{name} 须在 {low} 到 {high} 之间，收到 {value}",
+        "{name} must be between {low} and {high}, got {value}",
+    ),
+    "parameter_whole_number": ("{name} 应为整数，收到 {value}", "{name} must be a whole number, got {value}"),
+    "filter_lang_choice": (
+        "filter-lang 应为 cql2-text 或 cql2-json",
+        "filter-lang must be cql2-text or cql2-json",
+    ),
+    "after_feature_id": ("after 应为要素编号，收到 {value}", "after must be a feature id, got {value}"),
+    "report_format_xlsx_pdf": ("格式须为 xlsx 或 pdf", "format must be xlsx or pdf"),
+    "date_field_unknown": ("没有图层含有日期属性 {name}", "no layer has a date attribute {name}"),
+    "measure_unknown_any": ("没有图层声明指标 {name}", "no layer declares a measure {name}"),
+    "format_geojson_csv": (
+        "不支持的格式 {value}；请用 geojson 或 csv",
+        "unsupported format {value}; use geojson or csv",
+    ),
+    "search_post_needs_polygon": (
+        "POST /api/search 须在 geometry 中给出 GeoJSON 多边形",
+        "POST /api/search needs a GeoJSON polygon in 'geometry'",
+    ),
     # unstorable text (web/textcheck.py)
     "text_has_nul": (
         "{where_zh} {name} 含有空字符 NUL（U+0000），无法保存",

@@ -88,7 +88,7 @@ def parse_role(name: str) -> Role:
         return Role(name)
     except ValueError:
         valid = ", ".join(r.value for r in Role)
-        raise UnknownRole(f"unknown role {name!r}; roles are: {valid}") from None
+        raise UnknownRole("").with_message("role_unknown", name=repr(name), valid=valid) from None
 
 
 def check_grants(spec: LayerSpec) -> None:

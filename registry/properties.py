@@ -77,9 +77,8 @@ def lookup(spec: LayerSpec, name: str, parameter: str) -> Prop:
     """The property, or InvalidParameter listing what exists."""
     props = properties_of(spec)
     if name not in props:
-        raise InvalidParameter(
-            parameter,
-            f"unknown property {name!r} for collection {spec.name!r}; known: {', '.join(props)}",
+        raise InvalidParameter(parameter, "").with_message(
+            "property_unknown", name=repr(name), layer=spec.name, known=", ".join(props)
         )
     return props[name]
 

@@ -87,8 +87,8 @@ def check_coord_sys(value: str | None) -> str:
     """The coordinate system name, or a 400 listing the allowed ones."""
     name = (value or "wgs84").strip().lower()
     if name not in COORD_SYSTEMS:
-        raise InvalidParameter(
-            "coord_sys", f"coord_sys must be one of {', '.join(COORD_SYSTEMS)}, got {value!r}"
+        raise InvalidParameter("coord_sys", "").with_message(
+            "coord_sys_choice", choices=", ".join(COORD_SYSTEMS), value=repr(value)
         )
     return name
 
@@ -96,7 +96,7 @@ def check_coord_sys(value: str | None) -> str:
 def check_lonlat(lon: float, lat: float, parameter: str) -> None:
     """Longitude/latitude in range (a swapped pair near Jiaozuo fails the latitude test)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidParameter(parameter, f"({lon}, {lat}) is not a longitude/latitude pair (swapped?)")
+        raise InvalidParameter(parameter, "").with_message("lonlat_pair", lon=lon, lat=lat)
 
 
 # A drawn search area needs dozens of vertices; a million held the service for 31 s.
@@ -124,7 +124,9 @@ def polygon_from_geojson(geometry: Any, coord_sys: str) -> BaseGeometry:
     check_lonlat(minx, miny, "geometry")
     check_lonlat(maxx, maxy, "geometry")
     if not shape.is_valid:
-        raise InvalidParameter("geometry", f"invalid polygon: {shapely.is_valid_reason(shape)}")
+        raise InvalidParameter("geometry", "").with_message(
+            "search_area_invalid", reason=shapely.is_valid_reason(shape)
+        )
     return shape
 
 

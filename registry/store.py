@@ -386,13 +386,13 @@ def split_asset(
     _check_version(spec, current, expected_version)
     geom = shape(current["geom"])
     if geom.geom_type != "Polygon":
-        raise InvalidParameter("geometry", f"only a polygon can be split; this asset is a {geom.geom_type}")
+        raise InvalidParameter("geometry", "").with_message("split_not_polygon", got=geom.geom_type)
     if blade.geom_type != "LineString":
-        raise InvalidParameter("line", f"draw a line to split along, got {blade.geom_type}")
+        raise InvalidParameter("line", "").with_message("split_needs_line", got=blade.geom_type)
     blade = planar(blade)
     pieces = [p for p in split(geom, blade).geoms if p.geom_type == "Polygon"]
     if len(pieces) < 2:
-        raise InvalidParameter("line", "the line must cross the polygon from one edge to another")
+        raise InvalidParameter("line", "").with_message("split_line_cross")
     areas = [abs(_GEOD.geometry_area_perimeter(p)[0]) for p in pieces]
     order = sorted(range(len(pieces)), key=lambda i: -areas[i])
     pieces, areas = [pieces[i] for i in order], [areas[i] for i in order]

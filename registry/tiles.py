@@ -33,10 +33,10 @@ _WORLD_M = 40075016.685578488
 def check_tile(z: int, x: int, y: int) -> None:
     """Refuse tiles that do not exist in WebMercatorQuad (a 404, like a missing file)."""
     if not 0 <= z <= MAX_ZOOM:
-        raise InvalidParameter("z", f"zoom must be between 0 and {MAX_ZOOM}, got {z}")
+        raise InvalidParameter("z", "").with_message("tile_zoom_range", max=MAX_ZOOM, z=z)
     size = 1 << z
     if not (0 <= x < size and 0 <= y < size):
-        raise InvalidParameter("x/y", f"tile {z}/{x}/{y} does not exist: x and y must be below {size}")
+        raise InvalidParameter("x/y", "").with_message("tile_not_exist", tile=f"{z}/{x}/{y}", size=size)
 
 
 def _layer_mvt(spec: LayerSpec) -> sql.Composable:

@@ -52,7 +52,7 @@ def wants_html(request: Request, f: str | None) -> bool:
             return True
         if value in ("json", "geojson", "application/json", GEOJSON):
             return False
-        raise InvalidParameter("f", f"unsupported format {f!r}; use json or html")
+        raise InvalidParameter("f", "").with_message("format_json_html", value=repr(f))
     accept = request.headers.get("accept", "")
     return HTML in accept and "json" not in accept.split(HTML)[0]
 

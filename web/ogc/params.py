@@ -46,9 +46,13 @@ def _int(params: QueryParams, name: str, default: int, low: int, high: int) -> i
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidParameter(name, f"{name} must be a whole number, got {raw!r}") from None
+        raise InvalidParameter(name, "").with_message(
+            "parameter_whole_number", name=name, value=repr(raw)
+        ) from None
     if not low <= value <= high:
-        raise InvalidParameter(name, f"{name} must be between {low} and {high}, got {value}")
+        raise InvalidParameter(name, "").with_message(
+            "parameter_range", name=name, low=low, high=high, value=value
+        )
     return value
 
 
@@ -62,7 +66,9 @@ def item_query(spec: LayerSpec, params: QueryParams) -> ItemQuery:
         try:
             q.after = uuid.UUID(params["after"])
         except ValueError:
-            raise InvalidParameter("after", f"after must be a feature id, got {params['after']!r}") from None
+            raise InvalidParameter("after", "").with_message(
+                "after_feature_id", value=repr(params["after"])
+            ) from None
     if params.get("bbox"):
         q.bbox_crs = crs_mod.resolve(params.get("bbox-crs"), "bbox-crs")
         q.bbox = parse_bbox(params["bbox"], q.bbox_crs)
@@ -89,5 +95,5 @@ def item_query(spec: LayerSpec, params: QueryParams) -> ItemQuery:
         filter_crs = crs_mod.resolve(params.get("filter-crs"), "filter-crs")
         q.condition = compile_filter(spec, q.params, params["filter"], params.get("filter-lang"), filter_crs)
     elif params.get("filter-lang") and params["filter-lang"].lower() not in ("cql2-text", "cql2-json"):
-        raise InvalidParameter("filter-lang", "filter-lang must be cql2-text or cql2-json")
+        raise InvalidParameter("filter-lang", "").with_message("filter_lang_choice")
     return q

@@ -166,7 +166,7 @@ def report_bytes(conn: Any, catalog: Any, *, month: str, fmt: str, today: dt.dat
     except ValueError:
         raise InvalidParameter("month", "").with_message("month_form", value=repr(month)) from None
     if fmt not in MEDIA:
-        raise InvalidParameter("format", "format must be xlsx or pdf")
+        raise InvalidParameter("format", "").with_message("report_format_xlsx_pdf")
     data = monthly_report(conn, catalog, month=month, today=today)
     return monthly.to_xlsx(data) if fmt == "xlsx" else monthly.to_pdf(data)
 

@@ -109,7 +109,7 @@ async def post_inspection(
     if kind == "application/json":
         body = await request.json()
         if not isinstance(body, dict):
-            raise InvalidParameter("body", "body must be a JSON object")
+            raise InvalidParameter("body", "").with_message("field_body_not_object")
     elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
         body = {k: v for k, v in form.items() if not isinstance(v, UploadFile)}

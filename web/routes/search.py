@@ -161,7 +161,7 @@ def build_query(params: dict[str, Any], catalog: Any, polygon: Any = None) -> Se
     if q.date_field and not any(
         a.name == q.date_field and a.type.value == "date" for spec in catalog for a in spec.all_attrs
     ):
-        raise InvalidParameter("date_field", f"no layer has a date attribute {q.date_field!r}")
+        raise InvalidParameter("date_field", "").with_message("date_field_unknown", name=repr(q.date_field))
     _campaign_params(params, catalog, q)
     q.limit = _int(params, "limit", 50, 1, MAX_LIMIT) or 50
     q.offset = _int(params, "offset", 0, 0, 2**31 - 1) or 0
@@ -180,7 +180,7 @@ def _campaign_params(params: dict[str, Any], catalog: Any, q: SearchQuery) -> No
             raise _bad(name, "not_true_false")
     q.measure = params.get("measure") or None
     if q.measure and not any(m.name == q.measure for spec in catalog for m in spec.measures):
-        raise InvalidParameter("measure", f"no layer declares a measure {q.measure!r}")
+        raise InvalidParameter("measure", "").with_message("measure_unknown_any", name=repr(q.measure))
     q.year = _int(params, "year", None, 2000, 2100)
     q.inspected_since = _instant(params, "inspected_since")
     raw = str(params.get("overdue") or "").strip().lower()
@@ -228,7 +228,7 @@ def _respond(result: SearchResult, q: SearchQuery, fmt: str | None) -> Response:
             },
         )
     if fmt not in ("geojson", "json"):
-        raise InvalidParameter("f", f"unsupported format {fmt!r}; use geojson or csv")
+        raise InvalidParameter("f", "").with_message("format_geojson_csv", value=repr(fmt))
     features = []
     for row in result.rows:
         props = {**row["props"], "layer": row["layer"], "distance_m": row["distance_m"]}
@@ -351,7 +351,7 @@ def search_post(
     if isinstance(geometry, dict) and geometry.get("type") == "Feature":
         geometry = geometry.get("geometry")
     if geometry is None:
-        raise InvalidParameter("geometry", "POST /api/search needs a GeoJSON polygon in 'geometry'")
+        raise InvalidParameter("geometry", "").with_message("search_post_needs_polygon")
     params = {**dict(request.query_params), **_body_params(body)}
     q = build_query(params, catalog, polygon=geometry)
     return _respond(search(conn, catalog, q), q, params.get("f"))
