@@ -28,7 +28,18 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from registry.messages import render
 from registry.spec import AttrType, LayerSpec
+
+
+class ExportOptionError(ValueError):
+    """An export option the writer cannot honour: a message ``code`` of the table with its
+    ``params`` (the API and the CLI say it in the reader's language); ``str`` is English."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code, self.params = code, params
+        super().__init__(render(code, params, "en"))
+
 
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
 SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "shp": ".zip", "csv": ".csv", "xlsx": ".xlsx"}
@@ -134,10 +145,10 @@ def export(
     Chinese for CSV/XLSX and codes for the GIS formats (see :func:`default_labels`).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+        raise ExportOptionError("export_format_unknown", value=repr(fmt), choices=", ".join(FORMATS))
     labels = labels or default_labels(fmt)
     if labels not in LABELS:
-        raise ValueError(f"unknown labels {labels!r}; choose from {', '.join(LABELS)}")
+        raise ExportOptionError("export_labels_unknown", value=repr(labels), choices=", ".join(LABELS))
     gdf = fetch_frame(conn, spec, ids)
     if labels == "zh":
         gdf = to_chinese(conn, spec, gdf)
@@ -261,12 +272,12 @@ def export_selection(
     Shapefile cannot mix geometry types, so it takes one layer only.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+        raise ExportOptionError("export_format_unknown", value=repr(fmt), choices=", ".join(FORMATS))
     if len(selection) == 1:
         spec, ids = selection[0]
         return export(conn, spec, fmt, out, ids=ids, csv_geometry=csv_geometry, labels=labels)
     if fmt == "shp":
-        raise ValueError("a Shapefile holds one layer: export each layer separately or choose gpkg")
+        raise ExportOptionError("export_shp_one_layer")
     labels = labels or default_labels(fmt)
     frames = [(spec, fetch_frame(conn, spec, ids)) for spec, ids in selection if ids]
     if labels == "zh":

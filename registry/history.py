@@ -413,7 +413,8 @@ def undo(
             {
                 "table": key[0],
                 "id": str(record_id),
-                "message": f"changed later by {later_actor} via {later_via} at {later_at.isoformat()}",
+                "code": "changed_later",
+                "params": {"actor": later_actor, "via": later_via, "at": later_at.isoformat()},
             }
         )
     if conflicts and not force:

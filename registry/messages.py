@@ -966,6 +966,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "POST /api/search 须在 geometry 中给出 GeoJSON 多边形",
         "POST /api/search needs a GeoJSON polygon in 'geometry'",
     ),
+    "changed_later": (
+        "之后又被 {actor} 经由 {via} 于 {at} 修改",
+        "changed later by {actor} via {via} at {at}",
+    ),
+    "export_format_unknown": (
+        "未知导出格式 {value}；可选：{choices}",
+        "unknown export format {value}; choose from {choices}",
+    ),
+    "export_labels_unknown": (
+        "未知表头方式 {value}；可选：{choices}",
+        "unknown labels {value}; choose from {choices}",
+    ),
+    "export_shp_one_layer": (
+        "Shapefile 只能包含一个图层：请逐个图层导出，或选择 gpkg",
+        "a Shapefile holds one layer: export each layer separately or choose gpkg",
+    ),
     # unstorable text (web/textcheck.py)
     "text_has_nul": (
         "{where_zh} {name} 含有空字符 NUL（U+0000），无法保存",

@@ -488,14 +488,21 @@ def export_cmd(
     """Export a layer to a file the importer reads back unchanged."""
     from pathlib import Path
 
-    from importers.export import export
+    from importers.export import ExportOptionError, export
     from layers import default_catalog
     from registry.db import connect
+    from registry.messages import nested
 
     with connect(_settings()) as conn:
-        n = export(
-            conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry, labels=labels
-        )
+        try:
+            n = export(
+                conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry, labels=labels
+            )
+        except ExportOptionError as exc:  # (said in the CLI's language, one line)
+            typer.secho(
+                say("cli_error", {"message": nested(exc.code, exc.params)}), fg=typer.colors.RED, err=True
+            )
+            raise typer.Exit(2) from None
     typer.echo(f"exported {n} assets to {out}")
 
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
+from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, ExportOptionError, export_selection
 from registry.catalog import LayerCatalog
 from registry.errors import InvalidParameter, RegistryError
 from registry.permissions import Action
@@ -83,9 +83,9 @@ def file_response(
     out = tmp / f"{name}{SUFFIX[fmt]}"
     try:
         export_selection(conn, selection, fmt, out, csv_geometry=csv_geometry)
-    except ValueError as exc:
+    except ExportOptionError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidParameter("format", str(exc)) from None
+        raise InvalidParameter("format", "").with_message(exc.code, **exc.params) from None
     return FileResponse(
         out,
         media_type=MEDIA_TYPE[fmt],

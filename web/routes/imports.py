@@ -25,7 +25,7 @@ from starlette.background import BackgroundTask
 from importers import ImportOptions, get_import, run_import, undo
 from importers.checks import parse_set
 from importers.errors import FileTooLarge, ImportNotFound
-from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, export_selection
+from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, ExportOptionError, export_selection
 from importers.mapping import load_mapping
 from importers.pipeline import create_import_record
 from importers.report import label_of, reason_of, rows_to_csv
@@ -333,9 +333,9 @@ def export_layer(
     out = tmp / f"{name}{SUFFIX[format]}"
     try:
         export_selection(conn, selection, format, out, csv_geometry=csv_geometry, labels=labels)
-    except ValueError as exc:
+    except ExportOptionError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidExportRequest("format", str(exc)) from None
+        raise InvalidExportRequest("format", "").with_message(exc.code, **exc.params) from None
     return FileResponse(
         out,
         media_type=MEDIA_TYPE[format],
