@@ -109,22 +109,14 @@ def ensure_server_software() -> Path:
             _apt_install(["postgresql-15", "postgresql-15-postgis-3"])
             bin_dir = find_bin_dir()
         if bin_dir is None:
-            raise ClusterError(
-                "PostgreSQL 15+ server binaries not found. Install them, e.g. on Debian/Ubuntu "
-                "`apt-get install postgresql-15 postgresql-15-postgis-3`, or set REGISTRY_PG_BIN "
-                "to the folder holding initdb and pg_ctl, or set DATABASE_URL to use a server."
-            )
+            raise ClusterError("").with_message("pg_server_missing")
     if not _postgis_installed(bin_dir):
         major = _pg_major(bin_dir)
         package = f"postgresql-{major}-postgis-3"
         if _is_root() and _is_debian():
             _apt_install([package])
         if not _postgis_installed(bin_dir):
-            raise ClusterError(
-                f"PostGIS is not installed for PostgreSQL {major}. Install it: "
-                f"`apt-get install {package}` (Debian/Ubuntu), or your platform's "
-                f"PostGIS 3 package for PostgreSQL {major}."
-            )
+            raise ClusterError("").with_message("postgis_missing", major=major, package=package)
     return bin_dir
 
 
@@ -138,7 +130,7 @@ class Cluster:
 
     def __init__(self, settings: Settings) -> None:
         if not settings.embedded:
-            raise ClusterError("DATABASE_URL is set: the registry does not manage a local cluster")
+            raise ClusterError("").with_message("cluster_external")
         self.settings = settings
         self.port = settings.pg_port
         self.base_dir = self._resolve_base_dir(settings.data_dir.resolve())
@@ -176,10 +168,8 @@ class Cluster:
         try:
             pwd.getpwnam(self.os_user)
         except KeyError as exc:
-            raise ClusterError(
-                f"running as root, the cluster must run as an unprivileged account, but user "
-                f"{self.os_user!r} does not exist; create it (`useradd --system {self.os_user}`) "
-                f"or set REGISTRY_PG_OS_USER"
+            raise ClusterError("").with_message(
+                "cluster_os_user_missing", user=repr(self.os_user), name=self.os_user
             ) from exc
         shutil.chown(wanted, user=self.os_user)
         if self._server_user_can_write(wanted):
@@ -213,7 +203,9 @@ class Cluster:
             check=False,
         )
         if check and proc.returncode != 0:
-            raise ClusterError(f"{tool} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+            raise ClusterError("").with_message(
+                "cluster_tool_failed", tool=tool, reason=proc.stderr.strip() or proc.stdout.strip()
+            )
         return proc.stdout
 
     def _pid(self) -> int | None:
@@ -297,12 +289,7 @@ class Cluster:
             return False
         self._clear_stale_pid()
         if not self._wait_for_free_port(seconds=5):
-            raise ClusterError(
-                f"port {self.port} on 127.0.0.1 is already in use by another program, so the "
-                f"embedded database cannot start there. Choose another port, e.g. "
-                f"`REGISTRY_PG_PORT={self.port + 1} registry db up`, or set DATABASE_URL "
-                f"to use an existing server."
-            )
+            raise ClusterError("").with_message("cluster_port_in_use", port=self.port, next=self.port + 1)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if self.os_user:
             shutil.chown(self.socket_dir, user=self.os_user)
@@ -350,6 +337,6 @@ class Cluster:
             return False
         bin_dir = find_bin_dir()
         if bin_dir is None:
-            raise ClusterError("PostgreSQL binaries not found; cannot stop the cluster")
+            raise ClusterError("").with_message("cluster_cannot_stop")
         self._run(bin_dir, "pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
         return True

@@ -982,6 +982,64 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Shapefile 只能包含一个图层：请逐个图层导出，或选择 gpkg",
         "a Shapefile holds one layer: export each layer separately or choose gpkg",
     ),
+    # the embedded database and migrations (registry/cluster.py, registry/migrate.py; CLI)
+    "pg_server_missing": (
+        "找不到 PostgreSQL 15+ 服务器程序。请安装，例如在 Debian/Ubuntu 上 `apt-get install "
+        "postgresql-15 postgresql-15-postgis-3`，或将 REGISTRY_PG_BIN 设为含 initdb 和 pg_ctl "
+        "的目录，或设置 DATABASE_URL 使用现有服务器",
+        "PostgreSQL 15+ server binaries not found. Install them, e.g. on Debian/Ubuntu `apt-get "
+        "install postgresql-15 postgresql-15-postgis-3`, or set REGISTRY_PG_BIN to the folder "
+        "holding initdb and pg_ctl, or set DATABASE_URL to use a server.",
+    ),
+    "postgis_missing": (
+        "PostgreSQL {major} 未安装 PostGIS。请安装：`apt-get install "
+        "{package}`（Debian/Ubuntu），或本平台适用于 PostgreSQL {major} 的 PostGIS 3 软件包",
+        "PostGIS is not installed for PostgreSQL {major}. Install it: `apt-get install {package}` "
+        "(Debian/Ubuntu), or your platform's PostGIS 3 package for PostgreSQL {major}.",
+    ),
+    "cluster_external": (
+        "已设置 DATABASE_URL：本系统不管理本地数据库",
+        "DATABASE_URL is set: the registry does not manage a local cluster",
+    ),
+    "cluster_tool_failed": ("{tool} 失败：{reason}", "{tool} failed: {reason}"),
+    "cluster_port_in_use": (
+        "127.0.0.1 的端口 {port} 已被其他程序占用，内置数据库无法在此启动。请换一个端口，例如 "
+        "`REGISTRY_PG_PORT={next} registry db up`，或设置 DATABASE_URL 使用现有服务器",
+        "port {port} on 127.0.0.1 is already in use by another program, so the embedded database "
+        "cannot start there. Choose another port, e.g. `REGISTRY_PG_PORT={next} registry db up`, or "
+        "set DATABASE_URL to use an existing server.",
+    ),
+    "cluster_cannot_stop": (
+        "找不到 PostgreSQL 程序，无法停止数据库",
+        "PostgreSQL binaries not found; cannot stop the cluster",
+    ),
+    "cluster_os_user_missing": (
+        "以 root 运行时数据库须以非特权账户运行，但用户 {user} 不存在；请创建（`useradd --system "
+        "{name}`）或设置 REGISTRY_PG_OS_USER",
+        "running as root, the cluster must run as an unprivileged account, but user {user} does not "
+        "exist; create it (`useradd --system {name}`) or set REGISTRY_PG_OS_USER",
+    ),
+    "migration_version_twice": (
+        "{folder} 中有两个迁移文件版本号相同",
+        "two migration files share a version number in {folder}",
+    ),
+    "migration_in_transaction": (
+        "migrate() 需要不在事务中的连接",
+        "migrate() needs a connection that is not inside a transaction",
+    ),
+    "migration_file_name": (
+        "{name}：迁移文件须命名为 NNNN_slug.sql",
+        "{name}: migration files must be named NNNN_slug.sql",
+    ),
+    "migration_changed": (
+        "迁移 {name} 在应用后被修改；请新增迁移，不要修改已应用的迁移",
+        "migration {name} was changed after it was applied; add a new migration instead of editing "
+        "an applied one",
+    ),
+    "migration_failed": (
+        "迁移 {name} 失败，已回滚：{reason}",
+        "migration {name} failed and was rolled back: {reason}",
+    ),
     # unstorable text (web/textcheck.py)
     "text_has_nul": (
         "{where_zh} {name} 含有空字符 NUL（U+0000），无法保存",

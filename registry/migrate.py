@@ -60,11 +60,11 @@ def discover(directory: Path) -> list[Migration]:
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
         if not match:
-            raise MigrationError(f"{path.name}: migration files must be named NNNN_slug.sql")
+            raise MigrationError("").with_message("migration_file_name", name=path.name)
         found.append(Migration(match.group(1), match.group(2), path))
     versions = [m.version for m in found]
     if len(versions) != len(set(versions)):
-        raise MigrationError(f"two migration files share a version number in {directory}")
+        raise MigrationError("").with_message("migration_version_twice", folder=str(directory))
     return found
 
 
@@ -84,17 +84,14 @@ def migrate(conn: psycopg.Connection, directory: Path) -> list[str]:
     """
     migrations = discover(directory)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        raise MigrationError("migrate() needs a connection that is not inside a transaction")
+        raise MigrationError("").with_message("migration_in_transaction")
     conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         done = applied(conn)
         for m in migrations:
             if m.version in done and done[m.version] != m.checksum:
-                raise MigrationError(
-                    f"migration {m.path.name} was changed after it was applied; "
-                    "add a new migration instead of editing an applied one"
-                )
+                raise MigrationError("").with_message("migration_changed", name=m.path.name)
         newly: list[str] = []
         for m in migrations:
             if m.version in done:
@@ -108,8 +105,8 @@ def migrate(conn: psycopg.Connection, directory: Path) -> list[str]:
                         (m.version, m.name, m.checksum),
                     )
             except psycopg.Error as exc:
-                raise MigrationError(
-                    f"migration {m.path.name} failed and was rolled back: {exc.diag.message_primary or exc}"
+                raise MigrationError("").with_message(
+                    "migration_failed", name=m.path.name, reason=str(exc.diag.message_primary or exc)
                 ) from exc
             newly.append(m.version)
         return newly
