@@ -2,7 +2,7 @@
 with parameters, rendered from ONE Chinese/English template table.
 
 Validators create problems with :func:`problem` (``Problem.code`` + ``Problem.params``;
-``Problem.message`` holds both languages for callers that show one text). Whoever shows
+``Problem.message`` is the English rendering, for logs). Whoever shows
 a problem renders it in the reader's language with :func:`render`: the import report
 (API, CLI, upload page), and any other client. A code missing from the table, or a
 template whose two languages disagree on the parameters, fails
@@ -1119,9 +1119,10 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = "zh")
 
 
 def problem(field: str, code: str, value: Any = None, *, level: str = "error", **params: Any) -> Problem:
-    """A :class:`Problem` carrying its message code and parameters; its ``message`` (for
-    callers that show one text, e.g. the API's field errors) is "中文 / English"."""
-    message = f"{render(code, params, 'zh')} / {render(code, params, 'en')}"
+    """A :class:`Problem` carrying its message code and parameters: whoever shows it
+    renders it in the reader's language (:func:`text_of`); ``message`` is its English
+    rendering (logs), as ``RegistryError.with_message`` keeps it, never a 中文 / English pair."""
+    message = render(code, params, "en")
     return Problem(field, message, value, level, code=code, params=params)
 
 
