@@ -300,7 +300,9 @@ def import_cmd(
     repair: bool = typer.Option(False, "--repair-geometry", help="Repair invalid geometries (make_valid)."),
     photos: str = typer.Option(None, "--photos", help="Zip of photos named in a 照片/photo column."),
     report: str = typer.Option(None, "--report", help="Write the report to this .csv or .json file."),
-    lang: str = typer.Option("zh", "--lang", help="Report language: zh or en."),
+    lang: str = typer.Option(
+        None, "--lang", help="Report language: zh or en (default: registry --lang, else zh)."
+    ),
     actor: str = typer.Option("cli", "--actor", help="Who is importing (recorded)."),
     set_: Annotated[
         list[str] | None,
@@ -323,6 +325,7 @@ def import_cmd(
     """
     from importers.errors import ImportFileError
 
+    lang = lang or cli_lang()
     try:
         _import(
             file, layer, crs, encoding, mapping, dry_run, skip_rejected, gpkg_layer, repair, photos,

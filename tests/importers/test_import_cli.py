@@ -172,5 +172,8 @@ def test_cli_file_level_errors_follow_lang_from_the_one_message_table(db, tmp_pa
     assert zh.returncode == en.returncode == 2
     assert zh.stderr.strip() == f"错误: {render('file_empty', {'file': 'empty.csv'}, 'zh')}"
     assert en.stderr.strip() == "error: file empty.csv is empty"
+    # the CLI-wide language (registry --lang en …, or REGISTRY_LANG) is the import's default
+    wide = cli(db, tmp_path, "--lang", "en", *args, ok=False)
+    assert wide.returncode == 2 and wide.stderr.strip() == "error: file empty.csv is empty"
     en = cli(db, tmp_path, "import", "井盖.csv", "--layer", "manholes", "--lang", "en", ok=False)
     assert "井盖.csv has no coordinate columns" in en.stderr and "找不到" not in en.stderr
