@@ -149,6 +149,10 @@ def test_unknown_names_get_suggestions(client: TestClient) -> None:
     assert body["features"] == [] and body["unmatched"] == "解方路"
     assert "解放路" in body["suggestions"]
     assert body["message"].startswith("没有找到“解方路”。您是不是要找：")
+    assert body["message_code"] == "place_not_found_suggest"
+    english = client.get("/api/places", params={"q": "解方路与人民路", "lang": "en"}).json()
+    assert english["message"].startswith("Nothing found for “解方路”. Did you mean: ")
+    assert "没有找到" not in english["message"] and " / " not in english["message"]
     body = client.get("/api/places", params={"q": "塔楠路"}).json()
     assert body["features"] == [] and body["suggestions"][:2] and "塔南路" in body["suggestions"]
 
