@@ -1040,6 +1040,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "迁移 {name} 失败，已回滚：{reason}",
         "migration {name} failed and was rolled back: {reason}",
     ),
+    "child_records_unknown": (
+        "图层“{layer_zh}”没有子记录“{child}”",
+        "layer {layer!r} has no child records {child!r}",
+    ),
     # unstorable text (web/textcheck.py)
     "text_has_nul": (
         "{where_zh} {name} 含有空字符 NUL（U+0000），无法保存",

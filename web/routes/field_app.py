@@ -115,7 +115,7 @@ def icon_png(size: int) -> bytes:
 def icon(size: int) -> Response:
     """The manifest's icons (192 and 512 px)."""
     if size not in ICON_SIZES:
-        raise HTTPException(404, f"no icon of {size} px")
+        raise HTTPException(404)  # (said as not_found in the reader's language)
     return Response(icon_png(size), media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 

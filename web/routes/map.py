@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from psycopg import sql
 
+from registry.errors import RegistryError
 from registry.permissions import Action
 from web.auth import require
 from web.catalog_view import catalog_json
@@ -106,6 +107,13 @@ def _parent_key(conn: ConnDep, child_table: str, parent_table: str) -> str:
     return row[0]
 
 
+class ChildRecordsNotFound(RegistryError):
+    """The layer declares no child records of that name."""
+
+    status = 404
+    code = "child_records_not_found"
+
+
 @router.get(
     "/api/assets/{layer}/{asset_id}/children/{child}",
     summary="Child records of an asset (e.g. water-quality tests), newest first",
@@ -116,7 +124,9 @@ def children(layer: str, asset_id: UUID, child: str, conn: ConnDep, catalog: Cat
     spec = catalog.get(layer)
     table = next((c for c in spec.children if c.name == child), None)
     if table is None:
-        raise HTTPException(404, f"layer {layer!r} has no child records {child!r}")
+        raise ChildRecordsNotFound("").with_message(
+            "child_records_unknown", layer=layer, layer_zh=spec.zh, child=child
+        )
     key = _parent_key(conn, table.name, spec.name)
     columns = [a.name for a in table.attrs]
     order = next((a.name for a in table.attrs if str(a.type) == "date"), columns[0])
