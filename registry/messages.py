@@ -1054,6 +1054,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{where} {name} contains a lone surrogate {char}, which is not valid Unicode text",
     ),
     # the CLI (web/cli*.py)
+    "backup_written": (
+        "备份已写入：{path}（{mb} MB；{tables} 张表，{rows} 行，{photos} 张照片）",
+        "backup written: {path} ({mb} MB; {tables} tables, {rows} rows, {photos} photos)",
+    ),
+    "backup_archive_ok": (
+        "归档完好：由 registry {version} 于 {at} 生成；{files} 个文件，{rows} 行",
+        "archive ok: made {at} by registry {version}; {files} files, {rows} rows",
+    ),
+    "restore_done": (
+        "已从 {at} 的备份恢复 {tables} 张表（{rows} 行）和 {photos} 张照片（另有 {present} 张已存在）",
+        "restored {tables} tables ({rows} rows) and {photos} photos ({present} already present) "
+        "from the backup of {at}",
+    ),
+    "restore_embedded_running": (
+        "内置数据库正在 127.0.0.1:{port} 运行；启动应用：registry serve",
+        "the embedded database is running on 127.0.0.1:{port}; start the app: registry serve",
+    ),
+    "export_done": ("已导出 {n} 个资产到 {path}", "exported {n} assets to {path}"),
     "cli_error": ("错误：{message}", "error: {message}"),
     "cli_warning": ("警告：{message}", "warning: {message}"),
     "places_no_name_column": (

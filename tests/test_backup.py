@@ -208,7 +208,8 @@ def test_archive_holds_the_dump_the_photos_a_manifest_and_checksums(source: Sour
     assert not any("thumbs" in name for name in members)
     assert _read_member(source.archive, DUMP).startswith(b"PGDMP")  # pg_dump custom format
     assert source.archive.stat().st_mode & 0o077 == 0  # holds password hashes: owner only
-    assert "backup written" in source.cli.stdout and "3 photos" in source.cli.stdout
+    # (the CLI's language: Chinese unless registry --lang en / REGISTRY_LANG=en)
+    assert "备份已写入" in source.cli.stdout and "3 张照片" in source.cli.stdout
 
     sums = {
         line.split("  ", 1)[1]: line.split("  ", 1)[0]
@@ -377,7 +378,16 @@ def test_verify_only_checks_the_archive_and_touches_nothing(source: Source, tmp_
         check=False,
     )
     assert cli.returncode == 0, cli.stderr
-    assert cli.stdout.startswith("archive ok")
+    assert cli.stdout.startswith("归档完好")
+    english = subprocess.run(
+        [sys.executable, "-m", "web.cli", "restore", "--verify-only", str(source.archive)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "REGISTRY_LANG": "en"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert english.returncode == 0 and english.stdout.startswith("archive ok"), english.stderr
 
 
 def test_restore_into_a_new_data_folder_creates_the_embedded_cluster(source: Source) -> None:

@@ -506,7 +506,7 @@ def export_cmd(
                 say("cli_error", {"message": nested(exc.code, exc.params)}), fg=typer.colors.RED, err=True
             )
             raise typer.Exit(2) from None
-    typer.echo(f"exported {n} assets to {out}")
+    typer.echo(say("export_done", {"n": n, "path": out}))
 
 
 def _backup_progress():
@@ -557,8 +557,16 @@ def backup_cmd(
     m = result.manifest
     rows = sum(m["row_counts"].values())
     typer.echo(
-        f"backup written: {result.path} ({result.size / 1e6:.1f} MB; {len(m['row_counts'])} tables, "
-        f"{rows} rows, {m['photos']['count']} photos)"
+        say(
+            "backup_written",
+            {
+                "path": str(result.path),
+                "mb": f"{result.size / 1e6:.1f}",
+                "tables": len(m["row_counts"]),
+                "rows": rows,
+                "photos": m["photos"]["count"],
+            },
+        )
     )
     for warning in result.warnings:
         typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
@@ -586,8 +594,15 @@ def restore_cmd(
         with bar, tempfile.TemporaryDirectory(prefix="registry-verify-", dir=work_dir) as tmp:
             manifest = extract_verified(Path(file), Path(tmp), progress=progress)
         typer.echo(
-            f"archive ok: made {manifest['created_at']} by registry {manifest['app_version']}; "
-            f"{len(manifest['files'])} files, {sum(manifest['row_counts'].values())} rows"
+            say(
+                "backup_archive_ok",
+                {
+                    "at": manifest["created_at"],
+                    "version": manifest["app_version"],
+                    "files": len(manifest["files"]),
+                    "rows": sum(manifest["row_counts"].values()),
+                },
+            )
         )
         return
     settings = _settings()
@@ -596,13 +611,19 @@ def restore_cmd(
             settings, Path(file), progress=progress, work_dir=Path(work_dir) if work_dir else None
         )
     typer.echo(
-        f"restored {result.tables} tables ({result.rows} rows) and {result.photos_written} photos "
-        f"({result.photos_present} already present) from the backup of {result.manifest['created_at']}"
+        say(
+            "restore_done",
+            {
+                "tables": result.tables,
+                "rows": result.rows,
+                "photos": result.photos_written,
+                "present": result.photos_present,
+                "at": result.manifest["created_at"],
+            },
+        )
     )
     if settings.embedded:
-        typer.echo(
-            f"the embedded database is running on 127.0.0.1:{settings.pg_port}; start the app: registry serve"
-        )
+        typer.echo(say("restore_embedded_running", {"port": settings.pg_port}))
     for warning in result.warnings:
         typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
 

@@ -62,7 +62,7 @@ def test_cli_import_export_reimport_and_undo(db, conn, tmp_path: Path) -> None:
 
     exported = tmp_path / "export.gpkg"
     out = cli(db, tmp_path, "export", "--layer", "manholes", "--format", "gpkg", "-o", str(exported)).stdout
-    assert "exported 3 assets" in out and exported.stat().st_size > 0
+    assert "已导出 3 个资产" in out and exported.stat().st_size > 0
     out = cli(db, tmp_path, "import", str(exported), "--layer", "manholes").stdout
     assert "'created': 0" in out and "'updated': 0" in out and "'unchanged': 3" in out
 
