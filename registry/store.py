@@ -116,7 +116,9 @@ def _jsonable(value: Any) -> Any:
     return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
-def _check_version(spec: LayerSpec, current: Mapping[str, Any], expected: int | None) -> None:
+def check_version(spec: LayerSpec, current: Mapping[str, Any], expected: int | None) -> None:
+    """409 ``version_conflict`` when the writer saw another version than ``current`` (read
+    under lock): every versioned write of an asset, its steps and reopenings included."""
     if expected is not None and int(expected) != current["version"]:
         raise VersionConflict(
             "", current_version=current["version"], expected_version=int(expected)
@@ -246,7 +248,7 @@ def update_asset(
             "", errors=[{"field": f, "code": "not_an_attribute", "value": None} for f in sorted(unknown)]
         ).with_message("unknown_attributes", layer=spec.name, fields=", ".join(sorted(unknown)))
     current = get_asset(conn, spec, asset_id, lock=True)
-    _check_version(spec, current, expected_version)
+    check_version(spec, current, expected_version)
     if (
         spec.workflow is not None
         and not workflow_step
@@ -302,7 +304,7 @@ def delete_asset(
 ) -> dict[str, Any]:
     """Soft delete: the record stays (history action ``delete``), an admin can restore it."""
     current = get_asset(conn, spec, asset_id, lock=True)
-    _check_version(spec, current, expected_version)
+    check_version(spec, current, expected_version)
     set_actor(conn, actor, via=via, comment=comment)
     row = conn.execute(
         sql.SQL(
@@ -331,7 +333,7 @@ def restore_asset(
         raise NotDeleted("").with_message(
             "asset_not_deleted", layer=spec.name, layer_zh=spec.zh, id=str(current["id"])
         )
-    _check_version(spec, current, expected_version)
+    check_version(spec, current, expected_version)
     set_actor(conn, actor, via=via, comment=comment)
     try:
         with conn.transaction():
@@ -383,7 +385,7 @@ def split_asset(
     entry) or nothing is.
     """
     current = get_asset(conn, spec, asset_id, lock=True)
-    _check_version(spec, current, expected_version)
+    check_version(spec, current, expected_version)
     geom = shape(current["geom"])
     if geom.geom_type != "Polygon":
         raise InvalidParameter("geometry", "").with_message("split_not_polygon", got=geom.geom_type)

@@ -504,16 +504,7 @@ def take_step(
     fields = dict(fields or {})
     with conn.transaction():
         record = store.get_asset(conn, spec, asset_id, lock=True)
-        if expected_version is not None and int(expected_version) != record["version"]:
-            raise store.VersionConflict(
-                "", current_version=record["version"], expected_version=int(expected_version)
-            ).with_message(
-                "version_conflict",
-                layer=spec.name,
-                id=str(record["id"]),
-                current=record["version"],
-                expected=int(expected_version),
-            )
+        store.check_version(spec, record, expected_version)
         status = record["status"]
         target = wf.step(step)
         nxt = wf.next_step(status)
@@ -666,16 +657,7 @@ def reopen(
         raise InvalidReopen("").with_message("reopen_needs_reason")
     with conn.transaction():
         record = store.get_asset(conn, spec, asset_id, lock=True)
-        if expected_version is not None and int(expected_version) != record["version"]:
-            raise store.VersionConflict(
-                "", current_version=record["version"], expected_version=int(expected_version)
-            ).with_message(
-                "version_conflict",
-                layer=spec.name,
-                id=str(record["id"]),
-                current=record["version"],
-                expected=int(expected_version),
-            )
+        store.check_version(spec, record, expected_version)
         pos = wf.position(record["status"])
         if pos is None or pos == 1:
             raise InvalidReopen("").with_message(
