@@ -77,7 +77,9 @@ def test_a_line_that_does_not_cross_the_zone_is_refused_and_nothing_changes(
     inside = {"type": "LineString", "coordinates": [[X + 0.0001, Y + 0.00002], [X + 0.0001, Y + 0.00008]]}
     r = client.post(f"/api/assets/parking/{zone['id']}/split", json={"line": inside})
     assert r.status_code == 400 and r.json()["parameter"] == "line"
-    assert "edge to" in r.json()["detail"]
+    assert r.json()["detail"] == "分割线须从多边形的一边穿到另一边"
+    en = client.post(f"/api/assets/parking/{zone['id']}/split?lang=en", json={"line": inside})
+    assert en.status_code == 400 and "from one edge to another" in en.json()["detail"]
     point = client.post(
         f"/api/assets/parking/{zone['id']}/split", json={"line": {"type": "Point", "coordinates": [X, Y]}}
     )
