@@ -1,6 +1,10 @@
 """A migration that has landed is never edited: a database migrated before the edit
-would refuse to migrate (registry/migrate.py compares checksums). ``sql/SHA256SUMS``
-records every landed file; a new migration adds its line, and no line ever changes."""
+would refuse to migrate (registry/migrate.py compares checksums).
+
+The checksums are recorded in files that are themselves never edited: ``sql/SHA256SUMS``
+holds the migrations up to 0081 as they landed, and every later migration brings its own
+``<file>.sha256`` (``sha256sum 0123_x.sql > 0123_x.sql.sha256``), so recording a new
+migration adds a file and changes none."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ SQL = PROJECT_ROOT / "sql"
 
 
 def _recorded() -> dict[str, str]:
-    lines = (SQL / "SHA256SUMS").read_text().splitlines()
-    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
+    sources = [SQL / "SHA256SUMS", *sorted(SQL.glob("*.sql.sha256"))]
+    lines = [line for source in sources for line in source.read_text().splitlines() if line.strip()]
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines)}
 
 
 def test_every_migration_file_matches_its_recorded_checksum() -> None:
@@ -26,10 +31,17 @@ def test_every_migration_file_matches_its_recorded_checksum() -> None:
     assert not changed, f"landed migrations were edited (add a new migration instead): {changed}"
 
 
+def test_a_checksum_file_records_its_own_migration_only() -> None:
+    for source in SQL.glob("*.sql.sha256"):
+        names = [line.split(maxsplit=1)[1] for line in source.read_text().splitlines() if line.strip()]
+        assert names == [source.name.removesuffix(".sha256")], f"{source.name} records {names}"
+
+
 def test_no_recorded_migration_was_removed_and_every_file_is_recorded() -> None:
     recorded = _recorded()
     files = {p.name for p in SQL.glob("*.sql")}
     assert not set(recorded) - files, "a landed migration was removed"
-    assert not files - set(recorded), (
-        f"record new migrations in sql/SHA256SUMS (sha256sum {' '.join(sorted(files - set(recorded)))})"
+    missing = sorted(files - set(recorded))
+    assert not missing, "record each new migration in its own checksum file: " + "; ".join(
+        f"(cd sql && sha256sum {name} > {name}.sha256)" for name in missing
     )
