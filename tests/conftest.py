@@ -13,6 +13,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -76,19 +77,29 @@ def template_db(cluster: Cluster) -> str:
     return TEMPLATE
 
 
-@pytest.fixture
-def db(cluster: Cluster, template_db: str) -> Iterator[Settings]:
-    """Settings pointing at a fresh copy of the migrated template, dropped afterwards."""
-    name = f"test_{os.getpid()}_{next(_counter)}"
+@contextmanager
+def template_copy(cluster: Cluster, template_db: str, prefix: str = "test") -> Iterator[str]:
+    """The URL of a fresh copy of the migrated template (one per call: a pid and a serial
+    in its name), dropped afterwards even if the test set-up failed half-way."""
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template_db)
             )
         )
-    yield Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield _dsn(cluster, name)
+    finally:
+        with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db(cluster: Cluster, template_db: str) -> Iterator[Settings]:
+    """Settings pointing at a fresh copy of the migrated template, dropped afterwards."""
+    with template_copy(cluster, template_db) as url:
+        yield Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ from registry.cluster import Cluster
 from registry.permissions import Role
 from registry.settings import PROJECT_ROOT, Settings
 from tests.authkit import Account, make_accounts
-from tests.conftest import _dsn
+from tests.conftest import template_copy
 from web.app import create_app
 
 TODAY = dt.date.today()
@@ -39,21 +38,12 @@ YEAR = 2025
 
 @pytest.fixture(scope="module")
 def demo(cluster: Cluster, template_db: str) -> Iterator[Settings]:
-    name = f"test_campaigns_{os.getpid()}"
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    settings = Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
-    with psycopg.connect(_dsn(cluster, name)) as conn:
-        seed_demo(conn, today=TODAY)
-        conn.commit()
-    yield settings
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with template_copy(cluster, template_db, "test_campaigns") as url:
+        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        with psycopg.connect(url) as conn:
+            seed_demo(conn, today=TODAY)
+            conn.commit()
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from layers.demo import seed_demo
 from registry.catalog import LayerCatalog
@@ -22,28 +20,19 @@ from registry.permissions import Role
 from registry.places import find as places_find
 from registry.settings import Settings
 from tests.authkit import make_accounts
-from tests.conftest import _dsn
+from tests.conftest import template_copy
 from web.app import create_app
 
 
 @pytest.fixture(scope="module")
 def demo(cluster: Cluster, template_db: str) -> Iterator[Settings]:
     """A database holding the demo (assets and gazetteer)."""
-    name = f"test_places_{os.getpid()}"
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    settings = Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
-    with psycopg.connect(_dsn(cluster, name)) as conn:
-        seed_demo(conn)
-        conn.commit()
-    yield settings
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with template_copy(cluster, template_db, "test_places") as url:
+        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        with psycopg.connect(url) as conn:
+            seed_demo(conn)
+            conn.commit()
+        yield settings
 
 
 @pytest.fixture(scope="module")

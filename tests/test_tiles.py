@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 
 import mapbox_vector_tile
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 from shapely.geometry import LineString, box
 
 from registry.assets import AssetRow, upsert_assets
@@ -21,7 +19,7 @@ from registry.context import set_actor
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import reader_headers
-from tests.conftest import _counter, _dsn
+from tests.conftest import template_copy
 from tests.factories import CENTRE, make_properties
 from tests.ogc_support import seed_all
 from web.app import create_app
@@ -46,20 +44,10 @@ def client(db: Settings, conn: psycopg.Connection, catalog: LayerCatalog) -> Ite
 def shared_db(cluster: Cluster, template_db: str, catalog: LayerCatalog) -> Iterator[Settings]:
     """One copy of the template for the module's read-only tests, seeded once with 3
     assets per layer; dropped after the module."""
-    name = f"tiles_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    try:
-        with psycopg.connect(_dsn(cluster, name)) as conn:
+    with template_copy(cluster, template_db, "tiles") as url:
+        with psycopg.connect(url) as conn:
             seed_all(conn, catalog, 3)
-        yield Settings(_env_file=None, database_url=_dsn(cluster, name))  # type: ignore[call-arg]
-    finally:
-        with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        yield Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")

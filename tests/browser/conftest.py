@@ -32,7 +32,6 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
-from psycopg import sql
 from shapely.geometry import Polygon
 
 from layers.demo import seed_demo
@@ -42,7 +41,7 @@ from registry.cluster import Cluster
 from registry.permissions import Role
 from registry.settings import PROJECT_ROOT, Settings
 from tests.authkit import Account, make_accounts
-from tests.conftest import _counter, _dsn, free_port
+from tests.conftest import free_port, template_copy
 from tests.factories import CENTRE, make_properties, sample_geometry_for
 from web.app import create_app
 
@@ -148,18 +147,10 @@ def module_db(
 ) -> Iterator[Settings]:
     """A copy of the migrated template for one test module (its server's database),
     with a data folder of its own (photos)."""
-    name = f"browser_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
+    with template_copy(cluster, template_db, "browser") as url:
+        yield Settings(  # type: ignore[call-arg]
+            _env_file=None, database_url=url, data_dir=tmp_path_factory.mktemp("data")
         )
-    yield Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=_dsn(cluster, name), data_dir=tmp_path_factory.mktemp("data")
-    )
-    with psycopg.connect(_dsn(cluster, "postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextmanager

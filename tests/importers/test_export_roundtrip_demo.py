@@ -7,7 +7,6 @@ re-imports are dry runs (their data rolled back; only the ``imports`` record sta
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 import psycopg
 import pyogrio
 import pytest
-from psycopg import sql
 
 from importers import ImportOptions, run_import
 from importers.export import CRS_COLUMN, FORMATS, SUFFIX, export
@@ -24,6 +22,7 @@ from layers import ALL_LAYERS
 from layers.demo import seed_demo
 from registry.settings import Settings
 from registry.spec import AttrType, LayerSpec
+from tests.conftest import template_copy
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +51,10 @@ def _check_types(spec: LayerSpec, fmt: str, out: Path, labels: str) -> None:
 @pytest.fixture(scope="module")
 def demo_db(cluster, template_db) -> Iterator[Settings]:
     """A copy of the template with the whole demo seeded, shared by this module."""
-    name = f"test_roundtrip_{os.getpid()}"
-    base = cluster.settings
-    dsn = f"postgresql://{base.pg_user}@127.0.0.1:{cluster.port}"
-    with psycopg.connect(f"{dsn}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    with psycopg.connect(f"{dsn}/{name}") as conn:
-        seed_demo(conn)
-    yield Settings(_env_file=None, database_url=f"{dsn}/{name}")  # type: ignore[call-arg]
-    with psycopg.connect(f"{dsn}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with template_copy(cluster, template_db, "test_roundtrip") as url:
+        with psycopg.connect(url) as conn:
+            seed_demo(conn)
+        yield Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
 
 
 # Every format with its default labels (Chinese for CSV/XLSX), and CSV with machine codes.
