@@ -99,12 +99,7 @@ def resolve_crs(
     """User's CRS, else the file's, else one the table states, else degrees → EPSG:4490;
     numbers that are not degrees stop the import with the ranked guess (never applied)."""
     if crs_option:
-        try:
-            if coords.offset_system(crs_option) is None:
-                coords.parse_crs(crs_option)
-        except ValueError:
-            raise CrsInvalid.of("crs_invalid", crs=crs_option) from None
-        return coords.offset_system(crs_option) or crs_option
+        return _named_crs(crs_option)
     if source.crs:
         return source.crs
     stated = _stated_crs(batch)
@@ -149,14 +144,21 @@ def _stated_crs(batch: Batch) -> str | None:
         if norm(str(col)) in ("坐标系", "crs"):
             values = {str(v).strip() for v in batch.frame[col] if v is not None and str(v).strip()}
             if len(values) == 1:
-                value = values.pop()
-                try:
-                    if coords.offset_system(value) is None:
-                        coords.parse_crs(value)
-                except ValueError:
-                    raise CrsInvalid.of("crs_invalid", crs=value) from None
-                return coords.offset_system(value) or value
+                return _named_crs(values.pop())
     return None
+
+
+def _named_crs(name: str) -> str:
+    """A CRS the user or the table names: an offset system (gcj02, bd09) as its
+    canonical name, else as given once PROJ reads it; unreadable is the user's error."""
+    offset = coords.offset_system(name)
+    if offset:
+        return offset
+    try:
+        coords.parse_crs(name)
+    except ValueError:
+        raise CrsInvalid.of("crs_invalid", crs=name) from None
+    return name
 
 
 def is_projected(crs: str) -> bool:
