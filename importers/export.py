@@ -257,7 +257,7 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, spec: LayerSpec, out: Path) -> N
 
 def export_selection(
     conn: psycopg.Connection,
-    selection: list[tuple[LayerSpec, list[str]]],
+    selection: list[tuple[LayerSpec, list[str] | None]],
     fmt: str,
     out: Path,
     *,

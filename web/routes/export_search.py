@@ -74,18 +74,26 @@ def search_selection(
 
 
 def file_response(
-    conn: psycopg.Connection, selection: list[tuple[Any, list[str]]], name: str, fmt: str, csv_geometry: str
+    conn: psycopg.Connection,
+    selection: list[tuple[Any, list[str] | None]],
+    name: str,
+    fmt: str,
+    csv_geometry: str,
+    *,
+    labels: str | None = None,
+    error: type[InvalidParameter] = InvalidParameter,
 ) -> FileResponse:
-    """The export file of ``selection`` (removed once sent)."""
+    """The export file of ``selection`` (removed once sent): every export download of the
+    API goes through here. ``error`` is the problem a bad format or option is said as."""
     if fmt not in FORMATS:
-        raise InvalidParameter("format", "").with_message("export_format", formats=", ".join(FORMATS))
+        raise error("format", "").with_message("export_format", formats=", ".join(FORMATS))
     tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
     out = tmp / f"{name}{SUFFIX[fmt]}"
     try:
-        export_selection(conn, selection, fmt, out, csv_geometry=csv_geometry)
+        export_selection(conn, selection, fmt, out, csv_geometry=csv_geometry, labels=labels)
     except ExportOptionError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidParameter("format", "").with_message(exc.code, **exc.params) from None
+        raise error("format", "").with_message(exc.code, **exc.params) from None
     return FileResponse(
         out,
         media_type=MEDIA_TYPE[fmt],

@@ -19,13 +19,12 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, Response
 
 from importers import ImportOptions, get_import, run_import, undo
 from importers.checks import parse_set
 from importers.errors import FileTooLarge, ImportNotFound
-from importers.export import FORMATS, MEDIA_TYPE, SUFFIX, ExportOptionError, export_selection
+from importers.export import FORMATS
 from importers.mapping import load_mapping
 from importers.pipeline import create_import_record
 from importers.report import label_of, reason_of, rows_to_csv
@@ -297,7 +296,9 @@ def export_layer(
         raise InvalidExportRequest("format", "").with_message("export_format", formats=", ".join(FORMATS))
     if search is not None:
         selected, name = export_search.search_selection(conn, catalog, search)
-        return export_search.file_response(conn, selected, name, format, csv_geometry)
+        return export_search.file_response(
+            conn, selected, name, format, csv_geometry, labels=labels, error=InvalidExportRequest
+        )
     if not layer and not ids:  # (an empty layer= is no layer)
         raise InvalidExportRequest("layer", "").with_message("export_needs_layer_or_ids")
     id_list = _parse_ids(ids) if ids else None
@@ -329,18 +330,8 @@ def export_layer(
             permissions_check_read(request, catalog.get(asset_layer))
         selection = [(catalog.get(n), found[n]) for n in catalog.names() if n in found]
         name = spec.name if spec else (selection[0][0].name if len(selection) == 1 else "search")
-    tmp = Path(tempfile.mkdtemp(prefix="registry-export-"))
-    out = tmp / f"{name}{SUFFIX[format]}"
-    try:
-        export_selection(conn, selection, format, out, csv_geometry=csv_geometry, labels=labels)
-    except ExportOptionError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidExportRequest("format", "").with_message(exc.code, **exc.params) from None
-    return FileResponse(
-        out,
-        media_type=MEDIA_TYPE[format],
-        filename=out.name,
-        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    return export_search.file_response(
+        conn, selection, name, format, csv_geometry, labels=labels, error=InvalidExportRequest
     )
 
 
