@@ -15,7 +15,7 @@ from layers import default_catalog
 from registry.catalog import LayerCatalog
 from registry.db import make_pool, make_read_pools
 from registry.settings import Settings
-from registry.tile_cache import attach_generation_triggers
+from registry.tile_cache import MemoryTiles, attach_generation_triggers
 from registry.workflow_store import sync_workflows
 from web.errors import add_exception_handlers
 from web.limits import RequestLimits
@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.read_pools = []
+    # this app's in-process copies of the tiles it served (one per app: tests run
+    # several apps in one process, each on its own database)
+    app.state.tile_memory = MemoryTiles()
     add_exception_handlers(app)
     app.add_middleware(RequestLimits, settings=settings)
     if settings.read_urls:

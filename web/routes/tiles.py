@@ -10,7 +10,6 @@ tiles it served in memory under the same generations; ``X-Tile-Cache`` says hit 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import psycopg
@@ -46,22 +45,6 @@ class TileNotFound(RegistryError):
     code = "tile_not_found"
 
 
-_MEMORY_LOCK = threading.Lock()
-
-
-def _memory(request: Request) -> MemoryTiles:
-    """This app's in-process tiles (one per app: tests run several apps in one process,
-    each on its own database)."""
-    state = request.app.state
-    memory = getattr(state, "tile_memory", None)
-    if memory is None:
-        with _MEMORY_LOCK:
-            memory = getattr(state, "tile_memory", None)
-            if memory is None:
-                memory = state.tile_memory = MemoryTiles()
-    return memory
-
-
 def _respond(request: Request, data: bytes, etag: str, cache: str) -> Response:
     public = request.app.state.settings.public_read
     headers = {
@@ -79,7 +62,7 @@ def _respond(request: Request, data: bytes, etag: str, cache: str) -> Response:
 
 async def _tile(request: Request, specs: list[LayerSpec], z: int, x: int, y: int) -> Response:
     use_cache = request.app.state.settings.tile_cache
-    memory = _memory(request) if use_cache else None
+    memory: MemoryTiles | None = request.app.state.tile_memory if use_cache else None
 
     def read(conn: psycopg.Connection) -> tuple[bytes, str, str]:
         if memory is not None:
