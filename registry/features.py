@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -213,18 +214,18 @@ def _feature_json(
     ).format(g=geometry_expr(crs), d=sql.Literal(decimals), props=props)
 
 
-_FEATURE_SQL: dict[tuple[Any, ...], sql.Composable] = {}
-
-
 def _feature_sql(spec: LayerSpec, crs: ApiCrs, names: list[str] | None, today: dt.date) -> sql.Composable:
     """:func:`_feature_json` rendered once and kept (it depends on nothing per request)."""
-    key = (spec, crs.srid, crs.swap_axes, crs.geographic, tuple(names) if names is not None else None, today)
-    found = _FEATURE_SQL.get(key)
-    if found is None:
-        if len(_FEATURE_SQL) > 1000:  # days go by; property selections are the caller's
-            _FEATURE_SQL.clear()
-        found = _FEATURE_SQL[key] = sql.SQL(_feature_json(spec, crs, names, today).as_string(None))
-    return found
+    return _rendered_feature_sql(spec, crs, tuple(names) if names is not None else None, today)
+
+
+# bounded: days go by, and property selections are the caller's
+@lru_cache(maxsize=1024)
+def _rendered_feature_sql(
+    spec: LayerSpec, crs: ApiCrs, names: tuple[str, ...] | None, today: dt.date
+) -> sql.Composable:
+    selected = list(names) if names is not None else None
+    return sql.SQL(_feature_json(spec, crs, selected, today).as_string(None))
 
 
 def query_items(conn: psycopg.Connection, spec: LayerSpec, q: ItemQuery) -> ItemPage:
