@@ -289,14 +289,23 @@ def _fields(sub: Submission) -> set[str]:
     return set(sub.properties) | ({"geom"} if sub.geometry is not None else set())
 
 
-def _check_rights(user: User, spec: LayerSpec, sub: Submission) -> None:
-    """The right the API's own endpoint asks for (a step's: the workflow's, in take_step)."""
+def _check_rights(user: User, spec: LayerSpec, sub: Submission) -> Action:
+    """The right the API's own endpoint asks for, checked (a step's: the workflow's, in
+    take_step; an update of photos only: may_attach's), and returned to be kept with the
+    key (the undo of a batch asks for the same rights)."""
     if sub.kind == "create":
         check(user.role, Action.CREATE, spec)
-    elif sub.kind == "update" and _fields(sub):
-        check_update(user.role, spec, _fields(sub))
-    elif sub.kind == "inspection":
+        return Action.CREATE
+    if sub.kind == "inspection":
         check(user.role, Action.INSPECT, spec)
+        return Action.INSPECT
+    if sub.kind == "step":
+        return Action.LIFECYCLE
+    fields = _fields(sub)
+    if not fields:
+        return Action.UPDATE
+    check_update(user.role, spec, fields)
+    return action_for_update(spec, fields)
 
 
 def _write(
@@ -305,7 +314,7 @@ def _write(
     """Do what the submission asks, in a savepoint of the request's transaction (a
     refusal leaves nothing of it), through the API's own store functions and rights."""
     spec = catalog.get(sub.layer)
-    _check_rights(user, spec, sub)
+    action = _check_rights(user, spec, sub)
     photos = field.uploaded(conn, account_id=user.id, refs=[p.model_dump() for p in sub.photos])
     if photos and not may_attach(user, spec):
         raise PermissionDenied("").with_message(
@@ -326,9 +335,7 @@ def _write(
                 conn, account_id=user.id, actor=user.username, device=device, day=clock.today()
             )
             via = field.via_of(batch)
-            record, action, extra = _apply(
-                conn, catalog, settings, user, spec, sub, asset_id, photos, via, warnings
-            )
+            record, extra = _apply(conn, catalog, settings, user, spec, sub, asset_id, photos, via, warnings)
     except store.VersionConflict as exc:
         assert asset_id is not None
         theirs = field.theirs(conn, spec, asset_id)
@@ -351,7 +358,7 @@ def _write(
         batch_id=batch,
         kind=sub.kind,
         layer=spec.name,
-        action=action,
+        action=action.value,
         asset_id=str(record["id"]),
         photos=len(photos),
         recorded_at=parse_instant(sub.recorded_at) if sub.recorded_at else None,
@@ -370,9 +377,9 @@ def _apply(
     photos: list[field.UploadedPhoto],
     via: str,
     warnings: list[dict[str, str]],
-) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """The write of one kind: (the asset as written, the right it needed, what else the
-    answer says: the inspection's id and the hazard it raised)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The write of one kind: (the asset as written, what else the answer says: the
+    inspection's id and the hazard it raised)."""
     comment = _comment(sub)
     extra: dict[str, Any] = {}
     if sub.kind == "create":
@@ -380,12 +387,10 @@ def _apply(
         record = store.create_asset(
             conn, spec, props=sub.properties, geom=geom, actor=user.username, via=via, comment=comment
         )
-        action = Action.CREATE.value
         workflow_store.attach_photos(conn, spec, record["id"], _photo_rows(photos), actor=user.username)
     elif sub.kind == "update":
         expected = _base_version(sub)
-        fields = _fields(sub)
-        if not fields and not photos:
+        if not _fields(sub) and not photos:
             raise InvalidFeature("").with_message("nothing_to_change")
         geom = None if sub.geometry is None else request_geometry(sub.geometry, "geometry", warnings)
         record = store.update_asset(
@@ -399,7 +404,6 @@ def _apply(
             via=via,
             comment=comment,
         )
-        action = action_for_update(spec, fields).value if fields else Action.UPDATE.value
         workflow_store.attach_photos(conn, spec, record["id"], _photo_rows(photos), actor=user.username)
     elif sub.kind == "inspection":
         assert asset_id is not None
@@ -418,7 +422,6 @@ def _apply(
         if done.get("raised"):  # the hazard it raised (a new asset, in this batch too)
             extra["raised"] = done["raised"]
         record = store.get_asset(conn, spec, asset_id)
-        action = Action.INSPECT.value
     else:
         expected = _base_version(sub)
         if sub.step is None:
@@ -438,9 +441,8 @@ def _apply(
             photos=_photo_rows(photos),
             via=via,
         )
-        action = Action.LIFECYCLE.value
     field.place_photos(conn, record["id"], photos)
-    return record, action, extra
+    return record, extra
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
