@@ -21,7 +21,7 @@ from importers.errors import BadOption, CrsInvalid, CrsLooksOffset, CrsMissing, 
 from importers.mapping import norm
 from importers.nearby import StagedPoints
 from importers.report import ImportReport, ReportRow
-from registry import coords
+from registry import coords, store
 from registry.messages import nested, problem
 from registry.spec import LayerSpec, Problem
 from registry.validation import check_value
@@ -47,7 +47,7 @@ class RunState:
         """The next free code ``<prefix>-<year>-<serial>`` (the first needs one query)."""
         if self.serial is None:
             self.stem = f"{spec.code_prefix}-{dt.date.today().year}-"
-            self.serial = writer.next_serial(conn, spec, self.stem)
+            self.serial = store.next_serial(conn, spec, self.stem)
         code = f"{self.stem}{self.serial:04d}"
         self.serial += 1
         self.generated.append(code)

@@ -11,7 +11,6 @@ named as the reason (sql/0090 links them to the inspection)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +26,7 @@ from registry.clock import CHINA
 from registry.context import set_actor
 from registry.errors import FeatureNotFound, InvalidParameter
 from registry.spec import Choice, LayerSpec
-from registry.store import create_asset, get_asset, update_asset
+from registry.store import create_asset, get_asset, next_serial, update_asset
 from registry.validation import check_value
 
 RESULTS = (
@@ -38,12 +37,6 @@ RESULTS = (
 MAX_NOTES = 4000
 # a phone's clock may run a little ahead of the server's
 CLOCK_SKEW = dt.timedelta(minutes=10)
-
-
-def _attr_zh(spec: LayerSpec, name: str) -> str:
-    """An attribute as a Chinese message names it: its label (else its name)."""
-    attr = next((a for a in spec.all_attrs if a.name == name), None)
-    return attr.zh if attr is not None else name
 
 
 def _check(inspected_at: dt.datetime, inspector: str, result: str, notes: str | None) -> None:
@@ -72,9 +65,9 @@ def _changes(spec: LayerSpec, given: Mapping[str, Any] | None) -> dict[str, Any]
                 "inspection_cannot_set",
                 layer=spec.name,
                 name=name,
-                name_zh=_attr_zh(spec, name),
+                name_zh=spec.attr_zh(name),
                 allowed=", ".join(spec.inspection_sets) or "—",
-                allowed_zh="、".join(_attr_zh(spec, n) for n in spec.inspection_sets) or "—",
+                allowed_zh="、".join(spec.attr_zh(n) for n in spec.inspection_sets) or "—",
             )
         clean, found = check_value(spec.attr(name), raw)
         if found is not None or clean is None:
@@ -99,14 +92,7 @@ def raise_targets(catalog: Any, layer: str) -> list[LayerSpec]:
 def _new_code(conn: psycopg.Connection, spec: LayerSpec, day: dt.date) -> str:
     """The next free ``<prefix>-<year>-<serial>``, as imports number new assets."""
     stem = f"{spec.code_prefix}-{day.year}-"
-    pattern = "^" + re.escape(stem) + "([0-9]{1,12})$"
-    (serial,) = conn.execute(
-        sql.SQL(
-            "SELECT COALESCE(max(substring(code FROM %s)::bigint), 0) + 1 FROM {} WHERE code ~ %s"
-        ).format(sql.Identifier(spec.name)),
-        (pattern, pattern),
-    ).fetchone()
-    return f"{stem}{int(serial):04d}"
+    return f"{stem}{next_serial(conn, spec, stem):04d}"
 
 
 def _raise_hazard(
@@ -133,7 +119,7 @@ def _raise_hazard(
             layer=target.name,
             layer_zh=target.zh,
             fields=", ".join(rule.fields),
-            fields_zh="、".join(_attr_zh(target, n) for n in rule.fields),
+            fields_zh="、".join(target.attr_zh(n) for n in rule.fields),
             unknown=", ".join(sorted(unknown)),
         )
     props: dict[str, Any] = dict(rule.defaults)

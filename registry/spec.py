@@ -393,6 +393,12 @@ class LayerSpec:
                 return a
         raise KeyError(f"layer {self.name!r} has no attribute {name!r}")
 
+    def attr_zh(self, name: str) -> str:
+        """An attribute as a Chinese message names it: its label, else its name (a name a
+        user sent that the layer does not have)."""
+        attr = next((a for a in self.all_attrs if a.name == name), None)
+        return attr.zh if attr is not None else name
+
     @property
     def writable_attrs(self) -> tuple[Attr, ...]:
         """Attributes a client may set."""

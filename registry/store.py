@@ -437,3 +437,19 @@ def split_asset(
                 )
             )
     return results
+
+
+def next_serial(conn: psycopg.Connection, spec: LayerSpec, stem: str) -> int:
+    """The first free serial after every code ``<stem><digits>`` of the layer (deleted
+    assets included: their codes stay taken), found with one query."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT COALESCE(max(substring(code FROM %s)::bigint), 0) + 1 FROM {table} WHERE code ~ %s"
+        ).format(table=sql.Identifier(spec.name)),
+        ("^" + _re_escape(stem) + "([0-9]{1,12})$", "^" + _re_escape(stem) + "[0-9]{1,12}$"),
+    ).fetchone()
+    return int(row[0]) if row else 1
+
+
+def _re_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in r".^$*+?()[]{}|\-" else ch for ch in text)

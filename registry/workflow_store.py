@@ -472,9 +472,9 @@ def _label(spec: LayerSpec, code: str) -> str:
 
 
 def _attr_zh(spec: LayerSpec, name: str) -> str:
-    """An attribute as a Chinese message names it: its label (else its name)."""
-    attr = next((a for a in spec.all_attrs if a.name == name), None)
-    return f"“{attr.zh}”" if attr is not None else name
+    """An attribute as a Chinese message names it: its label, quoted (else its name)."""
+    label = spec.attr_zh(name)
+    return f"“{label}”" if label != name else name
 
 
 def take_step(
