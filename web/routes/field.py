@@ -32,13 +32,13 @@ from registry.catalog import LayerCatalog
 from registry.errors import FeatureNotFound, InvalidFeature, InvalidParameter, RegistryError
 from registry.inspections import RESULTS, add_inspection
 from registry.permissions import (
-    ROLE_LABELS,
     Action,
     PermissionDenied,
     action_for_update,
     allowed,
     check,
     check_update,
+    role_words,
 )
 from registry.permissions import permissions_of as rights_of
 from registry.properties import parse_instant
@@ -319,8 +319,7 @@ def _write(
     if photos and not may_attach(user, spec):
         raise PermissionDenied("").with_message(
             "permission_denied_layer",
-            role=user.role.value,
-            role_zh=ROLE_LABELS[user.role][0],
+            **role_words(user.role),
             action="attach photos",
             action_zh="上传照片到",
             layer=spec.name,
