@@ -302,16 +302,21 @@ def uploaded(
     conn: psycopg.Connection, *, account_id: int, refs: list[Mapping[str, Any]]
 ) -> list[UploadedPhoto]:
     """The photos a submission names (``sha256``, optional ``taken_at``/``lon``/``lat``
-    overriding what the upload said), or PhotoNotUploaded naming the first one missing."""
+    overriding what the upload said), or PhotoNotUploaded naming the first one missing;
+    one query for them all."""
+    digests = [str(ref["sha256"]).lower() for ref in refs]
+    if not digests:
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT sha256, file_name, content_type, size_bytes, taken_at, ST_X(position) AS lon, "
+            "ST_Y(position) AS lat, accuracy_m FROM field_photos WHERE account_id = %s AND sha256 = ANY(%s)",
+            (account_id, digests),
+        ).fetchall()
+    found = {r["sha256"]: r for r in rows}
     out: list[UploadedPhoto] = []
-    for i, ref in enumerate(refs):
-        digest = str(ref["sha256"]).lower()
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT file_name, content_type, size_bytes, taken_at, ST_X(position) AS lon, "
-                "ST_Y(position) AS lat, accuracy_m FROM field_photos WHERE account_id = %s AND sha256 = %s",
-                (account_id, digest),
-            ).fetchone()
+    for i, (digest, ref) in enumerate(zip(digests, refs, strict=True)):
+        row = found.get(digest)
         if row is None:
             raise PhotoNotUploaded(
                 "field_photo_not_uploaded",
