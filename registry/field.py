@@ -341,13 +341,14 @@ def uploaded(
 
 
 def place_photos(conn: psycopg.Connection, asset_id: Any, photos: Iterable[UploadedPhoto]) -> None:
-    """Give the asset's photos the position and time the phone recorded for them."""
-    for p in photos:
-        conn.execute(
+    """Give the asset's photos the position and time the phone recorded for them (one
+    round trip: executemany pipelines the updates)."""
+    with conn.cursor() as cur:
+        cur.executemany(
             "UPDATE asset_photos SET taken_at = COALESCE(%s, taken_at), accuracy_m = %s, "
             "position = CASE WHEN %s::float8 IS NULL OR %s::float8 IS NULL THEN position "
             "ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4490) END WHERE asset_id = %s AND sha256 = %s",
-            (p.taken_at, p.accuracy_m, p.lon, p.lat, p.lon, p.lat, asset_id, p.sha256),
+            [(p.taken_at, p.accuracy_m, p.lon, p.lat, p.lon, p.lat, asset_id, p.sha256) for p in photos],
         )
 
 
