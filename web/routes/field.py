@@ -380,13 +380,14 @@ def _apply(
     """The write of one kind: (the asset as written, what else the answer says: the
     inspection's id and the hazard it raised)."""
     comment = _comment(sub)
+    rows = _photo_rows(photos)
     extra: dict[str, Any] = {}
     if sub.kind == "create":
         geom = _new_geometry(sub, settings.field_max_accuracy_m, warnings)
         record = store.create_asset(
             conn, spec, props=sub.properties, geom=geom, actor=user.username, via=via, comment=comment
         )
-        workflow_store.attach_photos(conn, spec, record["id"], _photo_rows(photos), actor=user.username)
+        workflow_store.attach_photos(conn, spec, record["id"], rows, actor=user.username)
     elif sub.kind == "update":
         expected = _base_version(sub)
         if not _fields(sub) and not photos:
@@ -403,20 +404,12 @@ def _apply(
             via=via,
             comment=comment,
         )
-        workflow_store.attach_photos(conn, spec, record["id"], _photo_rows(photos), actor=user.username)
+        workflow_store.attach_photos(conn, spec, record["id"], rows, actor=user.username)
     elif sub.kind == "inspection":
         assert asset_id is not None
         args = inspection_args(sub.inspection or {}, catalog, user)
-        photo_dicts = [
-            {
-                "sha256": p.sha256,
-                "file_name": p.file_name,
-                "content_type": p.content_type,
-                "size_bytes": p.size_bytes,
-            }
-            for p in photos
-        ]
-        done = add_inspection(conn, spec, asset_id, photos=photo_dicts, actor=user.username, via=via, **args)
+        listed = [dataclasses.asdict(p) for p in rows]
+        done = add_inspection(conn, spec, asset_id, photos=listed, actor=user.username, via=via, **args)
         extra["inspection_id"] = str(done["id"])
         if done.get("raised"):  # the hazard it raised (a new asset, in this batch too)
             extra["raised"] = done["raised"]
@@ -437,7 +430,7 @@ def _apply(
             role=user.role.value,
             actor=user.username,
             expected_version=expected,
-            photos=_photo_rows(photos),
+            photos=rows,
             via=via,
         )
     field.place_photos(conn, record["id"], photos)
