@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import psycopg
 import shapely
-from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from importers import writer
@@ -22,11 +21,11 @@ from importers.mapping import norm
 from importers.nearby import StagedPoints
 from importers.report import ImportReport, ReportRow
 from registry import coords, store
+from registry.coords import GEOD
 from registry.messages import nested, problem
 from registry.spec import LayerSpec, Problem
 from registry.validation import check_value
 
-_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 # Column or file names of phone map apps' exports, whose coordinates are GCJ-02.
 _APP_MARKERS = ("gcj", "高德", "amap", "腾讯", "tencent", "火星", "qq地图", "autonavi", "mapabc")
 _DEGREE_LIKE = ("经度", "纬度", "lon", "lat", "lng", "longitude", "latitude")
@@ -231,7 +230,7 @@ def repair(geom: BaseGeometry, spec: LayerSpec) -> tuple[BaseGeometry | None, Pr
 
 def area_m2(geom: BaseGeometry) -> float:
     """Area on the CGCS2000 ellipsoid, m² (lon/lat input)."""
-    return abs(_GEOD.geometry_area_perimeter(geom)[0])
+    return abs(GEOD.geometry_area_perimeter(geom)[0])
 
 
 def outside_problem(src: BaseGeometry | None, crs: str, boundary: BaseGeometry, value: str) -> Problem:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pyproj import Geod
+
+from registry.coords import GEOD
 
 CELL_DEGREES = 2e-5
 MAX_PAIRS = 5_000_000
-_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
 
 
 @dataclass
@@ -82,7 +82,7 @@ def near_in_file(points: StagedPoints, metres: float) -> list[tuple[int, int]] |
     b = np.concatenate(seconds)
     if not len(a):
         return []
-    _, _, dist = _GEOD.inv(lon[a], lat[a], lon[b], lat[b])
+    _, _, dist = GEOD.inv(lon[a], lat[a], lon[b], lat[b])
     close = np.asarray(dist) <= metres
     best: dict[int, int] = {}
     for later, first in zip(rownum[b[close]].tolist(), rownum[a[close]].tolist(), strict=True):

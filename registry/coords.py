@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
+
+# Distances, areas and offsets on CGCS2000's ellipsoid (GRS80): one for the project.
+GEOD = Geod(ellps="GRS80")
 
 STORAGE_EPSG = 4490
 _A = 6378245.0

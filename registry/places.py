@@ -11,7 +11,6 @@ the names sharing the most characters with it.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import psycopg
 import psycopg.rows
 from shapely.geometry.base import BaseGeometry
 
+from registry.coords import GEOD
 from registry.errors import InvalidParameter
 from registry.messages import render
 
@@ -272,18 +272,6 @@ def _point_feature(fid: str, lon: float, lat: float, props: dict[str, Any]) -> d
     }
 
 
-def _offset(lon: float, lat: float, bearing_deg: float, metres: float) -> tuple[float, float]:
-    """A point ``metres`` from (lon, lat) towards ``bearing_deg`` (on the sphere; at
-    a few hundred metres the difference from the spheroid is millimetres)."""
-    r = 6371008.8
-    d = metres / r
-    b = math.radians(bearing_deg)
-    p1, l1 = math.radians(lat), math.radians(lon)
-    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
-    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
-    return math.degrees(l2), math.degrees(p2)
-
-
 def _intersection(conn: psycopg.Connection, a_name: str, b_name: str, kind: str) -> PlaceResult:
     result = PlaceResult(kind)
     roads = []
@@ -352,7 +340,7 @@ def find(conn: psycopg.Connection, q: str, limit: int = 10) -> PlaceResult:
         moved = []
         for f in base.features:
             lon, lat = f["geometry"]["coordinates"]
-            x, y = _offset(lon, lat, bearing, metres)
+            x, y, _ = GEOD.fwd(lon, lat, bearing, metres)
             props = {k: v for k, v in f["properties"].items() if k != "label"}
             props.update(
                 name=f"{props['name']}{m['dir']}{m['dist']}米",

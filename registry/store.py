@@ -19,13 +19,13 @@ import psycopg
 import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from pyproj import Geod
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import split
 
 from registry.assets import STORAGE_SRID
 from registry.context import set_actor
+from registry.coords import GEOD
 from registry.errors import DuplicateAsset, FeatureNotFound, InvalidFeature, InvalidParameter, RegistryError
 from registry.spec import LayerSpec
 from registry.validation import validate_asset
@@ -351,9 +351,6 @@ def restore_asset(
     return row[0]
 
 
-_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
-
-
 def _free_codes(conn: psycopg.Connection, spec: LayerSpec, code: str, how_many: int) -> list[str]:
     """``code-2``, ``code-3``…: the first ones no asset of the layer (live or deleted) uses."""
     rows = conn.execute(
@@ -395,7 +392,7 @@ def split_asset(
     pieces = [p for p in split(geom, blade).geoms if p.geom_type == "Polygon"]
     if len(pieces) < 2:
         raise InvalidParameter("line", "").with_message("split_line_cross")
-    areas = [abs(_GEOD.geometry_area_perimeter(p)[0]) for p in pieces]
+    areas = [abs(GEOD.geometry_area_perimeter(p)[0]) for p in pieces]
     order = sorted(range(len(pieces)), key=lambda i: -areas[i])
     pieces, areas = [pieces[i] for i in order], [areas[i] for i in order]
     whole = sum(areas)
