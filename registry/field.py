@@ -111,9 +111,9 @@ class FieldConflict(store.VersionConflict):
     """The asset changed since the phone read it: ``yours`` is what was sent, ``theirs``
     the asset as it is now (properties, geometry, version, who changed it and when)."""
 
-    def __init__(self, *, yours: dict[str, Any], theirs: dict[str, Any], code: str) -> None:
+    def __init__(self, *, yours: dict[str, Any], theirs: dict[str, Any]) -> None:
         params = {
-            "code": code,
+            "code": str(theirs["code"]),
             "by": theirs["updated_by"],
             "at": theirs["updated_at"],
             "current": theirs["version"],

@@ -338,7 +338,7 @@ def _write(
     except store.VersionConflict as exc:
         assert asset_id is not None
         theirs = field.theirs(conn, spec, asset_id)
-        raise field.FieldConflict(yours=_yours(sub), theirs=theirs, code=str(theirs["code"])) from exc
+        raise field.FieldConflict(yours=_yours(sub), theirs=theirs) from exc
     body: dict[str, Any] = {
         "kind": sub.kind,
         "layer": spec.name,
