@@ -327,7 +327,6 @@ def _write(
         )
     warnings: list[dict[str, str]] = []
     asset_id = None if sub.kind == "create" else _asset_id(sub, spec)
-    extra: dict[str, Any] = {}
     try:
         with conn.transaction():
             batch = field.batch_for(
