@@ -108,9 +108,10 @@ def config(request: Request, catalog: CatalogDep, user: CurrentUser) -> dict[str
     forms are built from (``/api/layers``: attributes with labels, types, required,
     choices, ranges, max lengths, geometry types, workflow), with what the caller may do."""
     settings: Settings = request.app.state.settings
+    rights = rights_of(user.role, catalog)
     layers = []
     for spec in catalog:
-        may = rights_of(user.role, [spec])[spec.name]
+        may = rights[spec.name]
         if Action.CREATE not in may and Action.INSPECT not in may:
             continue
         steps = spec.workflow is not None and any(
