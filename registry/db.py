@@ -41,6 +41,12 @@ def make_pool(
     JIT is off for the app's sessions: PostGIS functions declare high costs, so plans
     of ordinary tile and search queries pass ``jit_above_cost`` and compiling them
     took longer than running them (1.3 s of a 2.8 s city tile over a million assets).
+    Prepared statements run on generic plans (``plan_cache_mode``): the hot reads are
+    the same statements with other values (a box, a tile), whose plans do not depend on
+    them, and PostgreSQL's default re-planned each execution while it weighed a generic
+    plan against custom ones (planning took about as long as running a small-bbox page
+    or a tile; issue 13). Statements are prepared only after repeating
+    (``prepare_threshold``), so one-off queries keep their own plans.
     Any ``options`` already in DATABASE_URL are kept and win over these defaults.
     ``dsn`` names another server than the primary (a read replica).
     REGISTRY_PREPARE_THRESHOLD=0 turns server-side prepared statements off (PgBouncer).
@@ -51,7 +57,12 @@ def make_pool(
         filter(
             None,
             # the URL's own options last: for PostgreSQL the later -c wins
-            ["-c jit=off", f"-c statement_timeout={timeout_ms}", conninfo_to_dict(dsn).get("options")],
+            [
+                "-c jit=off",
+                "-c plan_cache_mode=force_generic_plan",
+                f"-c statement_timeout={timeout_ms}",
+                conninfo_to_dict(dsn).get("options"),
+            ],
         )
     )
     return ConnectionPool(
