@@ -68,6 +68,16 @@ PARKING = LayerSpec(
         ),
         Attr("fee_rule", T, "收费标准", "Fee rule", aliases=("收费标准", "收费", "fee", "fee_rule")),
         Attr("operator", T, "运营单位", "Operator", aliases=("运营单位", "运营方", "operator")),
+        # The day the bay or lot came into use (设置/启用): what "bays added" counts, not
+        # the day the registry recorded it (a survey of last year's car parks imported
+        # today must not count as this month's new bays).
+        Attr(
+            "opened_on",
+            AttrType.DATE,
+            "启用日期",
+            "Opened on",
+            aliases=("启用日期", "启用时间", "设置日期", "开放日期", "投用日期", "opened_on", "open_date"),
+        ),
         Attr("area_m2", AttrType.NUMBER, "面积", "Area", unit="m²", computed=True),
     ),
     style=Style(by="status", colors={"planned": "#9e9ac8", "in_use": "#3182bd", "suspended": "#bdbdbd"}),
@@ -81,8 +91,16 @@ PARKING = LayerSpec(
     filters=("kind",),
     map_attrs=("kind", "name", "road_name"),
     measures=(
+        # bays that came into use in the period; a bay in use (or suspended, so once in
+        # use) without an opening date is in no period, and the figures say how many
         Measure(
-            "bays_added", "新增泊位", "Parking bays added", date="created_at", total="capacity", unit_zh="个"
+            "bays_added",
+            "新增泊位",
+            "Parking bays added",
+            date="opened_on",
+            total="capacity",
+            unit_zh="个",
+            dated_statuses=("in_use", "suspended"),
         ),
     ),
 )

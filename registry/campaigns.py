@@ -199,6 +199,28 @@ def done_by_month(
     return [_num(v) for _, v in conn.execute(statement, p.values).fetchall()]
 
 
+def undated(conn: psycopg.Connection, spec: LayerSpec, m: Measure, *, district: str | None = None) -> int:
+    """Assets that ``m`` leaves out of every period because they lack its date although
+    their status says they should have one (``Measure.dated_statuses``: a bay in use
+    with no opening date). Shown next to the figure, so a smaller count is never
+    silently read as less work done. 0 for measures that declare no such statuses."""
+    if not m.dated_statuses or m.child:
+        return 0
+    p = Params()
+    parts: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in m.where
+    ]
+    parts.append(sql.SQL("t.status = ANY({})").format(p.add(list(m.dated_statuses))))
+    parts.append(sql.SQL("{} IS NULL").format(sql.Identifier("t", m.date)))
+    statement = sql.SQL(
+        "SELECT count(*)::int FROM {table} t WHERE t.deleted_at IS NULL AND {cond} AND {dist}"
+    ).format(
+        table=sql.Identifier(spec.name), cond=sql.SQL(" AND ").join(parts), dist=_district_test(p, district)
+    )
+    row = conn.execute(statement, p.values).fetchone()
+    return int(row[0]) if row else 0
+
+
 # --- targets -------------------------------------------------------------------------
 
 

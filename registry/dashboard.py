@@ -14,6 +14,7 @@ import psycopg
 
 from registry import campaigns
 from registry.catalog import LayerCatalog
+from registry.messages import render
 from registry.spec import LayerSpec, Measure
 
 
@@ -25,6 +26,18 @@ def years_with_data(conn: psycopg.Connection, today: dt.date) -> list[int]:
     """Years that have targets, plus the current year, newest first."""
     rows = conn.execute("SELECT DISTINCT year FROM campaign_targets").fetchall()
     return sorted({r[0] for r in rows} | {today.year}, reverse=True)
+
+
+def _undated(conn: psycopg.Connection, spec: LayerSpec, m: Measure) -> dict[str, Any]:
+    """How many assets the figure leaves out for want of its date, and the note saying
+    so in both languages (None when there are none): a reader of 本月 / 年度累计 must
+    know the figure is short, not guess it."""
+    n = campaigns.undated(conn, spec, m)
+    attr = next((a for a in spec.all_attrs if a.name == m.date), None)
+    if not n or attr is None:
+        return {"undated": n, "note": None}
+    params = {"n": n, "label": attr.zh, "label_en": attr.en}
+    return {"undated": n, "note": {lang: render("measure_undated", params, lang) for lang in ("zh", "en")}}
 
 
 def dashboard(
@@ -97,6 +110,7 @@ def dashboard(
             "en": m.en,
             "unit_zh": m.unit_zh,
             "values": campaigns.done_by_month(conn, spec, m, year=year),
+            **_undated(conn, spec, m),
         }
         for spec, m in campaigns.measures_of(catalog)
     ]

@@ -856,6 +856,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "send If-Match with the ETag you read, so two edits cannot overwrite each other",
     ),
     # API parameters, filters, tiles and undo (the rest of the English-only messages)
+    "measure_undated": (
+        "{n} 处未填“{label}”，未计入",
+        "{n} with no “{label_en}” date, not counted",
+    ),
     "measure_unknown": (
         "图层 {layer} 没有指标 {name}（可选：{known}）",
         "layer {layer!r} declares no measure {name!r} (measures: {known})",

@@ -92,8 +92,9 @@ DONE_SQL = {
     "AND flying_wire AND extract(year FROM removed_on) = %(y)s {d}",
     ("water_supply", "sites_tested"): "SELECT count(DISTINCT s.id) FROM water_supply s JOIN water_tests w "
     "ON w.site_id = s.id WHERE s.deleted_at IS NULL AND extract(year FROM w.tested_on) = %(y)s {d}",
+    # bays that came into use in the year, not the rows recorded in it
     ("parking", "bays_added"): "SELECT COALESCE(sum(capacity), 0) FROM parking WHERE deleted_at IS NULL "
-    "AND extract(year FROM created_at AT TIME ZONE 'Asia/Shanghai') = %(y)s {d}",
+    "AND extract(year FROM opened_on) = %(y)s {d}",
     ("road_voids", "found"): "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
     "AND extract(year FROM found_on) = %(y)s {d}",
     ("road_voids", "closed"): "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "

@@ -63,8 +63,13 @@ def _sections(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]
         ]
         for t in data["targets"]
     ]
+    # 备注, when a figure leaves assets out for want of their date (bays in use with no
+    # opening date): the reader must not take the smaller number for less work done
+    notes = [r["note"]["zh"] if r.get("note") else "" for r in data["trend"]]
     figures = [
-        [lab.layer(r["layer"]), r["zh"], r["month"], r["year_to_date"], r["unit_zh"]] for r in data["trend"]
+        [lab.layer(r["layer"]), r["zh"], r["month"], r["year_to_date"], r["unit_zh"]]
+        + ([note] if any(notes) else [])
+        for r, note in zip(data["trend"], notes, strict=True)
     ]
     flags = [
         [
@@ -109,7 +114,7 @@ def _sections(data: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]
             targets,
         ),
         "二、本月及年度累计 This month and year to date": (
-            ["图层", "指标", "本月", "年度累计", "单位"],
+            ["图层", "指标", "本月", "年度累计", "单位"] + (["备注"] if any(notes) else []),
             figures,
         ),
         "三、逾期与不合格 Overdue and failing": (["图层", "事项", "数量", "分区"], flags),
@@ -203,6 +208,8 @@ def to_pdf(data: dict[str, Any]) -> bytes:
             story.append(para("（无 none）", "small"))
             continue
         shown = [[number(v) if isinstance(v, int | float) else v for v in r] for r in rows]
-        story.append(table(header, shown, widths.get(i)))
+        # the figures with their 备注 column: narrower figures, room for the notes
+        width = [30, 48, 18, 22, 14, 50] if len(header) == 6 and i == 1 else widths.get(i)
+        story.append(table(header, shown, width))
     doc.build(story)
     return buf.getvalue()

@@ -174,6 +174,11 @@ function drawTrend() {
     xAxis: { type: "category", data: months }, yAxis: { type: "value" },
     series: data.trend.map((s) => ({ name: label(s), type: "line", data: s.values })),
   }, true);
+  // assets a figure leaves out for want of its date (bays in use with no opening date)
+  $("#trend-notes").textContent = data.trend
+    .filter((s) => s.note)
+    .map((s) => `${label(s)}${lang === "zh" ? "：" : ": "}${s.note[lang]}`)
+    .join(lang === "zh" ? "；" : "; ");
 }
 
 function reportLinks() {
