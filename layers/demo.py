@@ -103,7 +103,7 @@ def build(
         "road_voids": road_voids(districts, today) + current_road_voids(districts, today),
         "manholes": manholes(districts),
         "poles_wires": poles_wires(districts),
-        "parking": parking(districts),
+        "parking": parking(districts, today),
         "markets": markets(districts),
         "water_supply": sites,
     }

@@ -15,7 +15,7 @@ overdue). This year's road voids stand at every step of the workflow, each step
 taken within its deadline by grade, a handful now past one, some closed this month;
 the 2025 backlog is worked off after the year's end (``demo_hazards.carry_forward``).
 Targets for the current year are set on what this slice (and the parking bays
-recorded this year) can show.
+opened this year, ``demo_places._current_bays``: about 700 a year) can show.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ TARGETS: tuple[tuple[int | None, str, str, float], ...] = (
     (YEAR, "road_voids", "closed", 140),
     (YEAR, "road_voids", "found", 280),
     (None, "water_supply", "sites_tested", 200),
-    (None, "parking", "bays_added", 1000),
+    (None, "parking", "bays_added", 700),
     (None, "road_voids", "found", 30),
 )
 # per-district 2025 manhole targets of the four urban districts (the city-wide one above)

@@ -2,7 +2,8 @@
 secondary-water-supply sites with their 2025 quarterly water tests.
 
 Numbers follow the bureau's 2025 report (see DESIGN.md): 1,448 new on-street bays
-(270 around 恩州驿古街) plus a few lots, 150 roadside markets, 60 Spring Festival markets
+(270 around 恩州驿古街) opened in 2025, a few lots opened years before, and after 2025
+the bays opened so far in the current year; 150 roadside markets, 60 Spring Festival markets
 (11 fairs, 49 sale points), 60 convenience zones, 30 fruit-and-vegetable stall areas,
 48 kiosks and sanitation stations, and 210 secondary-water-supply sites.
 """
@@ -13,13 +14,14 @@ import datetime as dt
 import itertools
 import random
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from shapely import STRtree
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from layers.demo_common import YEAR, DistrictIndex, Draft, city_unit, day, note, rng_for
+from layers.demo_common import AS_OF, YEAR, DistrictIndex, Draft, city_unit, day, note, rng_for
 from layers.demo_hazards import spread
 from layers.demo_streets import (
     ALL_STREETS,
@@ -106,12 +108,19 @@ _FEES = (
 _OPERATOR = "焦作市城市停车管理服务中心"
 
 
-def parking(districts: DistrictIndex) -> list[Draft]:
-    """A few lots, then 270 bays along 恩州驿古街 and 1,178 along other streets."""
+def parking(districts: DistrictIndex, today: dt.date = AS_OF) -> list[Draft]:
+    """A few lots, then 270 bays along 恩州驿古街 and 1,178 along other streets, opened in
+    2025, and after 2025 the bays opened so far this year (:func:`_current_bays`).
+
+    Bays are painted a street's run at a time, so every bay of a run opens on the same
+    day (``opened_on``, what "bays added" counts); a planned bay has not opened."""
     rng = rng_for("parking")
+    # a stream of its own, so the dates do not move the bays
+    opened = _opening_days(rng_for("parking_opened"), today)
     kerb = _Kerb()
     drafts: list[Draft] = []
-    bays: list[tuple[Street, Polygon]] = []
+    bays: list[tuple[Street, Polygon, int]] = []
+    run = 0
 
     def try_bay(street: Street, s: float, side: int) -> bool:
         f = frame(street, s)
@@ -120,7 +129,7 @@ def parking(districts: DistrictIndex) -> list[Draft]:
         if not kerb.fits(street, poly):
             return False
         kerb.add(poly)
-        bays.append((street, poly))
+        bays.append((street, poly, run))
         return True
 
     # 恩州驿古街: fill the north kerb, then the south one, until 270
@@ -136,6 +145,7 @@ def parking(districts: DistrictIndex) -> list[Draft]:
     attempts = 0
     while len(bays) < BAYS:
         attempts += 1
+        run += 1
         if attempts > 20_000:
             raise RuntimeError(f"could only place {len(bays)} of {BAYS} parking bays")
         street = rng.choice(STREETS)
@@ -146,14 +156,15 @@ def parking(districts: DistrictIndex) -> list[Draft]:
                 break
             try_bay(street, s, side)
             s += BAY_LENGTH + BAY_GAP
-    for n, (street, poly) in enumerate(bays, start=1):
+    for n, (street, poly, run_of_bay) in enumerate(bays, start=1):
         geom = to_lonlat_polygon(poly)
         _district(districts, geom, "parking bay")
         old_street = street is ENZHOUYI
         r = rng.random()
+        status = "in_use" if r < 0.9 else "planned" if r < 0.98 else "suspended"
         props = {
             "code": f"TC-{YEAR}-{n:04d}",
-            "status": "in_use" if r < 0.9 else "planned" if r < 0.98 else "suspended",
+            "status": status,
             "responsible_unit": "焦作市城市管理局",
             "notes": note("2025年新增路内泊位" + ("（恩州驿古街周边）" if old_street else "")),
             "kind": "on_street_bay",
@@ -164,9 +175,87 @@ def parking(districts: DistrictIndex) -> list[Draft]:
             "charging_points": 1 if rng.random() < 0.05 else 0,
             "fee_rule": "古街周边：每小时3元，节假日每小时5元" if old_street else rng.choice(_FEES),
             "operator": _OPERATOR,
+            "opened_on": None if status == "planned" else opened(run_of_bay),
         }
         drafts.append(Draft("parking", props, geom))
-    return drafts + _lots(rng, districts, len(drafts))
+    drafts += _lots(rng, districts, len(drafts))
+    return drafts + _current_bays(districts, kerb, today)
+
+
+def _opening_days(rng: random.Random, today: dt.date) -> Callable[[int], dt.date]:
+    """The day each 2025 run of bays opened (fixed, one per run). Run as of a day inside
+    2025, the year's openings are squeezed into the days before it, so no bay has
+    opened in the future."""
+    days: dict[int, dt.date] = {}
+    first = dt.date(YEAR, 1, 1)
+
+    def of(run: int) -> dt.date:
+        while run not in days:
+            days[len(days)] = day(rng, first, AS_OF)
+        d = days[run]
+        if first <= today < AS_OF:
+            d = first + (d - first) * (today - first).days // (AS_OF - first).days
+        return d
+
+    return of
+
+
+# This year's bays (after 2025): a run of 8-30 bays opened about every ten days
+# (about 700 a year, the demo's yearly target), the runs of one year always the same.
+CURRENT_RUN_EVERY_DAYS = 10
+
+
+def _current_bays(districts: DistrictIndex, kerb: _Kerb, today: dt.date) -> list[Draft]:
+    """The bays opened this year up to ``today`` (none while the demo's own year lasts:
+    its 1,448 bays are that year's). The runs, their days and spots are drawn for the
+    whole year whatever the day, so a later day's demo adds the runs opened since and
+    moves none of the earlier ones."""
+    if today.year <= YEAR:
+        return []
+    rng = rng_for(f"parking_current/{today.year}")
+    first = dt.date(today.year, 1, 1)
+    runs = [
+        first + dt.timedelta(days=k * CURRENT_RUN_EVERY_DAYS + rng.randint(0, CURRENT_RUN_EVERY_DAYS - 1))
+        for k in range(366 // CURRENT_RUN_EVERY_DAYS)
+    ]
+    drafts: list[Draft] = []
+    for opened_on in runs:
+        street = rng.choice(STREETS)
+        length = metric_line(street).length
+        s, side = rng.uniform(20, length - 20), rng.choice((-1, 1))
+        for _ in range(rng.randint(8, 30)):
+            if s > length - 10:
+                break
+            f = frame(street, s)
+            poly = rectangle(f, 0.0, side * (street.half_width_m + BAY_DEPTH / 2), BAY_LENGTH, BAY_DEPTH)
+            s += BAY_LENGTH + BAY_GAP
+            if opened_on > today or not kerb.fits(street, poly):
+                continue
+            kerb.add(poly)
+            geom = to_lonlat_polygon(poly)
+            _district(districts, geom, "parking bay")
+            drafts.append(
+                Draft(
+                    "parking",
+                    {
+                        "code": f"TC-{today.year}-{len(drafts) + 1:04d}",
+                        "status": "in_use",
+                        "responsible_unit": "焦作市城市管理局",
+                        "notes": note(f"{today.year}年新增路内泊位"),
+                        "kind": "on_street_bay",
+                        "name": f"{street.name}路内泊位",
+                        "road_name": street.name,
+                        "capacity": 1,
+                        "vehicle_type": "car",
+                        "charging_points": 0,
+                        "fee_rule": _FEES[len(drafts) % len(_FEES)],
+                        "operator": _OPERATOR,
+                        "opened_on": opened_on,
+                    },
+                    geom,
+                )
+            )
+    return drafts
 
 
 _LOTS = (  # street, metres along (share of length), side, name, capacity
@@ -180,8 +269,11 @@ _LOTS = (  # street, metres along (share of length), side, name, capacity
 
 
 def _lots(rng: random.Random, districts: DistrictIndex, serial: int) -> list[Draft]:
-    """Off-street lots 60 m behind the kerb, away from every bay."""
+    """Off-street lots 60 m behind the kerb, away from every bay, opened years before
+    the bays."""
     by_name = {s.name: s for s in STREETS}
+    # a stream of its own, so the dates do not change the lots' capacities
+    opened = rng_for("parking_lots_opened")
     drafts = []
     for street_name, share, side, name in _LOTS:
         street = by_name[street_name]
@@ -206,6 +298,7 @@ def _lots(rng: random.Random, districts: DistrictIndex, serial: int) -> list[Dra
                     "charging_points": rng.randint(4, 12),
                     "fee_rule": rng.choice(_FEES),
                     "operator": _OPERATOR,
+                    "opened_on": day(opened, dt.date(2012, 1, 1), dt.date(YEAR - 2, 12, 31)),
                 },
                 geom,
             )

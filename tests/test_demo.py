@@ -271,7 +271,10 @@ def test_poles_wires_show_what_the_bureau_cleared(seeded: Seeded) -> None:
 
 
 def test_parking_bays_are_small_rectangles_that_never_overlap(seeded: Seeded) -> None:
-    kinds = _kinds(seeded, "SELECT kind, count(*) FROM parking WHERE is_demo GROUP BY 1")
+    # the 2025 report's bays (later years add the bays opened since)
+    kinds = _kinds(
+        seeded, "SELECT kind, count(*) FROM parking WHERE is_demo AND code LIKE 'TC-2025-%' GROUP BY 1"
+    )
     assert kinds["on_street_bay"] == 1448
     assert 1 <= kinds["off_street_lot"] <= 10
     lo, hi = seeded.one(
@@ -283,6 +286,36 @@ def test_parking_bays_are_small_rectangles_that_never_overlap(seeded: Seeded) ->
         "WHERE ST_Overlaps(a.geom, b.geom) OR ST_Relate(a.geom, b.geom, 'T********')"
     )
     assert overlapping == 0
+
+
+def test_demo_bays_opened_in_2025_and_this_year_up_to_today(seeded: Seeded) -> None:
+    """New bays are dated by the day they opened: the 2025 report's in 2025, lots years
+    before, this year's in runs up to today; a planned bay has not opened."""
+    today = clock.today()
+    by_year = dict(
+        seeded.conn.execute(
+            "SELECT extract(year FROM opened_on)::int, sum(capacity)::int FROM parking "
+            "WHERE is_demo AND opened_on IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert max(by_year) == today.year and min(by_year) < 2025
+    assert seeded.one("SELECT max(opened_on) FROM parking WHERE is_demo") <= today
+    assert (
+        seeded.one(
+            "SELECT count(*) FROM parking WHERE is_demo AND status = 'planned' AND opened_on IS NOT NULL"
+        )
+        == 0
+    )
+    assert (
+        seeded.one("SELECT count(*) FROM parking WHERE is_demo AND status <> 'planned' AND opened_on IS NULL")
+        == 0
+    )
+    if today.year > 2025 and today.month >= 4:  # a month is a small part of the year so far
+        this_month = seeded.one(
+            "SELECT COALESCE(sum(capacity), 0) FROM parking WHERE is_demo AND opened_on >= %s",
+            today.replace(day=1),
+        )
+        assert this_month < by_year[today.year] / 3
 
 
 def test_270_bays_lie_around_enzhouyi_old_street(seeded: Seeded) -> None:
