@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ConnStatus
 from psycopg_pool import ConnectionPool
 
 from registry.settings import Settings
@@ -28,6 +31,34 @@ def connect(settings: Settings, *, autocommit: bool = False) -> Iterator[psycopg
         yield conn
 
 
+# A connection handed back this recently is handed out again without a test query.
+RECENTLY_RETURNED_S = 1.0
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _returned(conn: psycopg.Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check(conn: psycopg.Connection) -> None:
+    """The pool's test of a connection before handing it out, skipped for one that was
+    handed back in working order within the last second.
+
+    The test is a round trip (about 50 us, a twentieth of a small read; issue 13). It
+    exists for a database that restarted while connections sat idle in the pool; one
+    that restarted within the second after a connection's last use costs that
+    connection's next request a 503, and the pool then drops the connection.
+    """
+    returned = _returned_at.get(conn)
+    if (
+        returned is not None
+        and time.monotonic() - returned < RECENTLY_RETURNED_S
+        and conn.pgconn.status == ConnStatus.OK
+    ):
+        return
+    ConnectionPool.check_connection(conn)
+
+
 def make_pool(
     settings: Settings, *, min_size: int = 1, max_size: int | None = None, dsn: str | None = None
 ) -> ConnectionPool:
@@ -35,8 +66,9 @@ def make_pool(
 
     Request connections carry ``statement_timeout`` (REGISTRY_STATEMENT_TIMEOUT) so no
     request can hold the database; long work (imports) opens its own connection.
-    Each connection is checked when handed out, so after a database restart the
-    first requests get a fresh connection instead of a dead one.
+    Each connection is checked when handed out (unless it was just handed back,
+    :func:`_check`), so after a database restart the first requests get a fresh
+    connection instead of a dead one.
 
     JIT is off for the app's sessions: PostGIS functions declare high costs, so plans
     of ordinary tile and search queries pass ``jit_above_cost`` and compiling them
@@ -71,7 +103,8 @@ def make_pool(
         max_size=max_size or settings.pool_max_size,
         open=False,
         timeout=settings.pool_timeout,
-        check=ConnectionPool.check_connection,
+        check=_check,
+        reset=_returned,
         kwargs={
             "application_name": "jiaozuo-registry",
             "options": options,

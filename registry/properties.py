@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from psycopg import sql
@@ -65,12 +68,16 @@ _META = (
 )
 
 
-def properties_of(spec: LayerSpec) -> dict[str, Prop]:
-    """Every property of the layer's features, in output order."""
+@cache
+def properties_of(spec: LayerSpec) -> Mapping[str, Prop]:
+    """Every property of the layer's features, in output order.
+
+    Kept per layer (read-only): every items request looked them up three times.
+    """
     props = {a.name: Prop(a.name, a.type.value, a.zh, a.en, a.choices) for a in spec.all_attrs}
     for meta in _META:
         props.setdefault(meta.name, meta)
-    return props
+    return MappingProxyType(props)
 
 
 def lookup(spec: LayerSpec, name: str, parameter: str) -> Prop:

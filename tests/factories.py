@@ -54,6 +54,12 @@ def make_properties(spec: LayerSpec, n: int = 1, **overrides: Any) -> dict[str, 
     return props
 
 
+def make_json_properties(spec: LayerSpec, n: int = 1, **overrides: Any) -> dict[str, Any]:
+    """:func:`make_properties` as a JSON body carries them (dates as ISO text)."""
+    props = make_properties(spec, n, **overrides)
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in props.items()}
+
+
 def sample_geometry_for(spec: LayerSpec, props: dict[str, Any] | None = None, **kw: float) -> BaseGeometry:
     """The first geometry type the layer allows (a wire needs a line)."""
     gtype = spec.geometry_types[0]

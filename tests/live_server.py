@@ -44,8 +44,11 @@ def live_server_process(
             str(port),
             "--log-level",
             "warning",
-            "--h11-max-incomplete-event-size",
-            str(1024**2),
+            # the HTTP stack `registry serve` runs (web/serve.py)
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
         ],
         env=env,
         stderr=stderr,

@@ -4,7 +4,6 @@ history as ``field:<batch>``, undoable like an import; conflicts show both versi
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import threading
 import time
@@ -23,7 +22,7 @@ from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import Account, login, make_accounts, make_asset
-from tests.factories import CENTRE, make_properties, sample_geometry_for
+from tests.factories import CENTRE, make_json_properties, make_properties, sample_geometry_for
 from tests.live_server import live_server
 from web.app import create_app
 
@@ -46,17 +45,12 @@ def _png(color: str = "orange") -> bytes:
     return buf.getvalue()
 
 
-def _json_props(spec: Any, n: int, **over: Any) -> dict[str, Any]:
-    props = make_properties(spec, n, **over)
-    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in props.items()}
-
-
 def _manhole(catalog: LayerCatalog, n: int = 1, **over: Any) -> dict[str, Any]:
     """A create submission of a manhole at the phone's GPS position."""
     return {
         "kind": "create",
         "layer": "manholes",
-        "properties": _json_props(catalog.get("manholes"), n, **over),
+        "properties": make_json_properties(catalog.get("manholes"), n, **over),
         "position": {"lon": CENTRE[0], "lat": CENTRE[1], "accuracy_m": 4.5, "source": "gps"},
         "recorded_at": "2026-11-03T09:30:00+08:00",
     }

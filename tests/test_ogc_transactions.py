@@ -3,7 +3,6 @@ ETag/If-Match, 412 with the current version, 428 without If-Match, 422 on bad da
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import reader_headers
-from tests.factories import CENTRE, make_properties
+from tests.factories import CENTRE, make_json_properties
 from web.app import create_app
 
 ITEMS = "/ogc/collections/manholes/items"
@@ -30,8 +29,7 @@ def client(db: Settings, catalog: LayerCatalog) -> Iterator[TestClient]:
 def _feature(
     catalog: LayerCatalog, n: int = 1, lon: float = CENTRE[0], lat: float = CENTRE[1], **kw: Any
 ) -> dict:
-    props = make_properties(catalog.get("manholes"), n, **kw)
-    props = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in props.items()}
+    props = make_json_properties(catalog.get("manholes"), n, **kw)
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
 
 

@@ -17,7 +17,7 @@ from registry.catalog import LayerCatalog
 from registry.permissions import Role
 from registry.settings import Settings
 from tests.authkit import fingerprint, make_accounts, make_asset
-from tests.factories import make_properties
+from tests.factories import make_json_properties
 from tests.live_server import live_server
 from web.app import create_app
 
@@ -97,7 +97,7 @@ def test_a_geometry_over_the_layers_vertex_limit_is_refused_and_not_stored(
     client, _ = api
     spec = catalog.get("parking")
     before = fingerprint(conn)
-    props = make_properties(spec, 1)
+    props = make_json_properties(spec, 1)
     feature = {
         "type": "Feature",
         "properties": props,

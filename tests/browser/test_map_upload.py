@@ -3,7 +3,6 @@ and on the map, then the import, its summary and undo."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from playwright.sync_api import expect
 from layers import default_catalog
 from registry.permissions import Role
 from tests.browser.conftest import LiveServer, open_page
-from tests.factories import CENTRE, make_properties
+from tests.factories import CENTRE, make_json_properties, make_properties
 
 pytestmark = pytest.mark.browser
 
@@ -24,9 +23,7 @@ def _survey_file(tmp_path: Path, *, bad_row: bool = True) -> Path:
     spec = default_catalog().get("manholes")
     features = []
     for n in range(1, 5):
-        props = {
-            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in make_properties(spec, n).items()
-        }
+        props = make_json_properties(spec, n)
         props["code"] = f"JG-UP-{n:04d}"
         x, y = CENTRE[0] + n * 0.0004, CENTRE[1] - 0.0004
         if n == 3 and bad_row:

@@ -26,7 +26,7 @@ from layers import default_catalog
 from registry.permissions import Role
 from registry.spec import AttrType
 from tests.browser.conftest import M_LAT, M_LON, LiveServer, MapPage, open_page
-from tests.factories import CENTRE, make_properties
+from tests.factories import CENTRE, make_json_properties
 
 pytestmark = pytest.mark.browser
 
@@ -117,9 +117,7 @@ def _survey_file(tmp_path: Path) -> Path:
     spec = default_catalog().get("manholes")
     features = []
     for n in range(1, 4):
-        props = {
-            k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in make_properties(spec, n).items()
-        }
+        props = make_json_properties(spec, n)
         props["code"] = f"JG-LANG-{n:04d}"
         if n == 2:
             props["condition"] = "exploded"
