@@ -32,7 +32,7 @@ from registry.errors import InvalidParameter, shown
 from registry.properties import lookup, parse_instant, properties_of
 from registry.spec import LayerSpec
 from registry.sqlparams import Params
-from registry.workflow_store import deadline_join, deadline_pairs, overdue_sql
+from registry.workflow_store import deadline_pairs, overdue_sql
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -214,25 +214,13 @@ def _feature_json(
     spec: LayerSpec, crs: ApiCrs, names: list[str] | None, today: dt.date | None = None
 ) -> sql.Composable:
     """A feature's GeoJSON text; with all properties it also carries the workflow deadline
-    and overdue flag, over :func:`_from`'s deadline join."""
+    and overdue flag."""
     decimals = 8 if crs.geographic else 3
     extra = deadline_pairs(spec, today or clock.today()) if names is None else []
     return sql.SQL(
         "json_build_object('type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON({g}, {d})::json, "
         "'properties', {props})::text"
     ).format(g=geometry_expr(crs), d=sql.Literal(decimals), props=properties_json(spec, names, extra))
-
-
-def _from(spec: LayerSpec, names: list[str] | None) -> sql.Composable:
-    """The layer's table as ``t``, with the deadline join when all properties are read."""
-    return _rendered_from(spec, names is None)
-
-
-@lru_cache(maxsize=64)
-def _rendered_from(spec: LayerSpec, with_deadline: bool) -> sql.Composable:
-    table = sql.SQL("{} t").format(sql.Identifier(spec.name))
-    source = sql.SQL("{}{}").format(table, deadline_join(spec)) if with_deadline else table
-    return sql.SQL(source.as_string(None))
 
 
 def _feature_sql(spec: LayerSpec, crs: ApiCrs, names: list[str] | None, today: dt.date) -> sql.Composable:
@@ -265,10 +253,10 @@ def query_items(conn: psycopg.Connection, spec: LayerSpec, q: ItemQuery) -> Item
     ]
     order.append(sql.SQL("t.id"))
     statement = sql.SQL(
-        "SELECT {f} FROM {source} WHERE {where} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+        "SELECT {f} FROM {table} t WHERE {where} ORDER BY {order} LIMIT {lim} OFFSET {off}"
     ).format(
         f=_feature_sql(spec, q.crs, q.properties, q.today or clock.today()),
-        source=_from(spec, q.properties),
+        table=table,
         where=where,
         order=sql.SQL(", ").join(order),
         lim=q.params.add(q.limit + 1),
@@ -304,8 +292,8 @@ def get_item(
     if fid is None:
         return None
     statement = sql.SQL(
-        "SELECT {f}, t.version FROM {source} WHERE t.id = %(id)s AND t.deleted_at IS NULL"
-    ).format(f=_feature_json(spec, crs, names), source=_from(spec, names))
+        "SELECT {f}, t.version FROM {table} t WHERE t.id = %(id)s AND t.deleted_at IS NULL"
+    ).format(f=_feature_json(spec, crs, names), table=sql.Identifier(spec.name))
     row = conn.execute(statement, {"id": fid}).fetchone()
     return (row[0], row[1]) if row else None
 

@@ -32,7 +32,7 @@ from registry.errors import InvalidParameter
 from registry.features import properties_json
 from registry.spec import AttrType, LayerSpec
 from registry.sqlparams import Params
-from registry.workflow_store import deadline_join, deadline_pairs, deadline_sql, overdue_sql
+from registry.workflow_store import deadline_pairs, deadline_sql, overdue_sql
 
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 MAX_LIMIT = 1000
@@ -233,12 +233,11 @@ def _branch(
         where.append(sql.SQL("ST_Intersects(t.geom, ST_GeomFromWKB({}, 4490))").format(p.add(q.polygon.wkb)))
     return sql.SQL(
         "SELECT t.id, t.layer, t.code, t.status, t.district_code, t.responsible_unit, t.updated_at, "
-        "t.version, t.geom, {props} AS props FROM {table} t{deadline} WHERE {where}"
+        "t.version, t.geom, {props} AS props FROM {table} t WHERE {where}"
     ).format(
         # the hit's properties, with its workflow deadline and overdue flag when it has any
         props=properties_json(spec, None, deadline_pairs(spec, q.today or clock.today())),
         table=sql.Identifier(spec.name),
-        deadline=deadline_join(spec),
         where=sql.SQL(" AND ").join(where),
     )
 

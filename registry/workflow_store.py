@@ -211,28 +211,15 @@ def overdue_sql(spec: LayerSpec, today: sql.Composable) -> sql.Composable:
     return sql.SQL("COALESCE(({}) < {}, false)").format(deadline, today)
 
 
-def deadline_join(spec: LayerSpec) -> sql.Composable:
-    """A ``CROSS JOIN LATERAL`` after the row ``t`` that names its deadline ``dl.deadline``
-    (empty without deadlines), for the pairs of :func:`deadline_pairs`.
-
-    Computed once a row: written out twice (the deadline, then whether it passed) the
-    correlated look-ups ran twice, and listing the assets of a small box spent a third
-    of its database time on them (issue 13).
-    """
+def deadline_pairs(spec: LayerSpec, today: dt.date) -> list[sql.Composable]:
+    """The ``deadline`` and ``overdue`` key/value pairs of the row ``t``'s properties, for
+    a ``json_build_object`` wherever assets are listed (none without deadlines)."""
     deadline = deadline_sql(spec)
     if deadline is None:
-        return sql.SQL("")
-    return sql.SQL(" CROSS JOIN LATERAL (SELECT {} AS deadline) dl").format(deadline)
-
-
-def deadline_pairs(spec: LayerSpec, today: dt.date) -> list[sql.Composable]:
-    """The ``deadline`` and ``overdue`` key/value pairs of an asset's properties, over
-    :func:`deadline_join`'s ``dl`` (none without deadlines), wherever assets are listed."""
-    if deadline_sql(spec) is None:
         return []
     return [
-        sql.SQL("'deadline', dl.deadline"),
-        sql.SQL("'overdue', COALESCE(dl.deadline < {}, false)").format(sql.Literal(today)),
+        sql.SQL("'deadline', {}").format(deadline),
+        sql.SQL("'overdue', {}").format(overdue_sql(spec, sql.Literal(today))),
     ]
 
 
