@@ -93,6 +93,16 @@ MARKETS = LayerSpec(
             "Managing unit",
             aliases=("管理单位", "管理部门", "managing_unit"),
         ),
+        # The day the bureau registered (登记/备案) the market or stall: what 登记市场摊点
+        # counts, not the day the registry recorded the row (a survey of last year's
+        # stalls imported today must not count as this month's registrations).
+        Attr(
+            "registered_on",
+            AttrType.DATE,
+            "登记日期",
+            "Registered on",
+            aliases=("登记日期", "登记时间", "备案日期", "备案时间", "registered_on", "registration_date"),
+        ),
     ),
     style=Style(
         by="kind",
@@ -126,6 +136,16 @@ MARKETS = LayerSpec(
         deadlines=(Deadline("active", "regulated", days=30),),
     ),
     measures=(
-        Measure("recorded", "登记市场摊点", "Markets and stalls recorded", date="created_at", unit_zh="处"),
+        # markets and stalls (one row each, point or area) registered in the period; one
+        # that was ever set up (open, regulated, suspended or closed since) was registered
+        # on some day, and without that date it is in no period: the figures say how many
+        Measure(
+            "recorded",
+            "登记市场摊点",
+            "Markets and stalls recorded",
+            date="registered_on",
+            unit_zh="处",
+            dated_statuses=("active", "regulated", "suspended", "closed"),
+        ),
     ),
 )

@@ -99,8 +99,9 @@ DONE_SQL = {
     "AND extract(year FROM found_on) = %(y)s {d}",
     ("road_voids", "closed"): "SELECT count(*) FROM road_voids WHERE deleted_at IS NULL "
     "AND extract(year FROM closed_on) = %(y)s {d}",
+    # markets and stalls registered in the year, not the rows recorded in it
     ("markets", "recorded"): "SELECT count(*) FROM markets WHERE deleted_at IS NULL "
-    "AND extract(year FROM created_at AT TIME ZONE 'Asia/Shanghai') = %(y)s {d}",
+    "AND extract(year FROM registered_on) = %(y)s {d}",
 }
 FLAG_SQL = {
     # the workflow's deadlines as declared: 确权 within 7 days of 排查, 整治 by grade from

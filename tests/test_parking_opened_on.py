@@ -22,32 +22,23 @@ from pypdf import PdfReader
 
 from importers.pipeline import ImportOptions, run_import
 from layers.parking import PARKING
-from registry import campaigns, clock
-from registry.assets import AssetRow, upsert_assets
+from registry import campaigns
 from registry.catalog import LayerCatalog
 from registry.dashboard import monthly_report
 from registry.settings import Settings
-from tests.factories import CENTRE, make_properties, sample_geometry_for
+from tests.dated_measures import MONTH, TODAY, month_row, record_now
+from tests.factories import CENTRE
 from web.reports.monthly import to_pdf, to_xlsx
-
-TODAY = clock.today()
-MONTH = f"{TODAY.year}-{TODAY.month:02d}"
 
 
 def _bay(conn: psycopg.Connection, n: int, *, capacity: int, opened_on: dt.date | None, status: str) -> None:
-    """A bay of ``capacity`` recorded now, ``n`` apart from the others (bays may not overlap)."""
-    props = make_properties(
-        PARKING, n, kind="off_street_lot", capacity=capacity, opened_on=opened_on, status=status
-    )
-    geom = sample_geometry_for(PARKING, props, x=CENTRE[0] + n * 0.001)
-    upsert_assets(conn, PARKING, [AssetRow(props, geom)])
-    conn.commit()
+    """A lot of ``capacity`` bays recorded now."""
+    record_now(conn, PARKING, n, kind="off_street_lot", capacity=capacity, opened_on=opened_on, status=status)
 
 
 def _bays_added(conn: psycopg.Connection, catalog: LayerCatalog) -> dict[str, Any]:
     """The report's row of 新增泊位 for the current month."""
-    data = monthly_report(conn, catalog, month=MONTH, today=TODAY)
-    return next(r for r in data["trend"] if (r["layer"], r["measure"]) == ("parking", "bays_added"))
+    return month_row(conn, catalog, "parking", "bays_added")
 
 
 def test_a_bay_opened_last_year_and_recorded_today_is_not_counted_this_month(
