@@ -104,7 +104,7 @@ def build(
         "manholes": manholes(districts),
         "poles_wires": poles_wires(districts),
         "parking": parking(districts, today),
-        "markets": markets(districts),
+        "markets": markets(districts, today),
         "water_supply": sites,
     }
     specs = {s.name: s for s in ALL_LAYERS}

@@ -5,7 +5,8 @@ Numbers follow the bureau's 2025 report (see DESIGN.md): 1,448 new on-street bay
 (270 around 恩州驿古街) opened in 2025, a few lots opened years before, and after 2025
 the bays opened so far in the current year; 150 roadside markets, 60 Spring Festival markets
 (11 fairs, 49 sale points), 60 convenience zones, 30 fruit-and-vegetable stall areas,
-48 kiosks and sanitation stations, and 210 secondary-water-supply sites.
+48 kiosks and sanitation stations registered in 2024 and 2025, and after 2025 the stalls
+registered so far in the current year; and 210 secondary-water-supply sites.
 """
 
 from __future__ import annotations
@@ -192,12 +193,18 @@ def _opening_days(rng: random.Random, today: dt.date) -> Callable[[int], dt.date
     def of(run: int) -> dt.date:
         while run not in days:
             days[len(days)] = day(rng, first, AS_OF)
-        d = days[run]
-        if first <= today < AS_OF:
-            d = first + (d - first) * (today - first).days // (AS_OF - first).days
-        return d
+        return _squeezed(days[run], first, today)
 
     return of
+
+
+def _squeezed(d: dt.date, first: dt.date, today: dt.date) -> dt.date:
+    """``d``, a day between ``first`` and the demo's as-of day, as the demo run as of
+    ``today`` inside that span has it: the span squeezed into the days up to ``today``,
+    in the same order, so nothing opened or was registered in the future."""
+    if first <= today < AS_OF:
+        return first + (d - first) * (today - first).days // (AS_OF - first).days
+    return d
 
 
 # This year's bays (after 2025): a run of 8-30 bays opened about every ten days
@@ -324,9 +331,20 @@ _SEASONS = {
 }
 
 
-def markets(districts: DistrictIndex) -> list[Draft]:
-    """348 markets, stalls and stations: points for stalls, small polygons for areas."""
+# The 2025 markets and stalls were registered (登记日期) in the days before they opened
+# or their season began, the earliest in the spring of 2024.
+_FIRST_REGISTERED = dt.date(2024, 2, 1)
+
+
+def markets(districts: DistrictIndex, today: dt.date = AS_OF) -> list[Draft]:
+    """348 markets, stalls and stations: points for stalls, small polygons for areas;
+    after 2025 the stalls registered so far this year (:func:`_current_stalls`).
+
+    Each is registered (``registered_on``, what 登记市场摊点 counts) up to two weeks
+    before it opened or its season began."""
     rng = rng_for("markets")
+    # a stream of its own, so the dates do not move the markets
+    registered = rng_for("markets_registered")
     kinds = [k for k, n in MARKET_KINDS.items() for _ in range(n)]
     names: Counter[str] = Counter()
     drafts = []
@@ -374,8 +392,69 @@ def markets(districts: DistrictIndex) -> list[Draft]:
             "valid_from": valid_from,
             "valid_to": valid_to,
             "managing_unit": city_unit(district),
+            "registered_on": _squeezed(
+                valid_from - dt.timedelta(days=registered.randint(0, 14)), _FIRST_REGISTERED, today
+            ),
         }
         drafts.append(Draft("markets", props, geom))
+    return drafts + _current_stalls(districts, today)
+
+
+# This year's stalls (after 2025): a street's run of 2-6 stalls registered on one day
+# about every two weeks, the runs of one year always the same.
+CURRENT_STALL_RUN_EVERY_DAYS = 14
+_CURRENT_STALL_KINDS = ("convenience_zone", "roadside_market")
+
+
+def _current_stalls(districts: DistrictIndex, today: dt.date) -> list[Draft]:
+    """The stalls registered this year up to ``today`` (none while the demo's own year
+    lasts: its 348 are that year's), each a point of its own. The runs, their days and
+    spots are drawn for the whole year whatever the day, so a later day's demo adds the
+    runs registered since and moves none of the earlier ones."""
+    if today.year <= YEAR:
+        return []
+    rng = rng_for(f"markets_current/{today.year}")
+    first = dt.date(today.year, 1, 1)
+    every = CURRENT_STALL_RUN_EVERY_DAYS
+    runs = [first + dt.timedelta(days=k * every + rng.randint(0, every - 1)) for k in range(366 // every)]
+    drafts: list[Draft] = []
+    for registered_on in runs:
+        street = rng.choice(STREETS)
+        kind = rng.choice(_CURRENT_STALL_KINDS)
+        suffix, _, (_, depth), (st0, st1), hours, _ = _MARKET_RULES[kind]
+        length = metric_line(street).length
+        s, side = rng.uniform(20, length - 20), rng.choice((-1, 1))
+        left = side * (street.half_width_m + 3 + depth / 2)
+        for _ in range(rng.randint(2, 6)):
+            spot = clear_spot(street, min(s, length), left)
+            stalls = rng.randint(st0, st1)
+            s += 30.0
+            if registered_on > today:
+                continue
+            geom = point_lonlat(street, spot, left)
+            district = _district(districts, geom, "market stall")
+            n = len(drafts) + 1
+            drafts.append(
+                Draft(
+                    "markets",
+                    {
+                        "code": f"SC-{today.year}-{n:04d}",
+                        "status": "active",
+                        "responsible_unit": city_unit(district),
+                        "notes": note(f"{today.year}年登记摊点：" + describe(street, spot, left)),
+                        "kind": kind,
+                        "name": f"{street.name}{suffix}（{today.year}年第{n}号摊点）",
+                        "road_name": street.name,
+                        "stall_count": stalls,
+                        "opening_hours": hours,
+                        "valid_from": registered_on,
+                        "valid_to": None,
+                        "managing_unit": city_unit(district),
+                        "registered_on": registered_on,
+                    },
+                    geom,
+                )
+            )
     return drafts
 
 

@@ -8,6 +8,7 @@ read-only checks share it; each check is its own test.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -105,7 +106,9 @@ def test_first_seed_creates_every_demo_row(seeded: Seeded) -> None:
     created = {layer: c["created"] for layer, c in seeded.first.items()}
     assert created["road_voids"] == 294 + CURRENT_VOIDS
     assert created["manholes"] == 2000
-    assert created["markets"] == 348
+    # the 2025 report's 348, plus the stalls registered so far this year
+    assert created["markets"] == seeded.one("SELECT count(*) FROM markets WHERE is_demo")
+    assert seeded.one("SELECT count(*) FROM markets WHERE code LIKE 'SC-2025-%%'") == 348
     assert created["water_supply"] == 210
     assert created["water_tests"] == WATER_TESTS
     assert all(set(c) <= {"created", "unchanged"} for c in seeded.first.values())
@@ -329,7 +332,8 @@ def test_270_bays_lie_around_enzhouyi_old_street(seeded: Seeded) -> None:
 
 
 def test_markets_match_the_bureau_counts(seeded: Seeded) -> None:
-    kinds = _kinds(seeded, "SELECT kind, count(*) FROM markets GROUP BY 1")
+    # the 2025 report's markets (later years add the stalls registered since)
+    kinds = _kinds(seeded, "SELECT kind, count(*) FROM markets WHERE code LIKE 'SC-2025-%' GROUP BY 1")
     assert kinds == {
         "roadside_market": 150,
         "spring_fair": 11,
@@ -348,6 +352,39 @@ def test_markets_match_the_bureau_counts(seeded: Seeded) -> None:
         )
         == 0
     )
+
+
+def test_demo_stalls_registered_in_2024_2025_and_this_year_up_to_today(seeded: Seeded) -> None:
+    """Markets and stalls are dated by the day they were registered: the 2025 report's
+    in 2024 and 2025, before they opened, this year's in runs up to today; every one
+    carries the date, so the report leaves none out."""
+    today = clock.today()
+    by_year = dict(
+        seeded.conn.execute(
+            "SELECT extract(year FROM registered_on)::int, count(*)::int FROM markets "
+            "WHERE is_demo GROUP BY 1"
+        ).fetchall()
+    )
+    assert None not in by_year
+    assert min(by_year) == 2024 and max(by_year) == today.year
+    assert seeded.one("SELECT max(registered_on) FROM markets WHERE is_demo") <= today
+    assert seeded.one("SELECT count(*) FROM markets WHERE is_demo AND registered_on > valid_from") == 0
+    if today.year > 2025 and today.month >= 4:  # a month is a small part of the year so far
+        this_month = seeded.one(
+            "SELECT count(*) FROM markets WHERE is_demo AND registered_on >= %s", today.replace(day=1)
+        )
+        assert 0 < this_month < by_year[today.year] / 3
+
+
+def test_a_later_days_demo_adds_the_stalls_registered_since_and_moves_none(seeded: Seeded) -> None:
+    today = clock.today()
+    year = max(today.year, 2026)
+    earlier, _ = build(seeded.conn, dt.date(year, 3, 31))
+    later, _ = build(seeded.conn, dt.date(year, 9, 30))
+    before = {r.props["code"]: (r.props, r.geom.wkb) for r in earlier["markets"]}
+    after = {r.props["code"]: (r.props, r.geom.wkb) for r in later["markets"]}
+    assert len(after) > len(before) > 348
+    assert all(after[code] == row for code, row in before.items())
 
 
 def test_water_sites_have_four_quarterly_tests_and_some_fail(seeded: Seeded) -> None:
