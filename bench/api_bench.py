@@ -14,7 +14,8 @@ on a second instance of ours with REGISTRY_TILE_CACHE=false; warm tiles on the f
 after each of WARM_TILES tiles was requested once. The load generator is a few
 processes of threads on kept-alive connections (http.client: light enough that one
 process is not the limit at 1,000+ req/s). Stock ``uvicorn --workers 2`` is measured
-once at c=1 to show the kept-alive penalty that ``registry serve --workers`` avoids.
+at c=1 on asyncio's loop, to show the kept-alive penalty ``registry serve --workers``
+avoids, and on uvloop, which avoids it too.
 
 Prints requests/s and p50/p95 latency, our/tipg ratios, and ``ROW |…|`` lines (the
 issue's table rows: work | registry | peer | ratio | goal) that bench/run collects into
@@ -415,16 +416,18 @@ def main() -> None:
         cell("tiles_warm", 16, scaled_warm)
         for proc in scaled:
             stop(proc)
-        # the upstream penalty: stock uvicorn --workers 2, kept-alive connections
-        port = free_port()
-        base = f"http://127.0.0.1:{port}/ogc"
-        stock = [
-            sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--port", str(port),
-            "--workers", "2", "--log-level", "warning",
-        ]  # fmt: skip
-        proc = serve(stock, env, f"{base}/conformance")
-        cell("items", 1, [("uvicorn w2", make_urls("items", base, "manholes", 2000, seed=42), token)])
-        stop(proc)
+        # the upstream penalty: stock uvicorn --workers 2, kept-alive connections, on
+        # asyncio's loop (it lacks TCP_NODELAY there) and on uvloop (which sets it itself)
+        for name, loop in (("uvicorn w2", "asyncio"), ("uvicorn w2 uv", "uvloop")):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}/ogc"
+            stock = [
+                sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--port", str(port),
+                "--workers", "2", "--loop", loop, "--log-level", "warning",
+            ]  # fmt: skip
+            proc = serve(stock, env, f"{base}/conformance")
+            cell("items", 1, [(name, make_urls("items", base, "manholes", 2000, seed=42), token)])
+            stop(proc)
 
         print(
             f"\n{n:,} assets; small bbox = {BBOX_DEG}° (~200 m), big box = {BIG_BOX_DEG}° (~5 km) "
@@ -475,14 +478,15 @@ def main() -> None:
         for w in (1, 2, 4):
             row(f"items c=16, registry serve --workers {w}", rps("items", f"ours w{w}", 16),
                 rps("items", "tipg", 16), "tipg 1 worker", "1/2/4 workers shown")  # fmt: skip
-        stock_p50 = results.get(("items", "uvicorn w2", 1))
         ours_p50 = results.get(("items", "ours w2", 1))
-        if stock_p50 and ours_p50:
-            print(
-                f"ROW | items c=1 p50, 2 workers: registry serve vs stock uvicorn --workers 2 | "
-                f"{ours_p50[1]:.1f} ms | uvicorn --workers 2 {stock_p50[1]:.1f} ms | "
-                f"{stock_p50[1] / ours_p50[1]:.1f}× faster | no +40 ms kept-alive penalty |"
-            )
+        for name, label in (("uvicorn w2", "--loop asyncio"), ("uvicorn w2 uv", "--loop uvloop")):
+            stock_p50 = results.get(("items", name, 1))
+            if stock_p50 and ours_p50:
+                print(
+                    f"ROW | items c=1 p50, 2 workers: registry serve vs stock uvicorn --workers 2 {label} | "
+                    f"{ours_p50[1]:.1f} ms | uvicorn {stock_p50[1]:.1f} ms | "
+                    f"{stock_p50[1] / ours_p50[1]:.1f}× faster | no +40 ms kept-alive penalty |"
+                )
     finally:
         for p in list(procs):
             p.terminate()
