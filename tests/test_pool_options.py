@@ -39,3 +39,31 @@ def test_a_read_takes_one_connection_of_the_pool_without_replicas(
     with TestClient(create_app(small, catalog), headers=reader_headers(db, Role.VIEWER)) as client:
         for url in ("/ogc/collections/manholes/items?limit=5", "/api/search?layers=manholes"):
             assert client.get(url).status_code == 200, url
+
+
+def test_prepared_statements_of_the_pool_run_on_generic_plans_unless_the_url_says_otherwise(
+    db: Settings,
+) -> None:
+    """A repeated read is planned once, not on every run; an ``options`` in DATABASE_URL
+    still wins (docs/scaling.md: the same setting for PgBouncer goes on the role)."""
+    assert db.database_url
+    custom = f"{db.database_url}{'&' if '?' in db.database_url else '?'}options=-c%20plan_cache_mode%3Dauto"
+    for settings, expected in (
+        (db, "force_generic_plan"),
+        (db.model_copy(update={"database_url": custom}), "auto"),
+    ):
+        pool = make_pool(settings, max_size=1)
+        pool.open(wait=True, timeout=30)
+        try:
+            with pool.connection() as conn:
+                assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == expected
+                for n in range(7):
+                    conn.execute("SELECT count(*) FROM assets WHERE layer = %s", (f"layer{n}",))
+                plans = conn.execute(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE 'SELECT count(*) FROM assets%%'"
+                ).fetchone()
+                assert plans is not None
+                assert (plans[1] == 0) is (expected == "force_generic_plan")
+        finally:
+            pool.close()
