@@ -1,12 +1,12 @@
 // node --test tests/js/ — the field app's pure helpers (web/static/app/field-logic.js):
 // distances and "within 50 m", the tiles of an offline area and their estimate, the
-// downscaled photo size, and the conflict rows.
+// downscaled photo size, the conflict rows, and a refused record edited and sent again.
 import assert from "node:assert";
 import test from "node:test";
 
 import {
-  accuracyOk, anchorOf, bboxOf, conflictRows, distanceM, estimateBytes, formatBytes, nearby, scaledSize, tileCount,
-  tileOf, tileRanges, tileUrls,
+  PENDING, REJECTED, accuracyOk, anchorOf, bboxOf, conflictRows, distanceM, estimateBytes, formatBytes, nearby, resubmit,
+  scaledSize, sendable, tileCount, tileOf, tileRanges, tileUrls,
 } from "../../web/static/app/field-logic.js";
 
 test("distances on the ground at Jiaozuo's latitude", () => {
@@ -79,4 +79,37 @@ test("a conflict lists every attribute either side has, flagging those that diff
   const attrs = [{ name: "a" }, { name: "b" }, { name: "c" }];
   const rows = conflictRows(attrs, { properties: { a: 1, b: "x" } }, { properties: { a: 2, b: "x" } });
   assert.deepStrictEqual(rows, [{ name: "a", mine: 1, theirs: 2, differs: true }, { name: "b", mine: "x", theirs: "x", differs: false }]);
+});
+
+test("a refused record edited and resent: pending under a new key, the rest of it kept", () => {
+  const refused = {
+    seq: 7, key: "old-key", kind: "create", layer: "manholes", state: REJECTED, recorded_at: "2026-11-29T01:30:00.000Z",
+    geometry: { type: "Point", coordinates: [113.24, 35.215] }, position: { lon: 113.24, lat: 35.215, accuracy_m: 4, source: "gps" },
+    photo_ids: ["p1", "p2"], label: "JZ-TOO-LONG", properties: { code: "X".repeat(70), kind: "rain", notes: "雨中" },
+    error: "编号: too long", problem: { status: 422, errors: [{ field: "code", code: "too_long", message: "过长" }] },
+  };
+  const fixed = { code: "JZ-0001", kind: "rain", notes: "雨中" };
+  const next = resubmit(refused, fixed, "new-key");
+  assert.strictEqual(next.key, "new-key");
+  assert.strictEqual(next.state, PENDING);
+  assert.deepStrictEqual(next.properties, fixed);
+  assert.notStrictEqual(next.properties, fixed); // a copy: the form's object is not kept
+  assert.strictEqual(next.problem, null);
+  assert.strictEqual(next.error, null);
+  for (const k of ["seq", "kind", "layer", "recorded_at", "geometry", "position", "photo_ids"]) assert.deepStrictEqual(next[k], refused[k], k);
+  // the refused item itself is untouched (the store writes the new one over it by seq)
+  assert.strictEqual(refused.key, "old-key");
+  assert.strictEqual(refused.state, REJECTED);
+  assert.strictEqual(refused.properties.code.length, 70);
+  // and it is sent again, in its place
+  assert.deepStrictEqual(sendable([{ seq: 9, state: PENDING }, next, { seq: 3, state: REJECTED }]).map((i) => i.seq), [7, 9]);
+});
+
+test("an edit resent keeps what it was based on", () => {
+  const refused = { seq: 2, key: "k1", kind: "update", layer: "road_voids", asset_id: "a1", base_version: 4, state: REJECTED,
+    base_properties: { road_name: "人民路", depth_m: 1 }, properties: { depth_m: -3 }, problem: { errors: [{ field: "depth_m" }] } };
+  const next = resubmit(refused, { depth_m: 3 }, "k2");
+  assert.deepStrictEqual([next.key, next.state, next.asset_id, next.base_version], ["k2", PENDING, "a1", 4]);
+  assert.deepStrictEqual(next.base_properties, refused.base_properties);
+  assert.deepStrictEqual(next.properties, { depth_m: 3 });
 });

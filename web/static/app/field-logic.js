@@ -53,6 +53,15 @@ export function keepMine(item, theirs, newKey) {
   return next;
 }
 
+/** After "edit and resend" of a refused record: the corrected ``properties`` in place of
+ * the refused ones, pending again under a new key (the old key stands for the refused
+ * request: the server would answer its replay with the same refusal), the server's
+ * reason cleared; its place in the queue (seq), photos, position, geometry, base and
+ * ``recorded_at`` kept. */
+export function resubmit(item, properties, newKey) {
+  return { ...item, key: newKey, state: PENDING, properties: { ...properties }, problem: null, error: null, conflict: null };
+}
+
 // ------------------------------------------------------------------ conflict
 
 const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
