@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
+from registry import db as registry_db
 from registry.catalog import LayerCatalog
 from registry.db import make_pool
 from registry.permissions import Role
@@ -67,3 +71,31 @@ def test_prepared_statements_of_the_pool_run_on_generic_plans_unless_the_url_say
                 assert (plans[1] == 0) is (expected == "force_generic_plan")
         finally:
             pool.close()
+
+
+def test_a_connection_idle_over_a_second_is_tested_before_use_and_a_just_returned_one_is_not(
+    db: Settings, conn: psycopg.Connection
+) -> None:
+    """The pool's liveness query is skipped only for a connection handed back within the
+    last second (registry/db.py): a backend that died while idle longer is replaced before
+    use; one that died within the second fails its next statement and is then dropped."""
+    pool = make_pool(db, min_size=1, max_size=1)
+    pool.open(wait=True, timeout=30)
+    try:
+        for aged in (True, False):
+            with pool.connection() as c:
+                pid = c.info.backend_pid
+            # returns once the backend has exited (or after 10 s)
+            assert conn.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone() == (True,)
+            if aged:
+                registry_db._returned_at[c] = time.monotonic() - 2 * registry_db.RECENTLY_RETURNED_S
+                with pool.connection() as fresh:
+                    assert fresh.info.backend_pid != pid
+                    assert fresh.execute("SELECT 1").fetchone() == (1,)
+            else:
+                with pytest.raises(psycopg.OperationalError), pool.connection() as stale:
+                    stale.execute("SELECT 1")
+                with pool.connection(timeout=30) as fresh:
+                    assert fresh.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pool.close()
