@@ -1083,6 +1083,99 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no column {column}; columns are: {columns}",
     ),
     "places_loaded": ("地名库已从 {file} 载入 {n} 条", "{n} gazetteer entries loaded from {file}"),
+    # the operator CLI's progress and result lines (web/cli*.py, printed by cli_lang.tell)
+    "cli_db_external": (
+        "已设置 DATABASE_URL：使用该服务器，不管理本地数据库",
+        "DATABASE_URL is set: using that server; no local cluster is managed.",
+    ),
+    "db_started": (
+        "数据库已启动：127.0.0.1:{port}（数据目录 {data}）",
+        "database started on 127.0.0.1:{port} (data in {data})",
+    ),
+    "db_already_running": (
+        "数据库已在运行：127.0.0.1:{port}（数据目录 {data}）",
+        "database already running on 127.0.0.1:{port} (data in {data})",
+    ),
+    "db_stopped": ("数据库已停止", "database stopped"),
+    "db_was_not_running": ("数据库本未运行", "database was not running"),
+    "db_status_running": (
+        "数据库正在运行（进程 {pid}）；端口 {port}；数据目录 {data}",
+        "database running (pid {pid}); port {port}; data {data}",
+    ),
+    "db_status_stopped": (
+        "数据库未运行；端口 {port}；数据目录 {data}",
+        "database stopped; port {port}; data {data}",
+    ),
+    "db_running_on": ("数据库正在运行：127.0.0.1:{port}", "database running on 127.0.0.1:{port}"),
+    "migrations_applied": ("已应用迁移：{names}", "migrations applied: {names}"),
+    "migrations_none": ("已应用迁移：无（已是最新）", "migrations applied: none (up to date)"),
+    "districts_changed": ("区县边界变更：{n}", "district boundaries changed: {n}"),
+    "password_prompt": (
+        "{username} 的密码（留空则自动生成）",
+        "password for {username} (empty: generate one)",
+    ),
+    "password_repeat": ("再次输入密码", "repeat the password"),
+    "passwords_differ": ("两次输入的密码不一致", "the passwords differ"),
+    "password_shown_once": (
+        "密码（只显示这一次，请记下）：{password}",
+        "password (shown once, write it down): {password}",
+    ),
+    "user_created": ("已创建用户 {username}，角色 {role}", "user {username} created with role {role}"),
+    "user_state_active": ("正常", "active"),
+    "user_state_disabled": ("已停用", "disabled"),
+    "user_never_logged_in": ("从未", "never"),
+    "user_list_row": (
+        "{username} {role} {state} 最近登录 {last}  {name}",
+        "{username} {role} {state} last login {last}  {name}",
+    ),
+    "user_disabled": ("已停用用户 {username}", "user {username} disabled"),
+    "user_enabled": ("已启用用户 {username}", "user {username} enabled"),
+    "user_role_set": ("用户 {username} 的角色已改为 {role}", "user {username} now has role {role}"),
+    "password_changed": ("用户 {username} 的密码已更改", "password of {username} changed"),
+    "first_admin_generated": (
+        "已创建首个账户：admin / {password}（只显示这一次，请记下）",
+        "first account created: admin / {password}  (shown once: write it down)",
+    ),
+    "first_admin_from_env": (
+        "已创建首个账户：admin（密码取自 REGISTRY_ADMIN_PASSWORD）",
+        "first account created: admin (password from REGISTRY_ADMIN_PASSWORD)",
+    ),
+    "serving_on": (
+        "正在提供服务：http://{host}:{port}（健康检查：http://{host}:{port}/health）",
+        "serving on http://{host}:{port}  (health: http://{host}:{port}/health)",
+    ),
+    "ready_in": ("准备就绪，用时 {seconds} 秒", "ready in {seconds} s"),
+    "import_progress": ("导入 {file}", "importing {file}"),
+    "row_level_error": ("错误", "error"),
+    "row_level_warning": ("警告", "warning"),
+    "import_codes_generated": (
+        "编号由系统生成 {n} 个：{first} … {last}",
+        "codes generated for {n} rows: {first} … {last}",
+    ),
+    "import_status_committed": ("已写入", "committed"),
+    "import_status_dry_run": ("试导入（未写入）", "dry run (nothing written)"),
+    "import_status_rejected": ("已拒绝（未写入）", "rejected (nothing written)"),
+    "import_result": (
+        "{status}：读取 {rows} 行：新增 {created}，更新 {updated}，未变 {unchanged}，"
+        "拒绝 {rejected}，警告 {warnings}",
+        "{status}: read {rows} rows: {created} created, {updated} updated, {unchanged} unchanged, "
+        "{rejected} rejected, {warnings} with warnings",
+    ),
+    "import_undone": ("已撤销：{result}", "undone: {result}"),
+    "scope_whole_city": ("全市", "whole city"),
+    "target_set_done": (
+        "{year} 年 {layer_zh} {measure_zh}（{scope}）：目标 {target}，已完成 {done}",
+        "{year} {layer} {measure} ({scope}): target {target}, done {done}",
+    ),
+    "target_row": (
+        "{year} {layer}.{measure} {scope}：已完成 {done} / 目标 {target} = {percent}%（{measure_zh}）",
+        "{year} {layer}.{measure} {scope}: {done} / {target} = {percent}%  ({measure_en})",
+    ),
+    "targets_none": ("{year}：尚未设定目标", "{year}: no targets"),
+    "measures_list": ("指标：{measures}", "measures: {measures}"),
+    "target_removed": ("已删除", "removed"),
+    "target_not_found": ("无此目标", "no such target"),
+    "report_written": ("已写入 {path}（{size} 字节）", "wrote {path} ({size} bytes)"),
     "photo_unreadable": ("{name}：无法识别的图片", "{name} is not a readable image"),
     "photo_too_large_mb": ("{name}：照片超过 {max_mb} MB", "{name}: photo over {max_mb} MB"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -333,13 +334,13 @@ def test_cli_manages_users(db: Settings, monkeypatch: pytest.MonkeyPatch, conn: 
     assert runner.invoke(app, ["user", "set-role", "wang.wu", "officer"]).exit_code == 0
     assert runner.invoke(app, ["user", "disable", "wang.wu"]).exit_code == 0
     listing = runner.invoke(app, ["user", "list"])
-    assert "wang.wu" in listing.output and "officer" in listing.output and "disabled" in listing.output
+    assert "wang.wu" in listing.output and "officer" in listing.output and "已停用" in listing.output
     bad = runner.invoke(app, ["user", "set-role", "wang.wu", "boss"])
     assert bad.exit_code != 0
     monkeypatch.delenv("REGISTRY_PASSWORD")
     generated = runner.invoke(app, ["user", "add", "zhao.liu", "--role", "viewer"])
     assert generated.exit_code == 0
-    password = generated.output.rsplit(":", 1)[1].strip()
+    password = re.split("[:：]", generated.output)[-1].strip()  # (密码…：<password>)
     assert (
         accounts.authenticate(conn, username="zhao.liu", password=password, ip="cli").username == "zhao.liu"
     )

@@ -12,7 +12,7 @@ import typer
 from registry.errors import RegistryError
 from registry.settings import Settings
 from web.cli_campaigns import report_cmd, target_app
-from web.cli_lang import cli_lang, say, set_cli_lang
+from web.cli_lang import cli_lang, pad, say, set_cli_lang, tell
 from web.cli_places import places_app
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def _cluster(settings: Settings):
     from registry.cluster import Cluster
 
     if not settings.embedded:
-        typer.echo("DATABASE_URL is set: using that server; no local cluster is managed.")
+        tell("cli_db_external")
         return None
     return Cluster(settings)
 
@@ -61,8 +61,7 @@ def db_up() -> None:
     if cluster is None:
         return
     started = cluster.up()
-    state = "started" if started else "already running"
-    typer.echo(f"database {state} on 127.0.0.1:{cluster.port} (data in {cluster.pgdata})")
+    tell("db_started" if started else "db_already_running", {"port": cluster.port, "data": cluster.pgdata})
 
 
 @db_app.command("down")
@@ -71,7 +70,7 @@ def db_down() -> None:
     cluster = _cluster(_settings())
     if cluster is None:
         return
-    typer.echo("database stopped" if cluster.down() else "database was not running")
+    tell("db_stopped" if cluster.down() else "db_was_not_running")
 
 
 @db_app.command("status")
@@ -81,8 +80,8 @@ def db_status() -> None:
     if cluster is None:
         return
     st = cluster.status()
-    state = f"running (pid {st.pid})" if st.running else "stopped"
-    typer.echo(f"database {state}; port {st.port}; data {st.data_dir}")
+    where = {"pid": st.pid, "port": st.port, "data": st.data_dir}
+    tell("db_status_running" if st.running else "db_status_stopped", where)
     if not st.running:
         raise typer.Exit(3)
 
@@ -92,8 +91,16 @@ def migrate_cmd() -> None:
     """Apply pending SQL migrations and load the district boundaries."""
     settings = _settings()
     applied, changed = _migrate(settings)
-    typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
-    typer.echo(f"district boundaries changed: {changed}")
+    _say_applied(applied)
+    tell("districts_changed", {"n": changed})
+
+
+def _say_applied(applied: list[str]) -> None:
+    """The migrations a run applied, or that there were none (migrate and up say it alike)."""
+    if applied:
+        tell("migrations_applied", {"names": ", ".join(applied)})
+    else:
+        tell("migrations_none")
 
 
 def _migrate(settings: Settings) -> tuple[list[str], int]:
@@ -119,17 +126,18 @@ def _password_for(username: str) -> tuple[str, bool]:
     import os
 
     from registry.accounts import generate_password
+    from registry.messages import nested
 
     env = os.environ.get("REGISTRY_PASSWORD")
     if env:
         return env, False
     if sys.stdin.isatty():
         entered = typer.prompt(
-            f"password for {username} (empty: generate one)", default="", hide_input=True, show_default=False
+            say("password_prompt", {"username": username}), default="", hide_input=True, show_default=False
         )
         if entered:
-            if typer.prompt("repeat the password", hide_input=True) != entered:
-                typer.secho("error: the passwords differ", fg=typer.colors.RED, err=True)
+            if typer.prompt(say("password_repeat"), hide_input=True) != entered:
+                tell("cli_error", {"message": nested("passwords_differ")}, err=True, fg=typer.colors.RED)
                 raise typer.Exit(2)
             return entered, False
     return generate_password(), True
@@ -148,9 +156,9 @@ def user_add(
     password, generated = _password_for(username)
     with connect(_settings()) as conn:
         user = create_user(conn, username=username, password=password, role=role, display_name=display_name)
-    typer.echo(f"user {user.username} created with role {user.role.value}")
+    tell("user_created", {"username": user.username, "role": user.role.value})
     if generated:
-        typer.echo(f"password (shown once, write it down): {password}")
+        tell("password_shown_once", {"password": password})
 
 
 @user_app.command("list")
@@ -162,9 +170,12 @@ def user_list() -> None:
     with connect(_settings()) as conn:
         users = list_users(conn)
     for u in users:
-        state = "disabled" if u.disabled else "active"
-        last = u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else "never"
-        typer.echo(f"{u.username:<20} {u.role.value:<9} {state:<8} last login {last}  {u.display_name or ''}")
+        state = say("user_state_disabled") if u.disabled else say("user_state_active")
+        last = (
+            u.last_login_at.isoformat(timespec="minutes") if u.last_login_at else say("user_never_logged_in")
+        )
+        row = {"username": pad(u.username, 20), "role": pad(u.role.value, 9), "state": pad(state, 8)}
+        tell("user_list_row", {**row, "last": last, "name": u.display_name or ""})
 
 
 @user_app.command("disable")
@@ -178,7 +189,7 @@ def user_disable(
 
     with connect(_settings()) as conn:
         user = set_disabled(conn, username, not enable)
-    typer.echo(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
+    tell("user_disabled" if user.disabled else "user_enabled", {"username": user.username})
 
 
 @user_app.command("set-role")
@@ -189,7 +200,7 @@ def user_set_role(username: str, role: str) -> None:
 
     with connect(_settings()) as conn:
         user = set_role(conn, username, role)
-    typer.echo(f"user {user.username} now has role {user.role.value}")
+    tell("user_role_set", {"username": user.username, "role": user.role.value})
 
 
 @user_app.command("set-password")
@@ -201,9 +212,9 @@ def user_set_password(username: str) -> None:
     password, generated = _password_for(username)
     with connect(_settings()) as conn:
         set_password(conn, username, password)
-    typer.echo(f"password of {username} changed")
+    tell("password_changed", {"username": username})
     if generated:
-        typer.echo(f"password (shown once, write it down): {password}")
+        tell("password_shown_once", {"password": password})
 
 
 def _ensure_admin(settings: Settings) -> None:
@@ -217,9 +228,9 @@ def _ensure_admin(settings: Settings) -> None:
     with connect(settings) as conn:
         created, generated = ensure_first_admin(conn, password=from_env)
     if generated:
-        typer.echo(f"first account created: admin / {generated}  (shown once: write it down)")
+        tell("first_admin_generated", {"password": generated})
     elif created:
-        typer.echo("first account created: admin (password from REGISTRY_ADMIN_PASSWORD)")
+        tell("first_admin_from_env")
 
 
 @app.command("seed-demo")
@@ -253,7 +264,7 @@ def serve_cmd(
     settings = _settings()
     host = host or settings.http_host
     port = port or settings.http_port
-    typer.echo(f"serving on http://{host}:{port}  (health: http://{host}:{port}/health)")
+    tell("serving_on", {"host": host, "port": port})
     # web/serve.py: several workers without uvicorn's +40 ms per kept-alive response
     serve(host, port, workers=workers, log_level=log_level)
 
@@ -269,13 +280,13 @@ def up_cmd(
     cluster = _cluster(settings)
     if cluster is not None:
         cluster.up()
-        typer.echo(f"database running on 127.0.0.1:{cluster.port}")
+        tell("db_running_on", {"port": cluster.port})
     applied, _ = _migrate(settings)
-    typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+    _say_applied(applied)
     _ensure_admin(settings)
     if demo:
         seed_demo_cmd()
-    typer.echo(f"ready in {time.monotonic() - t0:.1f} s")
+    tell("ready_in", {"seconds": f"{time.monotonic() - t0:.1f}"})
     if serve:
         serve_cmd(host=None, port=None, workers=1, log_level="info")  # type: ignore[arg-type]
 
@@ -333,25 +344,29 @@ def import_cmd(
         )  # fmt: skip
     except ImportFileError as exc:
         # (file-level errors in the chosen language, one line, no traceback)
-        typer.secho(f"{'错误' if lang == 'zh' else 'error'}: {exc.text(lang)}", fg=typer.colors.RED, err=True)
+        tell("cli_error", {"message": exc.text(lang)}, lang=lang, err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
 
 
-_SUMMARY = {
-    "zh": "读取 {rows} 行：新增 {created}，更新 {updated}，未变 {unchanged}，"
-    "拒绝 {rejected}，警告 {warnings}",
-    "en": "read {rows} rows: {created} created, {updated} updated, {unchanged} unchanged, "
-    "{rejected} rejected, {warnings} with warnings",
-}
-_LEVEL_ZH = {"error": "错误", "warning": "警告"}
-_STATUS = {
-    "zh": {"committed": "已写入", "dry_run": "试导入（未写入）", "rejected": "已拒绝（未写入）"},
-    "en": {
-        "committed": "committed",
-        "dry_run": "dry run (nothing written)",
-        "rejected": "rejected (nothing written)",
-    },
-}
+def _status_word(status: str, lang: str) -> str:
+    """An import's outcome in words (the summary line); the status code itself stays on
+    the ``import <id>: <status>`` line that scripts read."""
+    if status == "committed":
+        return say("import_status_committed", lang=lang)
+    if status == "dry_run":
+        return say("import_status_dry_run", lang=lang)
+    if status == "rejected":
+        return say("import_status_rejected", lang=lang)
+    return status
+
+
+def _level_word(level: str, lang: str) -> str:
+    """A report row's level as the report's reader says it (错误 / error)."""
+    if level == "error":
+        return say("row_level_error", lang=lang)
+    if level == "warning":
+        return say("row_level_warning", lang=lang)
+    return level
 
 
 def _import(
@@ -401,7 +416,7 @@ def _import(
         ) as bar,
         connect(settings) as conn,
     ):
-        task = bar.add_task(f"导入 {Path(file).name}", total=None)
+        task = bar.add_task(say("import_progress", {"file": Path(file).name}, lang), total=None)
 
         def progress(n: int, total: int | None) -> None:
             bar.update(task, completed=n, total=total)
@@ -433,20 +448,15 @@ def _import(
             typer.echo(f"{rep.layer}:")
         for r in rep.as_dict(lang)["rows"]:
             if r["level"] != "ok":
-                level = _LEVEL_ZH.get(r["level"], r["level"]) if lang == "zh" else r["level"]
+                level = _level_word(r["level"], lang)
                 field = r["field_label"] if lang == "zh" else r["field"]
+                # (tab-separated columns of the report: data, the reason already in lang)
                 typer.echo(f"  {r['row']}\t{level}\t{field}\t{r['value']}\t{r['reason']}")
         if rep.codes_generated:
             first, last, n = rep.codes_generated[0], rep.codes_generated[-1], len(rep.codes_generated)
-            typer.echo(
-                f"编号由系统生成 {n} 个：{first} … {last}"
-                if lang == "zh"
-                else f"codes generated for {n} rows: {first} … {last}"
-            )
-        words = "zh" if lang == "zh" else "en"
-        typer.echo(
-            f"{_STATUS[words].get(rep.status, rep.status)}：" + _SUMMARY[words].format(**rep.summary())
-        )
+            tell("import_codes_generated", {"n": n, "first": first, "last": last}, lang=lang)
+        tell("import_result", {**rep.summary(), "status": _status_word(rep.status, lang)}, lang=lang)
+        # (machine-readable: scripts and tests read the id, the status code and the counts)
         typer.echo(f"import {rep.import_id}: {rep.status} {rep.summary()}")
     if report:
         for rep in reports:
@@ -472,7 +482,7 @@ def import_undo_cmd(
 
     with connect(_settings()) as conn:
         result = undo(conn, default_catalog(), import_id, actor=actor, force=force)
-    typer.echo(f"undone: {result}")
+    tell("import_undone", {"result": result})
 
 
 @app.command("export")
@@ -502,11 +512,9 @@ def export_cmd(
                 conn, default_catalog().get(layer), fmt, Path(out), csv_geometry=csv_geometry, labels=labels
             )
         except ExportOptionError as exc:  # (said in the CLI's language, one line)
-            typer.secho(
-                say("cli_error", {"message": nested(exc.code, exc.params)}), fg=typer.colors.RED, err=True
-            )
+            tell("cli_error", {"message": nested(exc.code, exc.params)}, err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
-    typer.echo(say("export_done", {"n": n, "path": out}))
+    tell("export_done", {"n": n, "path": out})
 
 
 def _backup_progress():
@@ -556,20 +564,18 @@ def backup_cmd(
         result = create_backup(_settings(), Path(output) if output else None, progress=progress)
     m = result.manifest
     rows = sum(m["row_counts"].values())
-    typer.echo(
-        say(
-            "backup_written",
-            {
-                "path": str(result.path),
-                "mb": f"{result.size / 1e6:.1f}",
-                "tables": len(m["row_counts"]),
-                "rows": rows,
-                "photos": m["photos"]["count"],
-            },
-        )
+    tell(
+        "backup_written",
+        {
+            "path": str(result.path),
+            "mb": f"{result.size / 1e6:.1f}",
+            "tables": len(m["row_counts"]),
+            "rows": rows,
+            "photos": m["photos"]["count"],
+        },
     )
     for warning in result.warnings:
-        typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
+        tell("cli_warning", {"message": warning}, err=True, fg=typer.colors.YELLOW)
 
 
 @app.command("restore")
@@ -593,16 +599,14 @@ def restore_cmd(
     if verify_only:
         with bar, tempfile.TemporaryDirectory(prefix="registry-verify-", dir=work_dir) as tmp:
             manifest = extract_verified(Path(file), Path(tmp), progress=progress)
-        typer.echo(
-            say(
-                "backup_archive_ok",
-                {
-                    "at": manifest["created_at"],
-                    "version": manifest["app_version"],
-                    "files": len(manifest["files"]),
-                    "rows": sum(manifest["row_counts"].values()),
-                },
-            )
+        tell(
+            "backup_archive_ok",
+            {
+                "at": manifest["created_at"],
+                "version": manifest["app_version"],
+                "files": len(manifest["files"]),
+                "rows": sum(manifest["row_counts"].values()),
+            },
         )
         return
     settings = _settings()
@@ -610,22 +614,20 @@ def restore_cmd(
         result = restore_backup(
             settings, Path(file), progress=progress, work_dir=Path(work_dir) if work_dir else None
         )
-    typer.echo(
-        say(
-            "restore_done",
-            {
-                "tables": result.tables,
-                "rows": result.rows,
-                "photos": result.photos_written,
-                "present": result.photos_present,
-                "at": result.manifest["created_at"],
-            },
-        )
+    tell(
+        "restore_done",
+        {
+            "tables": result.tables,
+            "rows": result.rows,
+            "photos": result.photos_written,
+            "present": result.photos_present,
+            "at": result.manifest["created_at"],
+        },
     )
     if settings.embedded:
-        typer.echo(say("restore_embedded_running", {"port": settings.pg_port}))
+        tell("restore_embedded_running", {"port": settings.pg_port})
     for warning in result.warnings:
-        typer.secho(say("cli_warning", {"message": warning}), fg=typer.colors.YELLOW, err=True)
+        tell("cli_warning", {"message": warning}, err=True, fg=typer.colors.YELLOW)
 
 
 def main() -> None:
@@ -635,7 +637,7 @@ def main() -> None:
         app()
     except RegistryError as exc:
         lang = cli_lang()
-        typer.secho(say("cli_error", {"message": exc.text(lang)}, lang), fg=typer.colors.RED, err=True)
+        tell("cli_error", {"message": exc.text(lang)}, lang=lang, err=True, fg=typer.colors.RED)
         sys.exit(2)
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import typer
 
+from registry.messages import nested
 from registry.settings import Settings
+from web.cli_lang import cli_lang, tell
 
 target_app = typer.Typer(help="Campaign targets (年度目标): set, list, remove.", no_args_is_help=True)
 
@@ -38,8 +40,19 @@ def target_set(
         )
         spec, m = campaigns.find_measure(catalog, layer, measure)
         done = campaigns.done(conn, spec, m, year=year, district=district)
-    scope = district or "全市 whole city"
-    typer.echo(f"{year} {spec.zh} {m.zh} ({scope}): 目标 target {target:g}, 已完成 done {done:g}")
+    tell(
+        "target_set_done",
+        {
+            "year": year,
+            "layer": spec.name,
+            "layer_zh": spec.zh,
+            "measure": m.name,
+            "measure_zh": m.zh,
+            "scope": district or nested("scope_whole_city"),
+            "target": f"{target:g}",
+            "done": f"{done:g}",
+        },
+    )
 
 
 @target_app.command("list")
@@ -53,16 +66,26 @@ def target_list(year: int = typer.Option(dt.date.today().year, help="Year.")) ->
     with connect(Settings()) as conn:
         rows = campaigns.targets(conn, catalog, year=year)
     for t in rows:
-        typer.echo(
-            f"{t.year} {t.layer}.{t.measure.name} {t.district_code or '全市'}: "
-            f"{t.done:g} / {t.target:g} = {t.percent}%  ({t.measure.zh})"
+        tell(
+            "target_row",
+            {
+                "year": t.year,
+                "layer": t.layer,
+                "measure": t.measure.name,
+                "measure_zh": t.measure.zh,
+                "measure_en": t.measure.en,
+                "scope": t.district_code or nested("scope_whole_city"),
+                "done": f"{t.done:g}",
+                "target": f"{t.target:g}",
+                "percent": t.percent,
+            },
         )
     if not rows:
-        typer.echo(f"{year}: 尚未设定目标 no targets")
-    typer.echo(
-        "measures 指标: "
-        + ", ".join(f"{s.name}.{m.name} ({m.zh})" for s, m in campaigns.measures_of(catalog))
-    )
+        tell("targets_none", {"year": year})
+    # (each measure's name, to type after --measure, with its label in the CLI's language)
+    zh = cli_lang() == "zh"
+    labels = (f"{s.name}.{m.name} ({m.zh if zh else m.en})" for s, m in campaigns.measures_of(catalog))
+    tell("measures_list", {"measures": ", ".join(labels)})
 
 
 @target_app.command("remove")
@@ -80,7 +103,7 @@ def target_remove(
     with connect(Settings()) as conn:
         set_actor(conn, "cli", via="cli", comment="registry target remove")
         found = campaigns.delete_target(conn, year=year, layer=layer, measure=measure, district=district)
-    typer.echo("removed 已删除" if found else "no such target 无此目标")
+    tell("target_removed" if found else "target_not_found")
 
 
 def report_cmd(
@@ -99,4 +122,4 @@ def report_cmd(
     if target.is_dir():
         target = target / f"月报-{month}.{format.lower()}"
     target.write_bytes(body)
-    typer.echo(f"wrote {target} ({len(body):,} bytes)")
+    tell("report_written", {"path": target, "size": f"{len(body):,}"})

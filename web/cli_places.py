@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from registry.settings import Settings
-from web.cli_lang import say
+from web.cli_lang import say, tell
 
 places_app = typer.Typer(help="The gazetteer (地名库) of the map's place search.", no_args_is_help=True)
 
@@ -53,7 +53,7 @@ def places_import(
         set_actor(conn, "cli", via="cli", comment="registry places import")
         n = places.load(conn, rows, source=source or file.name)
         conn.commit()
-    typer.echo(say("places_loaded", {"n": n, "file": file.name}))
+    tell("places_loaded", {"n": n, "file": file.name})
 
 
 @places_app.command("list")
@@ -65,4 +65,4 @@ def places_list() -> None:
         for source, kind, n in conn.execute(
             "SELECT source, kind, count(*) FROM places GROUP BY source, kind ORDER BY source, kind"
         ):
-            typer.echo(f"{source}\t{kind}\t{n}")
+            typer.echo(f"{source}\t{kind}\t{n}")  # (tab-separated data for scripts)

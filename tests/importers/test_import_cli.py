@@ -170,7 +170,7 @@ def test_cli_file_level_errors_follow_lang_from_the_one_message_table(db, tmp_pa
     zh = cli(db, tmp_path, *args, ok=False)
     en = cli(db, tmp_path, *args, "--lang", "en", ok=False)
     assert zh.returncode == en.returncode == 2
-    assert zh.stderr.strip() == f"错误: {render('file_empty', {'file': 'empty.csv'}, 'zh')}"
+    assert zh.stderr.strip() == render("cli_error", {"message": render("file_empty", {"file": "empty.csv"})})
     assert en.stderr.strip() == "error: file empty.csv is empty"
     # the CLI-wide language (registry --lang en …, or REGISTRY_LANG) is the import's default
     wide = cli(db, tmp_path, "--lang", "en", *args, ok=False)

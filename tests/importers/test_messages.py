@@ -16,12 +16,13 @@ from registry.settings import PROJECT_ROOT
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _USES = re.compile(
-    r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\b(?:render|nested|say|_damaged|_too_complex)\(\s*"""
+    r"""(?:\bproblem\(\s*[^,()]+,\s*|\.of\(\s*|\b(?:render|nested|say|tell|_damaged|_too_complex)\(\s*"""
     r"""|\.with_message\(\s*|TileFileError\(\s*|error_entry\(\s*[^,()]+,\s*)"([a-z0-9_]+)\""""
 )
 # a message string written in both languages: Chinese, then " / " (or "）/ ") and English
 _BOTH = re.compile(r"[\u4e00-\u9fff][^\n]*?[\s\u3000-\u303f\uff00-\uffef]/ +[A-Za-z{]")
-_CONDITIONAL = re.compile(r'code = "([a-z0-9_]+)" if .* else "([a-z0-9_]+)"')
+# (the CLI's ``tell("db_started" if started else "db_already_running", …)`` too)
+_CONDITIONAL = re.compile(r'(?:code = |\btell\(\s*)"([a-z0-9_]+)" if .* else "([a-z0-9_]+)"')
 
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))
@@ -48,11 +49,15 @@ def test_every_code_used_in_the_code_is_in_the_table() -> None:
                 for code in m.groups():
                     used.setdefault(code, str(path.relative_to(PROJECT_ROOT)))
     # web/ has problem() helpers of its own, but its errors name codes of the table
-    # (.of, .with_message, render, nested, the CLI's say)
+    # (.of, .with_message, render, nested, the CLI's say and tell)
     for path in (PROJECT_ROOT / "web").rglob("*.py"):
-        for m in _USES.finditer(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for m in _USES.finditer(text):
             if not m.group(0).startswith("problem("):
                 used.setdefault(m.group(1), str(path.relative_to(PROJECT_ROOT)))
+        for m in _CONDITIONAL.finditer(text):
+            for code in m.groups():
+                used.setdefault(code, str(path.relative_to(PROJECT_ROOT)))
     assert len(used) > 200  # (the scan finds the calls)
     missing = {c: where for c, where in used.items() if c not in MESSAGES}
     assert not missing, f"message codes without a translation: {missing}"
@@ -164,3 +169,51 @@ def test_a_registry_error_says_its_message_in_one_language_only() -> None:
     err = BasemapNotFound("").with_message("basemap_not_found", name="osm")
     assert err.text("zh") == "没有名为“osm”的底图" and err.text("en") == "no basemap named 'osm'"
     assert str(err) == "no basemap named 'osm'"
+
+
+# Lines the operator CLI prints as data for scripts (ids, status codes, counts, tables):
+# literal text in them is not a message for a person and stays as it is.
+_CLI_DATA_LINES = {"import {}: {} {}", "  {}: {}", "{}:", "  {}\t{}\t{}\t{}\t{}", "{}\t{}\t{}"}
+_CLI_MODULES = ("web/cli.py", "web/cli_campaigns.py", "web/cli_places.py")
+
+
+def _printed_literals(tree: ast.AST) -> list[tuple[int, str]]:
+    """The first argument of every ``typer.echo/secho/prompt`` and ``print`` call that is
+    written as a literal (a string or an f-string), as text with ``{}`` for each field."""
+    out = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+        if name not in ("echo", "secho", "prompt", "print"):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            out.append((node.lineno, arg.value))
+        elif isinstance(arg, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values)
+            out.append((node.lineno, text))
+    return out
+
+
+def test_the_cli_prints_no_words_but_through_the_message_table() -> None:
+    """Every progress, result and error line of ``registry`` is a code of the table said
+    in the CLI's language (``cli_lang.tell``): an English-only (or Chinese-only) literal
+    handed to typer.echo fails here; data lines for scripts are listed above."""
+    written: list[str] = []
+    for name in _CLI_MODULES:
+        path = PROJECT_ROOT / name
+        for line, text in _printed_literals(ast.parse(path.read_text(encoding="utf-8"))):
+            if text not in _CLI_DATA_LINES and re.search(r"[A-Za-z\u4e00-\u9fff]", text):
+                written.append(f"{name}:{line} {text!r}")
+    assert not written, f"CLI lines written by hand instead of tell(code): {written}"
+
+
+def test_the_cli_check_finds_a_hand_written_line() -> None:
+    tree = ast.parse(
+        'typer.echo(f"database {state} on {port}")\ntyper.echo("removed 已删除")\n'
+        'typer.echo(f"{source}\\t{kind}\\t{n}")\ntell("db_stopped")\n'
+    )
+    found = [t for _, t in _printed_literals(tree) if re.search(r"[A-Za-z\u4e00-\u9fff]", t)]
+    assert found == ["database {} on {}", "removed 已删除"]
