@@ -249,7 +249,7 @@ def test_a_phone_app_table_is_refused_with_the_gcj02_hint(conn, catalog, setting
 
 def test_cli_file_errors_languages_defaults_and_exit_codes(db, conn, tmp_path: Path) -> None:
     missing = cli(db, tmp_path, "import", "nope.csv", "--layer", "manholes", ok=False)
-    assert missing.returncode == 2 and missing.stderr.strip() == "错误: 找不到文件 nope.csv", missing.stderr
+    assert missing.returncode == 2 and missing.stderr.strip() == "错误：找不到文件 nope.csv", missing.stderr
     xy = _xy(4547)
     f = tmp_path / "普查.csv"
     pd.DataFrame({"X坐标": [y for _, y in xy[:3]], "Y坐标": [x for x, _ in xy[:3]]}).to_csv(f, index=False)
