@@ -496,6 +496,92 @@ def test_a_record_the_server_refuses_stays_queued_with_its_reason_until_discarde
     page.context.close()
 
 
+def test_a_refused_record_is_corrected_in_its_own_form_and_sent_again_under_a_new_key(
+    browser: Any, field_server: tuple[LiveServer, Switchable], tmp_path: Path
+) -> None:
+    """A code longer than the layer declaration's 64 characters passes the form (it sets
+    no length) and the server refuses it (422 too_long on ``code``): 修改 reopens the
+    record's form with its values and the server's words beside the code; corrected, it
+    is sent again and saved once, with its photo and position."""
+    live, _switch = field_server
+    lon, lat = live.seeded["centre"]
+    too_long = "JZ-RESEND-" + "0" * 60
+    fixed = "JZ-RESEND-0001"
+    page = phone(browser, live, lon, lat)
+    page.select_option("#record-layer", "manholes")
+    page.wait_for_selector("#record-save:enabled")
+    page.fill("#f-manholes-code", too_long)
+    page.fill("#f-manholes-road_name", "雨中录入的路名")
+    page.set_input_files("#record-form input[type=file]", str(photo(tmp_path, "rain.jpg", "#507050")))
+    page.wait_for_selector("#record-form .thumbs img")
+    page.click("#record-save")
+    page.click("#tab-queue")
+    refused = page.locator("#queue-list li[data-state='rejected']")
+    refused.wait_for(timeout=30000)
+    assert "编号" in refused.locator("p.problems").first.inner_text()
+    key = page.evaluate(READ_QUEUE)[0]["key"]
+
+    # 修改: the form the record was made with, filled with its values, the reason by the code
+    refused.locator("button.resend-edit").click()
+    form = refused.locator("form.resend-form")
+    form.wait_for()
+    code = form.locator("[name='code']")
+    assert code.input_value() == too_long
+    assert form.locator("[name='road_name']").input_value() == "雨中录入的路名"
+    assert code.get_attribute("aria-invalid") == "true"
+    error = form.locator("p.field-error[data-field='code']")
+    assert error.inner_text() and error.get_attribute("id") == code.get_attribute("aria-describedby")
+    # its own ids: the record form's inputs keep theirs (a label names one input)
+    assert page.locator("#f-manholes-code").count() == 1
+    assert form.locator(f"label[for='{code.get_attribute('id')}'] [name='code']").count() == 1
+    # nothing wider than the screen (the long code wraps), no stray text ("null")
+    assert form.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    assert "null" not in form.inner_text()
+    # every tap target of the form is thumb-sized
+    for target in form.locator("button, select, input:not(.photo-input)").all():
+        box = target.bounding_box()
+        if box:
+            assert box["width"] >= 44 and box["height"] >= 44, target.evaluate("(el) => el.outerHTML")
+    shot(page, "field-resend")
+
+    code.fill(fixed)
+    form.locator("button.resend-save").click()
+    queue_count(page, 0)
+    page.wait_for_selector("body[data-sync='idle']")
+    assert live.settings.database_url
+    with psycopg.connect(live.settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT id, road_name, ST_X(geom), ST_Y(geom) FROM manholes WHERE code = %s", (fixed,)
+        ).fetchall()
+        assert len(rows) == 1
+        new_id, road, x, y = rows[0]
+        assert road == "雨中录入的路名"
+        assert abs(x - lon) < 1e-6 and abs(y - lat) < 1e-6
+        assert conn.execute("SELECT count(*) FROM manholes WHERE code = %s", (too_long,)).fetchone() == (0,)
+        assert (
+            conn.execute("SELECT count(*) FROM asset_photos WHERE asset_id = %s", (new_id,)).fetchone()[0]
+            == 1
+        )
+        # the old key still stands for the refusal (a resend under it would be answered so,
+        # or refused as a key reused with another body): the record went under a new one
+        assert conn.execute(
+            "SELECT status FROM field_submissions WHERE key = %s::uuid", (key,)
+        ).fetchall() == [(422,)]
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+READ_QUEUE = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open('jiaozuo-field');
+  req.onsuccess = () => {
+    const get = req.result.transaction('queue').objectStore('queue').getAll();
+    get.onsuccess = () => resolve(get.result.map((i) => ({ key: i.key, state: i.state })));
+    get.onerror = () => reject(get.error);
+  };
+  req.onerror = () => reject(req.error);
+})"""
+
+
 # Checks run in the page: a panel's first heading and button are where a thumb can see and
 # reach them (inside the scroller's box, the topmost element at their centre and corners),
 # the tap targets that are shown are at least 44 px each way, and the Chinese UI's words

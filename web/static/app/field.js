@@ -15,7 +15,7 @@ import { attrForm, readForm } from "./forms.js";
 import { errorText, request } from "./http.js";
 import { I18n } from "./i18n.js";
 import { App, fromMap, toMap } from "./state.js";
-import { CONFLICT, PENDING, REJECTED, accuracyOk, bboxOf, conflictRows, formatBytes, keepMine, nearby, scaledSize } from "./field-logic.js";
+import { CONFLICT, PENDING, REJECTED, accuracyOk, bboxOf, conflictRows, formatBytes, keepMine, nearby, resubmit, scaledSize } from "./field-logic.js";
 import { QueueStore, all, get, put } from "./field-store.js";
 import { errorWords, syncQueue } from "./field-sync.js";
 import * as Offline from "./field-offline.js";
@@ -47,6 +47,7 @@ const F = {
   queuedLayer: null, // queued new assets on the map
   syncing: null,
   device: null,
+  resend: null, // a refused record's form being corrected {seq, form}, kept while the queue redraws
 };
 
 // ------------------------------------------------------------------ small helpers
@@ -416,8 +417,17 @@ function queueItem(item) {
   if (item.state === REJECTED) {
     // the server's answer, its fields named by the layer's labels (not found_on)
     const label = (name) => I18n.label(spec.attrs.find((a) => a.name === name)) || null;
+    // a record made with a form from the layer declaration is corrected in that form
+    const editable = RESENDABLE.includes(item.kind) && spec.attrs.length;
+    const body = h("div", { class: "resend-body" });
     li.append(h("p", { class: "problems", role: "alert", text: item.problem ? errorWords({ data: item.problem }, label) : item.error || "" }),
-      h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: () => discard(item) }, pick("放弃此条", "Discard"))));
+      h("div", { class: "row" },
+        editable ? h("button", { type: "button", class: "primary resend-edit", id: `resend-edit-${item.seq}`, onclick: () => reveal(fill(body, resendForm(item))) },
+          pick("修改", "Edit")) : null,
+        h("button", { type: "button", class: "danger", onclick: () => discard(item) }, pick("放弃此条", "Discard"))),
+      body);
+    // a form already open survives the queue being drawn again (a sync ending meanwhile)
+    if (editable && F.resend && F.resend.seq === item.seq) body.append(F.resend.form);
   }
   if (item.state === CONFLICT) li.append(conflictView(item));
   return li;
@@ -453,8 +463,99 @@ function conflictView(item) {
 }
 
 async function discard(item) {
+  if (F.resend && F.resend.seq === item.seq) F.resend = null;
   await QueueStore.remove(item);
   await renderQueue();
+}
+
+/** The kinds of record whose form forms.js generates from the layer declaration (an
+ * inspection's and a step's are their own, not the layer's attributes). */
+const RESENDABLE = ["create", "update"];
+
+/** The required attributes ``properties`` leaves empty. */
+const missingRequired = (spec, properties) =>
+  spec.attrs.filter((a) => a.required && !a.computed && (properties[a.name] === null || properties[a.name] === undefined));
+
+/** A refused record's form (the one it was made with, from forms.js), filled with its
+ * values, the server's field errors beside their fields; saving puts it back in the queue
+ * under a new key (resubmit) with its photos, position and time, and sends it. */
+function resendForm(item) {
+  if (F.resend && F.resend.seq === item.seq) return F.resend.form;
+  const spec = specOf(item.layer);
+  const base = item.kind === "update" ? item.base_properties || null : null;
+  const values = { ...(base || {}), ...(item.properties || {}) };
+  const form = attrForm(spec, values, { id: `resend-${item.seq}` });
+  form.classList.add("resend-form");
+  // the record form's inputs have the same ids (f-<layer>-<name>): these get their own
+  for (const label of form.querySelectorAll("label[for]")) {
+    const input = form.querySelector(`[id="${label.htmlFor}"]`);
+    const id = `resend-${item.seq}-${label.htmlFor}`;
+    if (input) input.id = id;
+    label.htmlFor = id;
+  }
+  // the server's errors beside their fields; one about no field of the form, above it
+  const errors = (item.problem && Array.isArray(item.problem.errors)) ? item.problem.errors : [];
+  const elsewhere = [];
+  errors.forEach((e, n) => {
+    const words = e.message || e.reason || e.code || "";
+    const input = e.field && form.elements[e.field];
+    if (!input || !input.closest) {
+      elsewhere.push([e.field_label || (e.field && I18n.label(spec.attrs.find((a) => a.name === e.field))) || e.field, words].filter(Boolean).join(": "));
+      return;
+    }
+    const id = `resend-${item.seq}-error-${n}`;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    input.closest("label").after(h("p", { class: "field-error", id, "data-field": e.field, text: words }));
+  });
+  // a field corrected loses its red frame (the server's words stay beside it until sent)
+  form.addEventListener("input", (e) => {
+    if (e.target.getAttribute("aria-invalid") === "true") e.target.setAttribute("aria-invalid", "false");
+  });
+  const msg = h("p", { class: "problems", role: "alert" });
+  form.prepend(h("h3", {}, pick(`修改后重新提交 ${item.label || ""}`, `Edit and resend ${item.label || ""}`).trim()),
+    h("p", { class: "hint", text: pick("按服务器的提示改正后保存；照片、位置和采集时间保持不变。", "Correct what the server refused and save; the photos, position and time recorded stay as they were.") }),
+    // (prepend, unlike h(), would write a null out as text)
+    ...(elsewhere.length ? [h("p", { class: "problems", text: elsewhere.join("; ") })] : []));
+  const close = () => {
+    F.resend = null;
+    form.remove();
+  };
+  form.append(h("div", { class: "row" },
+    h("button", { type: "submit", class: "primary resend-save" }, pick("保存并重新提交", "Save and resend")),
+    h("button", { type: "button", class: "resend-cancel", onclick: close }, pick("取消", "Cancel"))), msg);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    msg.textContent = "";
+    const read = readForm(spec, form);
+    let properties = read;
+    if (item.kind === "create") {
+      const missing = missingRequired(spec, read);
+      if (missing.length) {
+        msg.textContent = pick("请填写：", "Please fill in: ") + missing.map((a) => I18n.label(a)).join("、");
+        return;
+      }
+    } else {
+      // an edit sends what differs from the version it was based on (as the edit form does);
+      // without that version known, every value the edit had and every one changed here
+      const against = base || item.properties || {};
+      properties = Object.fromEntries(Object.entries(read).filter(([k, v]) => (!base && k in (item.properties || {}))
+        || JSON.stringify(v ?? null) !== JSON.stringify(against[k] ?? null)));
+      if (!Object.keys(properties).length) {
+        msg.textContent = pick("没有修改", "Nothing changed");
+        return;
+      }
+    }
+    const next = resubmit(item, properties, uuid());
+    if (item.kind === "create") next.label = labelOf(spec, properties);
+    await QueueStore.update(next);
+    F.resend = null;
+    toast(pick("已保存，待同步", "Saved, waiting to sync"));
+    await renderQueue();
+    if (navigator.onLine) sync();
+  });
+  F.resend = { seq: item.seq, form };
+  return form;
 }
 
 // ------------------------------------------------------------------ record a new asset
@@ -485,7 +586,7 @@ function renderRecord() {
     const geometry = recordGeometry(spec);
     if (!geometry) return;
     const properties = readForm(spec, form);
-    const missing = spec.attrs.filter((a) => a.required && !a.computed && (properties[a.name] === null || properties[a.name] === undefined));
+    const missing = missingRequired(spec, properties);
     if (missing.length) {
       msg.textContent = pick("请填写：", "Please fill in: ") + missing.map((a) => I18n.label(a)).join("、");
       return;
