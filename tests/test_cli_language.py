@@ -107,3 +107,29 @@ def test_migrate_says_what_it_applied_in_the_language(db: Settings, monkeypatch:
         "migrations applied: none (up to date)",
         "district boundaries changed: 0",
     ]
+
+
+def test_targets_are_set_listed_and_removed_in_the_language(
+    db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert db.database_url
+    monkeypatch.setenv("DATABASE_URL", db.database_url)
+    monkeypatch.delenv("REGISTRY_LANG", raising=False)
+    runner = CliRunner()
+    target = ["target", "set", "--year", "2030", "--layer", "manholes", "--measure", "remediated"]
+    zh = runner.invoke(app, [*target, "--target", "80"])
+    assert zh.exit_code == 0, zh.output
+    assert zh.output.startswith("2030 年 ") and "（全市）：目标 80，已完成 0" in zh.output
+    en = runner.invoke(app, ["--lang", "en", *target, "--target", "90"])
+    assert en.output.strip() == "2030 manholes remediated (whole city): target 90, done 0"
+
+    listed = runner.invoke(app, ["target", "list", "--year", "2030"]).output.splitlines()
+    assert listed[0].startswith("2030 manholes.remediated 全市：已完成 0 / 目标 90 = 0.0%（")
+    assert listed[-1].startswith("指标：") and "manholes.remediated (" in listed[-1]
+    english = runner.invoke(app, ["--lang", "en", "target", "list", "--year", "2031"]).output.splitlines()
+    assert english[0] == "2031: no targets" and english[-1].startswith("measures: ")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in "".join(english))
+
+    remove = ["target", "remove", "--year", "2030", "--layer", "manholes", "--measure", "remediated"]
+    assert runner.invoke(app, remove).output.strip() == "已删除"
+    assert runner.invoke(app, ["--lang", "en", *remove]).output.strip() == "no such target"
