@@ -31,7 +31,7 @@ from registry import campaigns, clock
 from registry.assets import AssetRow, asset_id_by_code, insert_children, upsert_assets
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
-from registry.messages import problem
+from registry.messages import problem, render
 from registry.spec import AttrType, ChildTable, LayerSpec
 from registry.validation import validate_asset
 
@@ -118,21 +118,27 @@ def seed_demo(
     conn: psycopg.Connection,
     progress: Callable[[str], None] | None = None,
     today: dt.date | None = None,
+    lang: str = "zh",
 ) -> dict[str, Counter[str]]:
     """Load the demo in one transaction; per layer, how many rows were created,
     updated or left unchanged (plus ``water_tests``: created / unchanged).
 
     Re-running changes nothing: assets are upserted by code and identical rows are
-    skipped; a water test already stored for that site and day is skipped.
+    skipped; a water test already stored for that site and day is skipped. ``progress``
+    gets one line per step in ``lang`` (the CLI's language).
     """
-    say = progress or (lambda _msg: None)
+
+    def say(code: str, **params: Any) -> None:
+        if progress is not None:
+            progress(render(code, params, lang))
+
     specs = {s.name: s for s in ALL_LAYERS}
     counts: dict[str, Counter[str]] = {}
     with conn.transaction():
         t0 = time.perf_counter()
         today = today or clock.today()
         rows, tests = build(conn, today)
-        say(f"演示数据已生成并校验 demo rows built and validated ({time.perf_counter() - t0:.1f} s)")
+        say("demo_built", s=f"{time.perf_counter() - t0:.1f}")
         set_actor(conn, "demo", via="demo", comment="registry seed-demo")
         for name, layer_rows in rows.items():
             t0 = time.perf_counter()
@@ -140,15 +146,23 @@ def seed_demo(
             removed = _remove_stale(conn, specs[name], [r.props["code"] for r in layer_rows])
             if removed:
                 counts[name]["removed"] = removed
-            took = time.perf_counter() - t0
-            say(f"{specs[name].zh} {name}: {len(layer_rows)} rows {_fmt(counts[name])} ({took:.1f} s)")
+            took = f"{time.perf_counter() - t0:.1f}"
+            spec = specs[name]
+            say(
+                "demo_layer",
+                layer_zh=spec.zh,
+                layer_en=spec.en,
+                rows=len(layer_rows),
+                s=took,
+                **_tally(counts[name]),
+            )
         counts[WATER_TESTS_KEY] = _seed_water_tests(conn, specs["water_supply"], tests)
-        say(f"水质检测 water_tests: {_fmt(counts[WATER_TESTS_KEY])}")
+        say("demo_water_tests", **_tally(counts[WATER_TESTS_KEY]))
         counts[TARGETS_KEY] = _seed_targets(conn, today)
-        say(f"年度目标 campaign_targets: {_fmt(counts[TARGETS_KEY])}")
+        say("demo_targets", **_tally(counts[TARGETS_KEY]))
         # the gazetteer of the map's place search: the demo streets and named places
         loaded = seed_gazetteer(conn)
-        say(f"地名库 places: {loaded['roads']} 条道路 roads, {loaded['places']} 个地名 places")
+        say("demo_places", roads=loaded["roads"], places=loaded["places"])
     return counts
 
 
@@ -221,6 +235,5 @@ def _seed_water_tests(
     return result
 
 
-def _fmt(counter: Counter[str]) -> str:
-    keys = ("created", "updated", "unchanged", "removed")
-    return ", ".join(f"{k} {counter[k]}" for k in keys if k in counter) or "0"
+def _tally(counter: Counter[str]) -> dict[str, int]:
+    return {k: counter[k] for k in ("created", "updated", "unchanged", "removed")}

@@ -1076,6 +1076,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the embedded database is running on 127.0.0.1:{port}; start the app: registry serve",
     ),
     "export_done": ("已导出 {n} 个资产到 {path}", "exported {n} assets to {path}"),
+    # registry seed-demo (layers/demo.py): its progress lines
+    "demo_built": ("演示数据已生成并校验（{s} 秒）", "demo rows built and validated ({s} s)"),
+    "demo_layer": (
+        "{layer_zh}：{rows} 行，新增 {created}，更新 {updated}，未变 {unchanged}，移除 {removed}（{s} 秒）",
+        "{layer_en}: {rows} rows, created {created}, updated {updated}, unchanged {unchanged}, "
+        "removed {removed} ({s} s)",
+    ),
+    "demo_water_tests": (
+        "水质检测：新增 {created}，未变 {unchanged}",
+        "water tests: created {created}, unchanged {unchanged}",
+    ),
+    "demo_targets": (
+        "年度目标：新增 {created}，更新 {updated}，未变 {unchanged}",
+        "campaign targets: created {created}, updated {updated}, unchanged {unchanged}",
+    ),
+    "demo_places": (
+        "地名库：{roads} 条道路，{places} 个地名",
+        "places: {roads} roads, {places} named places",
+    ),
     "cli_error": ("错误：{message}", "error: {message}"),
     "cli_warning": ("警告：{message}", "warning: {message}"),
     "places_no_name_column": (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from layers import ALL_LAYERS
 from layers.demo import build, seed_demo
 from layers.demo_campaigns import CURRENT_VOIDS, all_site_codes, current_water_tests
 from registry import clock
@@ -50,6 +52,7 @@ class Seeded:
     tests_after_first: list[tuple[Any, ...]]
     tests_after_second: list[tuple[Any, ...]]
     progress: list[str]
+    progress_en: list[str]
 
     def one(self, query: str, *params: Any) -> Any:
         row = self.conn.execute(query, params).fetchone()
@@ -81,7 +84,8 @@ def seeded(cluster: Cluster, template_db: str) -> Iterator[Seeded]:
             conn.commit()
             rows1 = conn.execute(ROW_SNAPSHOT).fetchall()
             tests1 = conn.execute(TEST_SNAPSHOT).fetchall()
-            second = seed_demo(conn)
+            said_en: list[str] = []
+            second = seed_demo(conn, progress=said_en.append, lang="en")
             conn.commit()
             yield Seeded(
                 conn,
@@ -92,6 +96,7 @@ def seeded(cluster: Cluster, template_db: str) -> Iterator[Seeded]:
                 tests1,
                 conn.execute(TEST_SNAPSHOT).fetchall(),
                 said,
+                said_en,
             )
     finally:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
@@ -114,17 +119,14 @@ def test_first_seed_creates_every_demo_row(seeded: Seeded) -> None:
     assert all(set(c) <= {"created", "unchanged"} for c in seeded.first.values())
 
 
-def test_progress_reports_one_line_per_layer(seeded: Seeded) -> None:
-    for layer in (
-        "road_voids",
-        "manholes",
-        "poles_wires",
-        "parking",
-        "markets",
-        "water_supply",
-        "water_tests",
-    ):
-        assert sum(layer in line for line in seeded.progress) == 1, layer
+def test_progress_reports_one_line_per_layer_in_chinese_and_in_english_when_asked(seeded: Seeded) -> None:
+    for spec in ALL_LAYERS:
+        assert sum(line.startswith(f"{spec.zh}：") for line in seeded.progress) == 1, spec.name
+        assert sum(line.startswith(f"{spec.en}: ") for line in seeded.progress_en) == 1, spec.name
+    assert sum(line.startswith("水质检测：") for line in seeded.progress) == 1
+    assert sum(line.startswith("water tests: ") for line in seeded.progress_en) == 1
+    assert not any(re.search(r"[A-Za-z]{3,}", line) for line in seeded.progress), seeded.progress
+    assert not any(re.search(r"[\u4e00-\u9fff]", line) for line in seeded.progress_en), seeded.progress_en
 
 
 def test_second_seed_changes_nothing(seeded: Seeded) -> None:

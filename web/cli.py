@@ -240,7 +240,7 @@ def seed_demo_cmd() -> None:
     from registry.db import connect
 
     with connect(_settings()) as conn:
-        counts = seed_demo(conn, progress=typer.echo)
+        counts = seed_demo(conn, progress=typer.echo, lang=cli_lang())
     for layer, c in counts.items():
         typer.echo(f"  {layer}: {dict(c)}")
 
