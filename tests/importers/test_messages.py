@@ -127,12 +127,19 @@ def _strings_outside_docstrings(tree: ast.AST) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if id(node) in docstrings or id(node) in inner:
             continue
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            out.append((node.lineno, node.value))
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        text = _literal_text(node)
+        if text is not None:
             out.append((node.lineno, text))
     return out
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """A string literal's text, or an f-string's with ``{}`` for each value; else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
 
 
 def test_no_message_is_written_as_chinese_slash_english() -> None:
@@ -188,11 +195,8 @@ def _printed_literals(tree: ast.AST) -> list[tuple[int, str]]:
         name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
         if name not in ("echo", "secho", "prompt", "print"):
             continue
-        arg = node.args[0]
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            out.append((node.lineno, arg.value))
-        elif isinstance(arg, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values)
+        text = _literal_text(node.args[0])
+        if text is not None:
             out.append((node.lineno, text))
     return out
 
