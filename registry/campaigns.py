@@ -13,7 +13,7 @@ counted from the records.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,11 @@ def _day_of(column: str, alias: str = "t") -> sql.Composable:
     return ident
 
 
+def _equals(pairs: Sequence[tuple[str, Any]], p: Params) -> list[sql.Composable]:
+    """``t.<attribute> = <value>`` for each declared (attribute, value) pair."""
+    return [sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in pairs]
+
+
 def measure_condition(
     conn: psycopg.Connection,
     spec: LayerSpec,
@@ -107,9 +112,7 @@ def measure_condition(
 ) -> sql.Composable:
     """WHERE condition on layer rows ``t``: the asset counts for ``m`` between ``start``
     (inclusive) and ``end`` (exclusive), both SQL date expressions."""
-    parts: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in m.where
-    ]
+    parts = _equals(m.where, p)
     if m.child:
         key = parent_key(conn, m.child, spec.name)
         parts.append(
@@ -128,9 +131,7 @@ def measure_condition(
 def flag_condition(f: Flag, p: Params, spec: LayerSpec, today: dt.date | None = None) -> sql.Composable:
     """WHERE condition on layer rows ``t``: the asset is flagged (``today`` defaults to
     the registry's one clock, registry.clock)."""
-    parts: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in f.where
-    ]
+    parts = _equals(f.where, p)
     if f.statuses:
         parts.append(sql.SQL("t.status = ANY({})").format(p.add(list(f.statuses))))
     day = p.add(today or clock.today())
@@ -199,23 +200,19 @@ def done_by_month(
     return [_num(v) for _, v in conn.execute(statement, p.values).fetchall()]
 
 
-def undated(conn: psycopg.Connection, spec: LayerSpec, m: Measure, *, district: str | None = None) -> int:
+def undated(conn: psycopg.Connection, spec: LayerSpec, m: Measure) -> int:
     """Assets that ``m`` leaves out of every period because they lack its date although
     their status says they should have one (``Measure.dated_statuses``: a bay in use
     with no opening date). Shown next to the figure, so a smaller count is never
     silently read as less work done. 0 for measures that declare no such statuses."""
-    if not m.dated_statuses or m.child:
+    if not m.dated_statuses:
         return 0
     p = Params()
-    parts: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier("t", k), p.add(v)) for k, v in m.where
-    ]
+    parts = _equals(m.where, p)
     parts.append(sql.SQL("t.status = ANY({})").format(p.add(list(m.dated_statuses))))
     parts.append(sql.SQL("{} IS NULL").format(sql.Identifier("t", m.date)))
-    statement = sql.SQL(
-        "SELECT count(*)::int FROM {table} t WHERE t.deleted_at IS NULL AND {cond} AND {dist}"
-    ).format(
-        table=sql.Identifier(spec.name), cond=sql.SQL(" AND ").join(parts), dist=_district_test(p, district)
+    statement = sql.SQL("SELECT count(*)::int FROM {table} t WHERE t.deleted_at IS NULL AND {cond}").format(
+        table=sql.Identifier(spec.name), cond=sql.SQL(" AND ").join(parts)
     )
     row = conn.execute(statement, p.values).fetchone()
     return int(row[0]) if row else 0
