@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_port
+from web.serve import HTTP, LOOP
 
 
 @contextmanager
@@ -44,11 +45,11 @@ def live_server_process(
             str(port),
             "--log-level",
             "warning",
-            # the HTTP stack `registry serve` runs (web/serve.py)
+            # the HTTP stack `registry serve` runs
             "--http",
-            "httptools",
+            HTTP,
             "--loop",
-            "uvloop",
+            LOOP,
         ],
         env=env,
         stderr=stderr,
