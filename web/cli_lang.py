@@ -4,6 +4,7 @@ Chinese by default like the pages."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +51,5 @@ def tell(
 def pad(text: str, width: int) -> str:
     """``text`` left-aligned in ``width`` terminal columns: a Chinese character takes two,
     so ``str.ljust`` would misalign a column of 已停用 against one of active."""
-    import unicodedata
-
     used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
     return text + " " * max(0, width - used)
