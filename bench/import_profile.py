@@ -59,7 +59,7 @@ def _profile(dsn: str, tmp: Path, rows: int, top: int, explain: bool) -> None:
 
         def timed(query, params=None, **kw):  # type: ignore[no-untyped-def]
             text = query.as_string(conn) if hasattr(query, "as_string") else str(query)
-            if explain and text.startswith("WITH old AS"):
+            if explain and text.startswith("WITH up AS"):
                 t0 = time.perf_counter()
                 cur = orig("EXPLAIN (ANALYZE, BUFFERS, WAL) " + text, params, **kw)
                 plans.extend(r[0] for r in cur.fetchall())

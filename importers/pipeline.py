@@ -43,7 +43,7 @@ from importers.errors import EmptyFile, ImportFileError
 from importers.mapping import ColumnMap, clean_extra, map_columns
 from importers.nearby import StagedPoints
 from importers.ogr import list_layers
-from importers.records import mark_interrupted
+from importers.records import import_via, mark_interrupted
 from importers.report import ImportReport, ReportRow
 from importers.safety import check_size, sha256_of
 from importers.sources import open_source
@@ -302,7 +302,8 @@ def _write(
     photo_rows: list[tuple[int, str, list[str]]],
 ) -> None:
     run = RunState(defaults=checked_defaults(spec, options.defaults))
-    set_actor(conn, actor, via=f"import:{import_id}")
+    via = import_via(import_id)
+    set_actor(conn, actor, via=via)
     writer.create_stage(conn, spec)
     boundary = _boundary(conn)
     crs: str | None = None
@@ -341,13 +342,13 @@ def _write(
         report.status = "rejected"
         return
     try:
-        report.counts.update(writer.upsert_from_stage(conn, spec, import_id))
+        report.counts.update(writer.upsert_from_stage(conn, spec))
     except (psycopg.errors.IntegrityError, psycopg.errors.RaiseException) as exc:
         # A rule only the database knows refused a row the checks above let through:
         # one clear error (the transaction rolls back), never a traceback or a 500.
         detail = (exc.diag.message_primary or type(exc).__name__)[:300]
         raise ImportFileError.of("database_refused", detail=detail) from None
-    for rownum, code, action in writer.row_actions(conn, import_id, 5000):
+    for rownum, code, action in writer.row_actions(conn, spec, via, 5000):
         report.add(ReportRow(row=rownum, level="ok", code=code, action=action))
     if options.dry_run:
         report.status = "dry_run"

@@ -25,6 +25,12 @@ INTERRUPTED = {
 }
 
 
+def import_via(import_id: str) -> str:
+    """The ``via`` an import's writes carry in the history: the import's own journal,
+    which its undo and report read back (a history entry per asset it wrote)."""
+    return f"import:{import_id}"
+
+
 def mark_interrupted(conn: psycopg.Connection) -> list[str]:
     """Mark running imports whose session has ended as failed/interrupted; return their ids.
 

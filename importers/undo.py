@@ -1,5 +1,10 @@
-"""Undo an import from its own journal (``import_changes``): updated assets get their
-before-state back, created ones are removed, photos it attached are detached."""
+"""Undo an import from the history it wrote (``asset_history``, ``via = 'import:<id>'``):
+updated assets get their before-state back, created ones are removed, photos it
+attached are detached.
+
+Not :func:`registry.history.undo`, which soft-deletes what a batch created: an undone
+import frees its codes (the file can be corrected and imported again), and its created
+assets stay readable in the history only."""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ import psycopg
 from psycopg import sql
 
 from importers.errors import ImportNotFound, UndoConflict
-from importers.records import mark_interrupted
+from importers.records import import_via, mark_interrupted
 from registry.catalog import LayerCatalog
 from registry.context import set_actor
+from registry.history import snapshot_geom
 
 # The import statuses (sql/0020_imports.sql) as a Chinese message names them.
 STATUS_ZH = {
@@ -45,13 +51,15 @@ def undo(
             )
         spec = catalog.get(layer)
         table = sql.Identifier(spec.name)
+        via = import_via(import_id)
         set_actor(conn, actor, via=f"undo:{import_id}")
+        # the import's own entries: one per asset it created or updated
+        mine = sql.SQL("asset_history h WHERE h.via = %s AND h.child_table IS NULL AND t.id = h.asset_id")
         changed = conn.execute(
-            sql.SQL(
-                "SELECT c.code FROM import_changes c JOIN {} t ON t.id = c.asset_id "
-                "WHERE c.import_id = %s AND t.version <> c.after_version ORDER BY c.code"
-            ).format(table),
-            (import_id,),
+            sql.SQL("SELECT t.code FROM {} t, {} AND t.version <> h.version ORDER BY t.code").format(
+                table, mine
+            ),
+            (via,),
         ).fetchall()
         if changed and not force:
             codes = ", ".join(c for (c,) in changed[:20])
@@ -64,30 +72,23 @@ def undo(
                 ],
             )
         deleted = conn.execute(
-            sql.SQL(
-                "DELETE FROM {} t USING import_changes c WHERE c.import_id = %s AND c.action = 'created' "
-                "AND t.id = c.asset_id"
-            ).format(table),
-            (import_id,),
+            sql.SQL("DELETE FROM {} t USING {} AND h.action = 'create'").format(table, mine), (via,)
         ).rowcount
-        cols = [a.name for a in spec.writable_attrs] + [
-            "geom",
-            "extra",
-            "is_demo",
-            "deleted_at",
-            "deleted_by",
-        ]
+        cols = [a.name for a in spec.writable_attrs] + ["extra", "is_demo", "deleted_at", "deleted_by"]
         restored = conn.execute(
             sql.SQL(
                 "UPDATE {table} t SET ({cols}) = "
-                "(SELECT {rcols} FROM jsonb_populate_record(NULL::{table}, c.before) r) "
-                "FROM import_changes c WHERE c.import_id = %s AND c.action = 'updated' AND t.id = c.asset_id"
+                "(SELECT {rcols} FROM jsonb_populate_record(NULL::{table}, h.before - 'geom') r), "
+                "geom = {geom} "
+                "FROM {mine} AND h.action = 'update'"
             ).format(
                 table=table,
                 cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
                 rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in cols),
+                geom=snapshot_geom(sql.SQL("h.before")),
+                mine=mine,
             ),
-            (import_id,),
+            (via,),
         ).rowcount
         photos = conn.execute("DELETE FROM asset_photos WHERE import_id = %s", (import_id,)).rowcount
         conn.execute(

@@ -1,6 +1,6 @@
 """The write stage: rows are COPYed into a temporary staging table, checked there as a
-set (duplicate codes, near-duplicates), then upserted in ONE statement that also
-journals the before-state of every touched asset for undo.
+set (duplicate codes, near-duplicates), then upserted in ONE statement; the history
+triggers journal what it changed (undo reads that journal).
 
 COPY + one ``INSERT … SELECT … ON CONFLICT`` is an order of magnitude faster than a
 statement per row and keeps the whole import inside the caller's transaction.
@@ -93,17 +93,12 @@ def drop_rows(conn: psycopg.Connection, rownums: Iterable[int]) -> None:
 
 
 def _upsert_from_stage(spec: LayerSpec) -> sql.Composed:
-    # Not functools.cache: LayerSpec holds dicts (Style.colors) and is not hashable.
     cols = [a.name for a in spec.writable_attrs] + ["geom", "extra", "is_demo"]
     updatable = [c for c in cols if c != "code"]
     plain = [c for c in updatable if c != "geom"]
     ident = sql.Identifier
     return sql.SQL(
-        "WITH old AS ("
-        "  SELECT t.code,"
-        "         to_jsonb(t) || jsonb_build_object('geom', encode(ST_AsEWKB(t.geom), 'hex')) AS before"
-        "  FROM {table} t JOIN {stage} s ON s.code = t.code"
-        "), up AS ("
+        "WITH up AS ("
         "  INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage} ORDER BY rownum"
         "  ON CONFLICT (code) DO UPDATE SET {sets}"
         # Only a real change writes (and bumps the version): re-importing is a no-op.
@@ -111,12 +106,8 @@ def _upsert_from_stage(spec: LayerSpec) -> sql.Composed:
         # so the same polygon read back is the same asset, not an update.
         "  WHERE ({old}, ST_AsEWKB(ST_ForcePolygonCCW(t.geom)))"
         "    IS DISTINCT FROM ({new}, ST_AsEWKB(ST_ForcePolygonCCW(EXCLUDED.geom)))"
-        "  RETURNING t.id, t.code, (xmax = 0) AS inserted, t.version"
-        ") INSERT INTO import_changes (import_id, layer, asset_id, code, action, after_version, before) "
-        "SELECT %(import_id)s, %(layer)s, up.id, up.code, "
-        "       CASE WHEN up.inserted THEN 'created' ELSE 'updated' END, up.version, "
-        "       CASE WHEN up.inserted THEN NULL ELSE old.before END "
-        "FROM up LEFT JOIN old ON old.code = up.code"
+        "  RETURNING (xmax = 0) AS inserted"
+        ") SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
     ).format(
         table=ident(spec.name),
         stage=ident(STAGE),
@@ -127,27 +118,35 @@ def _upsert_from_stage(spec: LayerSpec) -> sql.Composed:
     )
 
 
-def upsert_from_stage(conn: psycopg.Connection, spec: LayerSpec, import_id: str) -> Counter[str]:
-    """Write every staged row; journal created/updated ones; count unchanged."""
+def upsert_from_stage(conn: psycopg.Connection, spec: LayerSpec) -> Counter[str]:
+    """Write every staged row in one statement; count created, updated and unchanged.
+
+    What the import changed is journalled by the history triggers (``asset_history``,
+    ``via = 'import:<id>'``, set by the caller): undo and the report read it there
+    (importers/undo.py), not from a second copy."""
     staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(STAGE))).fetchone()
-    conn.execute(_upsert_from_stage(spec), {"import_id": import_id, "layer": spec.name})
-    counts: Counter[str] = Counter()
-    for action, n in conn.execute(
-        "SELECT action, count(*) FROM import_changes WHERE import_id = %s GROUP BY action", (import_id,)
-    ):
-        counts[action] = n
-    counts["unchanged"] = (staged[0] if staged else 0) - counts["created"] - counts["updated"]
+    row = conn.execute(_upsert_from_stage(spec)).fetchone()
+    created, updated = row if row is not None else (0, 0)
+    counts: Counter[str] = Counter({"created": created, "updated": updated})
+    counts["unchanged"] = (staged[0] if staged else 0) - created - updated
     return counts
 
 
-def row_actions(conn: psycopg.Connection, import_id: str, limit: int) -> list[tuple[int, str, str]]:
-    """(row, code, created/updated/unchanged) of the first ``limit`` staged rows."""
+def row_actions(
+    conn: psycopg.Connection, spec: LayerSpec, via: str, limit: int
+) -> list[tuple[int, str, str]]:
+    """(row, code, created/updated/unchanged) of the first ``limit`` staged rows, from the
+    history entries the write made through ``via``."""
     return conn.execute(
         sql.SQL(
-            "SELECT s.rownum, s.code, COALESCE(c.action, 'unchanged') FROM {} s "
-            "LEFT JOIN import_changes c ON c.import_id = %s AND c.code = s.code ORDER BY s.rownum LIMIT %s"
-        ).format(sql.Identifier(STAGE)),
-        (import_id, limit),
+            "SELECT s.rownum, s.code, CASE h.action WHEN 'create' THEN 'created' "
+            "WHEN 'update' THEN 'updated' ELSE 'unchanged' END "
+            "FROM (SELECT rownum, code FROM {stage} ORDER BY rownum LIMIT %s) s "
+            "LEFT JOIN {table} t ON t.code = s.code "
+            "LEFT JOIN asset_history h ON h.asset_id = t.id AND h.via = %s AND h.child_table IS NULL "
+            "ORDER BY s.rownum"
+        ).format(stage=sql.Identifier(STAGE), table=sql.Identifier(spec.name)),
+        (limit, via),
     ).fetchall()
 
 

@@ -303,6 +303,14 @@ def _restorable_columns(conn: psycopg.Connection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def snapshot_geom(snapshot: sql.Composable) -> sql.Composable:
+    """The stored geometry of a history snapshot, which keeps it as GeoJSON at full
+    precision (sql/0110): what a revert writes back."""
+    return sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({} -> 'geom'), {})").format(
+        snapshot, sql.Literal(STORAGE_SRID)
+    )
+
+
 def _write_back(
     conn: psycopg.Connection, table: str, snapshots: dict[uuid.UUID, dict[str, Any]], *, is_asset: bool
 ) -> tuple[int, int]:
@@ -321,7 +329,7 @@ def _write_back(
     # the snapshots as a relation: d.id, d.snap (the geometry is set from its GeoJSON)
     source = sql.SQL("unnest(%s::uuid[], %s::jsonb[]) AS d(id, snap)")
     record = sql.SQL("jsonb_populate_record(NULL::{t}, d.snap - 'geom')").format(t=t)
-    geom = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(d.snap -> 'geom'), {})").format(sql.Literal(STORAGE_SRID))
+    geom = snapshot_geom(sql.SQL("d.snap"))
     rcols = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in settable)
     old = [i for i in ids if i in existing]
     gone = [i for i in ids if i not in existing]

@@ -48,7 +48,7 @@ def test_cli_dry_run_prints_the_report_and_writes_nothing(db, conn, tmp_path: Pa
     assert "dry_run" in out and "'created': 2" in out and "'rejected': 1" in out
     assert re.search(r"^\s+2\terror\tkind\t下水道\tnot an allowed value; allowed: ", out, re.MULTILINE), out
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
-    assert conn.execute("SELECT count(*) FROM import_changes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM asset_history").fetchone() == (0,)
     assert conn.execute("SELECT status FROM imports").fetchall() == [("dry_run",)]
 
 

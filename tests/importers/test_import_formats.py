@@ -200,6 +200,20 @@ def test_corrected_file_updates_only_changed_rows_and_undo_restores(
     assert first.status == "committed"
 
 
+def test_undo_puts_a_moved_point_back_bit_for_bit(conn, spec, catalog, settings, tmp_path) -> None:
+    # The undo reads the before-state from the history, which keeps a geometry as
+    # GeoJSON text: it has to come back exactly, not to within a rounding.
+    odd = [(POINTS[0][0] + 0.0000012345678912345, POINTS[0][1] - 0.0000098765432198765)]
+    _imp(conn, spec, write_vector(tmp_path / "a.gpkg", manhole_rows(1), points=odd), settings)
+    before = assets(conn, spec)["JG-2025-0001"]
+    moved = [(odd[0][0] + 0.00003, odd[0][1])]
+    second = _imp(conn, spec, write_vector(tmp_path / "b.gpkg", manhole_rows(1), points=moved), settings)
+    assert second.summary()["updated"] == 1
+    assert assets(conn, spec)["JG-2025-0001"]["ewkb"] != before["ewkb"]
+    assert undo(conn, catalog, second.import_id, actor="tester")["restored"] == 1
+    assert assets(conn, spec)["JG-2025-0001"]["ewkb"] == before["ewkb"]
+
+
 def test_near_duplicate_point_is_a_warning(conn, spec, settings, tmp_path) -> None:
     _imp(conn, spec, write_vector(tmp_path / "a.gpkg", manhole_rows(1)), settings)
     p = (POINTS[0][0] + 0.000003, POINTS[0][1])  # ~0.3 m east

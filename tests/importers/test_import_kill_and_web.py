@@ -56,7 +56,7 @@ def test_killing_mid_import_leaves_the_database_unchanged(db, conn, tmp_path: Pa
         time.sleep(0.05)
     conn.rollback()
     assert conn.execute("SELECT count(*) FROM manholes").fetchone() == (0,)
-    assert conn.execute("SELECT count(*) FROM import_changes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM asset_history").fetchone() == (0,)
     assert conn.execute("SELECT status FROM imports").fetchall() == [("running",)]
     conn.rollback()
     # Its session is gone, so reading its status says so instead of "running" forever.

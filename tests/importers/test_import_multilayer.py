@@ -57,7 +57,7 @@ def test_an_error_in_one_layer_writes_no_layer(db, conn, tmp_path: Path) -> None
     assert by_layer["road_voids"].status == "rejected" and by_layer["road_voids"].summary()["rejected"] == 1
     assert by_layer["manholes"].status == "rejected"  # fine itself, but not written alone
     assert _count(conn, "manholes") == 0 and _count(conn, "road_voids") == 0
-    assert _count(conn, "import_changes") == 0
+    assert _count(conn, "asset_history") == 0
     # Dry run reports both layers and writes nothing either.
     reports = run_multi_import(
         conn, list(default_catalog()), f, settings=db, actor="t", options=ImportOptions(dry_run=True)
