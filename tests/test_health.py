@@ -27,3 +27,31 @@ def test_health_reports_postgis_and_counts_for_all_six_layers(db: Settings, conn
     assert counts[spec.name] == 3
     assert body["total"] == 3
     assert all(layer["title_zh"] for layer in body["layers"])
+
+
+def test_health_counts_are_kept_for_seconds_and_say_when_they_were_taken(
+    db: Settings, conn: psycopg.Connection, monkeypatch
+) -> None:
+    # Counting every layer exactly is ~100 ms on a million assets: a balancer polling
+    # /health (or anyone, it is public) must not make the database count per request.
+    from web.routes import health
+
+    spec = ALL_LAYERS[1]
+
+    def add(n: int) -> None:
+        props = make_properties(spec, n=n)
+        upsert_assets(conn, spec, [AssetRow(props, sample_geometry_for(spec, props, x=113.24 + n * 1e-3))])
+        conn.commit()
+
+    add(0)
+    with TestClient(create_app(db)) as client:
+        first = client.get("/health").json()
+        add(1)
+        kept = client.get("/health").json()
+        assert (
+            (kept["total"], kept["counted_at"])
+            == (first["total"], first["counted_at"])
+            == (1, first["counted_at"])
+        )
+        monkeypatch.setattr(health, "COUNTS_MAX_AGE_S", 0.0)
+        assert client.get("/health").json()["total"] == 2
