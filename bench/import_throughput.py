@@ -3,9 +3,13 @@
 Generates N manhole points (GeoPackage, EPSG:4490) with pyogrio in a temp folder, starts
 a throw-away embedded cluster (or uses DATABASE_URL), then times
 1. ``run_import`` (full pipeline: mapping, per-row validation, prefecture check, COPY
-   into staging, one upsert with undo journal), in a child process that reports its own
+   into staging, one upsert; history, which is also the undo journal), in a child process that reports its own
    peak RSS (VmHWM);
-2. ``ogr2ogr -f PostgreSQL`` of the same file into a plain table (no validation).
+2. ``ogr2ogr -f PostgreSQL`` of the same file into a plain table (no validation);
+3. the floor any pipeline keeping the registry's schema has: the imported rows copied
+   again by one ``INSERT … SELECT`` within the database (no file, no Python), once with
+   the layer's triggers (write trigger, history) and once without (only its indexes,
+   constraints and foreign key), both rolled back.
 Prints rows/s for both and our peak RSS, then one row per size for the results table
 of ``bench/run`` (lines starting ``ROW | import``). Never asserts times.
 
@@ -158,11 +162,51 @@ def _measure(dsn: str, tmp: Path, rows: int) -> str:
     else:
         peer, ratio = "ogr2ogr not installed", "—"
         print("ogr2ogr not found (apt install gdal-bin)")
+    floor = _floor(dsn, rows)
     return (
-        f"ROW | import {rows:,} points, full pipeline (validation, district, history, undo journal) "
+        f"ROW | import {rows:,} points: the layer table's own INSERT, no triggers (floor) "
+        f"| {floor:,.0f} rows/s | {peer} | {floor / (rows / secs):.2f}× | (shows what the goal leaves) |\n"
+        if shutil.which("ogr2ogr")
+        else ""
+    ) + (
+        f"ROW | import {rows:,} points, full pipeline (validation, district, history = undo journal) "
         f"| {ours:,.0f} rows/s, {rss_mb:.0f} MB peak | {peer} | {ratio} "
         "| ≥ 100k rows/s, ≤ 500 MB peak, ≥ 0.6× ogr2ogr |"
     )
+
+
+def _floor(dsn: str, rows: int) -> float:
+    """Rows/s of copying the imported manholes once more inside the database, with the
+    layer's triggers and without (rolled back); prints both, returns the latter."""
+    import psycopg
+    from psycopg import sql
+
+    from layers import default_catalog
+
+    spec = default_catalog().get("manholes")
+    names = [a.name for a in spec.writable_attrs if a.name != "code"]
+    cols = sql.SQL(", ").join(
+        map(sql.Identifier, [*names, "geom", "extra", "is_demo", "layer", "district_code"])
+    )
+    copy = sql.SQL("INSERT INTO {t} (code, {c}) SELECT 'FLOOR-' || code, {c} FROM {t}").format(
+        t=sql.Identifier(spec.name), c=cols
+    )
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for triggers in (True, False):
+            with conn.transaction(force_rollback=True):
+                conn.execute("SELECT set_config('registry.via', 'bench', true)")
+                if not triggers:
+                    conn.execute("ALTER TABLE manholes DISABLE TRIGGER USER")
+                t0 = time.perf_counter()
+                n = conn.execute(copy).rowcount
+                out[triggers] = n / (time.perf_counter() - t0)
+    print(
+        f"the same {rows:,} rows INSERTed again inside the database: {out[True]:,.0f} rows/s with the "
+        f"layer's triggers (district, history), {out[False]:,.0f} rows/s without (indexes, constraints, "
+        "foreign key only)"
+    )
+    return out[False]
 
 
 if __name__ == "__main__":
