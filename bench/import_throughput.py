@@ -3,8 +3,8 @@
 Generates N manhole points (GeoPackage, EPSG:4490) with pyogrio in a temp folder, starts
 a throw-away embedded cluster (or uses DATABASE_URL), then times
 1. ``run_import`` (full pipeline: mapping, per-row validation, prefecture check, COPY
-   into staging, one upsert; history, which is also the undo journal), in a child process that reports its own
-   peak RSS (VmHWM);
+   into staging, one upsert; history, which is also the undo journal), in a child
+   process that reports its own peak RSS (VmHWM);
 2. ``ogr2ogr -f PostgreSQL`` of the same file into a plain table (no validation);
 3. the floor any pipeline keeping the registry's schema has: the imported rows copied
    again by one ``INSERT … SELECT`` within the database (no file, no Python), once with
