@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from importers.records import mark_interrupted
 from layers import default_catalog
+from registry.assets import LayerCounts
 from registry.catalog import LayerCatalog
 from registry.db import make_pool, make_read_pools
 from registry.settings import Settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, catalog: LayerCatalog | None = 
     # this app's in-process copies of the tiles it served (one per app: tests run
     # several apps in one process, each on its own database)
     app.state.tile_memory = MemoryTiles()
+    app.state.layer_counts = LayerCounts()
     add_exception_handlers(app)
     app.add_middleware(RequestLimits, settings=settings)
     if settings.read_urls:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import time
 from typing import Any
 
 import psycopg
@@ -12,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from registry.assets import counts_by_layer
 from registry.messages import render
 from web.deps import CatalogDep
 from web.errors import RETRY_AFTER, request_lang
@@ -22,29 +18,11 @@ router = APIRouter(tags=["health"])
 # A load balancer polls this often: it must answer quickly even when the database
 # does not, so it waits less for a connection than a request does.
 HEALTH_POOL_TIMEOUT = 2.0
-# Counting every layer exactly takes ~100 ms on a million assets: an anonymous caller
-# (or a balancer polling every second) must not make the database do it per request.
-# The counts are kept this many seconds per process and say when they were counted.
-COUNTS_MAX_AGE_S = 10.0
-_counting = threading.Lock()
-
-
-def _counts(request: Request, conn: psycopg.Connection, catalog: Any) -> tuple[dict[str, int], str]:
-    """The layer counts and when they were taken: counted again when older than
-    ``COUNTS_MAX_AGE_S``; one request counts while the others wait for its result."""
-    state = request.app.state
-    with _counting:
-        kept = getattr(state, "health_counts", None)
-        if kept is None or time.monotonic() - kept[0] > COUNTS_MAX_AGE_S:
-            counted_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-            kept = (time.monotonic(), counts_by_layer(conn, catalog), counted_at)
-            state.health_counts = kept
-    return kept[1], kept[2]
 
 
 @router.get(
     "/health",
-    summary="Service and database health with asset counts per layer (counted at most every 10 s)",
+    summary="Service and database health with asset counts per layer",
     responses={503: {"description": "The database is unreachable; the instance should be taken out"}},
 )
 def health(request: Request, catalog: CatalogDep) -> Any:
@@ -58,7 +36,7 @@ def health(request: Request, catalog: CatalogDep) -> Any:
             server, postgis = conn.execute(
                 "SELECT current_setting('server_version'), postgis_full_version()"
             ).fetchone()
-            counts, counted_at = _counts(request, conn, catalog)
+            counts = request.app.state.layer_counts.get(conn, catalog)
     except psycopg.OperationalError as exc:
         return JSONResponse(
             {
@@ -85,7 +63,6 @@ def health(request: Request, catalog: CatalogDep) -> Any:
             for spec in catalog
         ],
         "total": sum(counts.values()),
-        "counted_at": counted_at,
     }
     if request.app.state.read_pools:
         body["read_replicas"] = [_replica(pool) for pool in request.app.state.read_pools]
