@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 from argon2 import PasswordHasher
+from psycopg import sql
 
 from registry import history
 from registry.cluster import Cluster
@@ -67,14 +68,19 @@ def main(n: int) -> None:
                 n,
                 lambda: conn.execute("UPDATE road_voids SET road_name = '解放路' WHERE code LIKE 'B-on-%'"),
             )
-            conn.execute("ALTER TABLE road_voids DISABLE TRIGGER road_voids_history")
+            # the history triggers, one per event (sql/0110)
+            history_triggers = ("road_voids_insert_history", "road_voids_update_history")
+            switch = sql.SQL("ALTER TABLE road_voids {} TRIGGER {}")
+            for trigger in history_triggers:
+                conn.execute(switch.format(sql.SQL("DISABLE"), sql.Identifier(trigger)))
             without = _timed("insert, history off", n, lambda: conn.execute(INSERT, ("off", n)))
             upd = _timed(
                 "update all, history off",
                 n,
                 lambda: conn.execute("UPDATE road_voids SET road_name = '解放路' WHERE code LIKE 'B-off-%'"),
             )
-            conn.execute("ALTER TABLE road_voids ENABLE TRIGGER road_voids_history")
+            for trigger in history_triggers:
+                conn.execute(switch.format(sql.SQL("ENABLE"), sql.Identifier(trigger)))
             print(f"history overhead: insert x{with_h / without:.2f}, update x{upd_h / upd:.2f}")
             conn.commit()
             now = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
