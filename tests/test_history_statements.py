@@ -42,6 +42,12 @@ def test_one_statement_writes_one_entry_per_row_sharing_its_timestamp_in_row_ord
 def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Connection, rows: int) -> None:
     _insert_many(conn, rows)
     conn.execute("UPDATE manholes SET notes = 'x', geom = ST_Translate(geom, 1e-4, 0) WHERE code LIKE 'S-%'")
+    # every kind of column once (jsonb, integer, boolean, text set to NULL, unchanged
+    # values written again), through the same path
+    conn.execute(
+        "UPDATE manholes SET extra = extra || '{\"巡查\": 1}', cover_size_mm = 700, anti_fall_net = true, "
+        "notes = NULL, kind = kind WHERE code LIKE 'S-%'"
+    )
     conn.execute("UPDATE manholes SET deleted_at = now(), deleted_by = 'a' WHERE code = 'S-1'")
     conn.execute("UPDATE manholes SET deleted_at = NULL, deleted_by = NULL WHERE code = 'S-1'")
     conn.execute("DELETE FROM manholes WHERE code = 'S-2'")
@@ -64,13 +70,13 @@ def test_snapshots_and_changed_fields_equal_the_per_row_rules(conn: psycopg.Conn
         "GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert actions == [
-        ("S-1", ["create", "update", "delete", "restore"]),
-        ("S-2", ["create", "update", "delete"]),
+        ("S-1", ["create", "update", "update", "delete", "restore"]),
+        ("S-2", ["create", "update", "update", "delete"]),
     ]
     changed = conn.execute(
-        "SELECT changed FROM asset_history WHERE action = 'update' AND after ->> 'code' = 'S-3'"
-    ).fetchone()
-    assert changed == (["geom", "notes"],)
+        "SELECT changed FROM asset_history WHERE action = 'update' AND after ->> 'code' = 'S-3' ORDER BY id"
+    ).fetchall()
+    assert changed == [(["geom", "notes"],), (["anti_fall_net", "cover_size_mm", "extra", "notes"],)]
     # a hard delete of every row: its entries hold each row's last state
     conn.execute("DELETE FROM manholes WHERE code LIKE 'S-%'")
     conn.commit()
