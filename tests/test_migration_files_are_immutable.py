@@ -2,7 +2,7 @@
 would refuse to migrate (registry/migrate.py compares checksums).
 
 The checksums are recorded in files that are themselves never edited: ``sql/SHA256SUMS``
-holds the migrations it lists as they landed, and every later migration brings its own
+holds the migrations up to 0081 as they landed, and every later migration brings its own
 ``<file>.sha256`` (``sha256sum 0123_x.sql > 0123_x.sql.sha256``), so recording a new
 migration adds a file and changes none."""
 
