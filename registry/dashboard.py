@@ -33,9 +33,9 @@ def _undated(conn: psycopg.Connection, spec: LayerSpec, m: Measure) -> dict[str,
     so in both languages (None when there are none): a reader of 本月 / 年度累计 must
     know the figure is short, not guess it."""
     n = campaigns.undated(conn, spec, m)
-    attr = next((a for a in spec.all_attrs if a.name == m.date), None)
-    if not n or attr is None:
-        return {"undated": n, "note": None}
+    if not n:
+        return {"undated": 0, "note": None}
+    attr = spec.attr(m.date)  # a date some assets lack is an attribute, never bookkeeping
     params = {"n": n, "label": attr.zh, "label_en": attr.en}
     return {"undated": n, "note": {lang: render("measure_undated", params, lang) for lang in ("zh", "en")}}
 
