@@ -207,6 +207,13 @@ def _squeezed(d: dt.date, first: dt.date, today: dt.date) -> dt.date:
     return d
 
 
+def _run_days(rng: random.Random, year: int, every: int) -> list[dt.date]:
+    """The days of a year's runs (of bays, of stalls): one in each ``every`` days, at a
+    random day within them; the whole year's, whatever today is."""
+    first = dt.date(year, 1, 1)
+    return [first + dt.timedelta(days=k * every + rng.randint(0, every - 1)) for k in range(366 // every)]
+
+
 # This year's bays (after 2025): a run of 8-30 bays opened about every ten days
 # (about 700 a year, the demo's yearly target), the runs of one year always the same.
 CURRENT_RUN_EVERY_DAYS = 10
@@ -220,11 +227,7 @@ def _current_bays(districts: DistrictIndex, kerb: _Kerb, today: dt.date) -> list
     if today.year <= YEAR:
         return []
     rng = rng_for(f"parking_current/{today.year}")
-    first = dt.date(today.year, 1, 1)
-    runs = [
-        first + dt.timedelta(days=k * CURRENT_RUN_EVERY_DAYS + rng.randint(0, CURRENT_RUN_EVERY_DAYS - 1))
-        for k in range(366 // CURRENT_RUN_EVERY_DAYS)
-    ]
+    runs = _run_days(rng, today.year, CURRENT_RUN_EVERY_DAYS)
     drafts: list[Draft] = []
     for opened_on in runs:
         street = rng.choice(STREETS)
@@ -414,9 +417,7 @@ def _current_stalls(districts: DistrictIndex, today: dt.date) -> list[Draft]:
     if today.year <= YEAR:
         return []
     rng = rng_for(f"markets_current/{today.year}")
-    first = dt.date(today.year, 1, 1)
-    every = CURRENT_STALL_RUN_EVERY_DAYS
-    runs = [first + dt.timedelta(days=k * every + rng.randint(0, every - 1)) for k in range(366 // every)]
+    runs = _run_days(rng, today.year, CURRENT_STALL_RUN_EVERY_DAYS)
     drafts: list[Draft] = []
     for registered_on in runs:
         street = rng.choice(STREETS)
