@@ -5,7 +5,7 @@ import assert from "node:assert";
 import test from "node:test";
 
 import {
-  PENDING, REJECTED, accuracyOk, anchorOf, bboxOf, conflictRows, distanceM, estimateBytes, formatBytes, nearby, resubmit,
+  PENDING, REJECTED, accuracyOk, anchorOf, bboxOf, changedFrom, conflictRows, distanceM, estimateBytes, formatBytes, nearby, resubmit,
   scaledSize, sendable, tileCount, tileOf, tileRanges, tileUrls,
 } from "../../web/static/app/field-logic.js";
 
@@ -112,4 +112,10 @@ test("an edit resent keeps what it was based on", () => {
   assert.deepStrictEqual([next.key, next.state, next.asset_id, next.base_version], ["k2", PENDING, "a1", 4]);
   assert.deepStrictEqual(next.base_properties, refused.base_properties);
   assert.deepStrictEqual(next.properties, { depth_m: 3 });
+});
+
+test("an edit sends what differs from its base, and what it is told to keep", () => {
+  const base = { status: "in_service", notes: null, extra: { a: 1 } };
+  assert.deepStrictEqual(changedFrom({ status: "pending", notes: undefined, extra: { a: 1 } }, base), { status: "pending" });
+  assert.deepStrictEqual(changedFrom({ status: "in_service", notes: "x" }, base, { status: "in_service" }), { status: "in_service", notes: "x" });
 });

@@ -66,6 +66,12 @@ export function resubmit(item, properties, newKey) {
 
 const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
+/** The entries of ``values`` that differ from ``base`` (what an edit sends), plus those
+ * named in ``keep`` whatever their value. */
+export function changedFrom(values, base, keep = {}) {
+  return Object.fromEntries(Object.entries(values).filter(([k, v]) => k in keep || !same(v, base[k])));
+}
+
 /** Rows for mine ↔ theirs side by side: every attribute either side has, in the
  * layer's order (``attrs``: [{name, ...}]), flagged where they differ. */
 export function conflictRows(attrs, yours, theirs) {

@@ -15,7 +15,7 @@ import { attrForm, readForm } from "./forms.js";
 import { errorText, request } from "./http.js";
 import { I18n } from "./i18n.js";
 import { App, fromMap, toMap } from "./state.js";
-import { CONFLICT, PENDING, REJECTED, accuracyOk, bboxOf, conflictRows, formatBytes, keepMine, nearby, resubmit, scaledSize } from "./field-logic.js";
+import { CONFLICT, PENDING, REJECTED, accuracyOk, bboxOf, changedFrom, conflictRows, formatBytes, keepMine, nearby, resubmit, scaledSize } from "./field-logic.js";
 import { QueueStore, all, get, put } from "./field-store.js";
 import { errorWords, syncQueue } from "./field-sync.js";
 import * as Offline from "./field-offline.js";
@@ -538,9 +538,7 @@ function resendForm(item) {
     } else {
       // an edit sends what differs from the version it was based on (as the edit form does);
       // without that version known, every value the edit had and every one changed here
-      const against = base || item.properties || {};
-      properties = Object.fromEntries(Object.entries(read).filter(([k, v]) => (!base && k in (item.properties || {}))
-        || JSON.stringify(v ?? null) !== JSON.stringify(against[k] ?? null)));
+      properties = base ? changedFrom(read, base) : changedFrom(read, item.properties || {}, item.properties || {});
       if (!Object.keys(properties).length) {
         msg.textContent = pick("没有修改", "Nothing changed");
         return;
@@ -754,7 +752,7 @@ function editForm(f) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const values = readForm(spec, form);
-    const changed = Object.fromEntries(Object.entries(values).filter(([k, v]) => JSON.stringify(v ?? null) !== JSON.stringify(p[k] ?? null)));
+    const changed = changedFrom(values, p);
     if (!Object.keys(changed).length) {
       msg.textContent = pick("没有修改", "Nothing changed");
       return;
