@@ -207,11 +207,16 @@ def _squeezed(d: dt.date, first: dt.date, today: dt.date) -> dt.date:
     return d
 
 
-def _run_days(rng: random.Random, year: int, every: int) -> list[dt.date]:
-    """The days of a year's runs (of bays, of stalls): one in each ``every`` days, at a
-    random day within them; the whole year's, whatever today is."""
-    first = dt.date(year, 1, 1)
-    return [first + dt.timedelta(days=k * every + rng.randint(0, every - 1)) for k in range(366 // every)]
+def _this_years_runs(stream: str, today: dt.date, every: int) -> tuple[random.Random, list[dt.date]]:
+    """The random stream of this year's runs (of bays, of stalls) and their days: one in
+    each ``every`` days, at a random day within them, the whole year's whatever today
+    is; none while the demo's own year lasts (its assets are that year's)."""
+    rng = rng_for(f"{stream}/{today.year}")
+    if today.year <= YEAR:
+        return rng, []
+    first = dt.date(today.year, 1, 1)
+    days = [first + dt.timedelta(days=k * every + rng.randint(0, every - 1)) for k in range(366 // every)]
+    return rng, days
 
 
 # This year's bays (after 2025): a run of 8-30 bays opened about every ten days
@@ -224,10 +229,7 @@ def _current_bays(districts: DistrictIndex, kerb: _Kerb, today: dt.date) -> list
     its 1,448 bays are that year's). The runs, their days and spots are drawn for the
     whole year whatever the day, so a later day's demo adds the runs opened since and
     moves none of the earlier ones."""
-    if today.year <= YEAR:
-        return []
-    rng = rng_for(f"parking_current/{today.year}")
-    runs = _run_days(rng, today.year, CURRENT_RUN_EVERY_DAYS)
+    rng, runs = _this_years_runs("parking_current", today, CURRENT_RUN_EVERY_DAYS)
     drafts: list[Draft] = []
     for opened_on in runs:
         street = rng.choice(STREETS)
@@ -414,10 +416,7 @@ def _current_stalls(districts: DistrictIndex, today: dt.date) -> list[Draft]:
     lasts: its 348 are that year's), each a point of its own. The runs, their days and
     spots are drawn for the whole year whatever the day, so a later day's demo adds the
     runs registered since and moves none of the earlier ones."""
-    if today.year <= YEAR:
-        return []
-    rng = rng_for(f"markets_current/{today.year}")
-    runs = _run_days(rng, today.year, CURRENT_STALL_RUN_EVERY_DAYS)
+    rng, runs = _this_years_runs("markets_current", today, CURRENT_STALL_RUN_EVERY_DAYS)
     drafts: list[Draft] = []
     for registered_on in runs:
         street = rng.choice(STREETS)
